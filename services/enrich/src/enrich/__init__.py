@@ -1,0 +1,1 @@
+"""Newsflow enrich service."""

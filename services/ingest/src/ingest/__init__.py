@@ -1,0 +1,1 @@
+"""Newsflow ingest service."""

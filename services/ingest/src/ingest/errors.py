@@ -1,0 +1,54 @@
+"""Ingest's exception tree; every error becomes a 4xx JSON body naming the field.
+
+    IngestError                      (code, message, field, status)
+    +-- Unauthorized                 401: missing or unknown source key
+    +-- PayloadTooLarge              413: request or document over the size limit
+    +-- UnsupportedFormat            415: not a format Newsflow reads
+    +-- ParseError                   400: the bytes are not a well-formed document
+    |   +-- UnsafeDocument           400: DTDs, entity expansion, external references
+    +-- InvalidArticle               422: well-formed, but a field is missing or wrong
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict[str, dict[str, str | None]]:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class Unauthorized(IngestError):
+    status = 401
+    code = "unauthorized"
+
+
+class PayloadTooLarge(IngestError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedFormat(IngestError):
+    status = 415
+    code = "unsupported_format"
+
+
+class ParseError(IngestError):
+    status = 400
+    code = "parse_error"
+
+
+class UnsafeDocument(ParseError):
+    code = "unsafe_document"
+
+
+class InvalidArticle(IngestError):
+    status = 422
+    code = "invalid_article"

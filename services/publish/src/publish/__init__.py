@@ -1,0 +1,1 @@
+"""Newsflow publish service."""

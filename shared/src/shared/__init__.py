@@ -1,0 +1,1 @@
+"""Newsflow shared contracts and plumbing."""

@@ -1,0 +1,120 @@
+"""Event models and stream names: the contract between the services and with subscribers.
+
+Every stream entry, internal or public, carries the same plain fields so that any Redis client in
+any language can read it: ``ce_id``, ``ce_type``, ``ce_source``, ``ce_time``, ``ce_subject``,
+``content-type`` and ``data`` (JSON). The ``ce_`` prefix maps CloudEvents 1.0 attributes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.article import Article
+
+INGESTED_STREAM = "news.ingested"
+ENRICHED_STREAM = "news.enriched"
+PUBLISHED_STREAM = "news.published"
+
+CONTENT_TYPE = "application/json"
+
+
+class EventDecodeError(ValueError):
+    """A stream entry is not a Newsflow event: poison, never retried."""
+
+
+class Event(BaseModel):
+    """A CloudEvents 1.0 shaped event whose data is one article version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TYPE: ClassVar[str] = ""
+
+    id: str
+    type: str
+    source: str
+    time: datetime
+    subject: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def for_article(cls, article: Article, source: str, *, data: dict[str, Any] | None = None,
+                    time: datetime | None = None) -> Event:
+        """The event about one article version; its id is stable for that version and type."""
+        key = f"{cls.TYPE}|{article.idempotency_key()}"
+        return cls(
+            id=hashlib.sha256(key.encode()).hexdigest()[:32],
+            type=cls.TYPE,
+            source=source,
+            time=time or datetime.now(UTC),
+            subject=article.uri,
+            data=article.wire() if data is None else data,
+        )
+
+    def article(self) -> Article:
+        return Article.model_validate(self.data)
+
+    def to_fields(self) -> dict[str, bytes | str]:
+        """The plain stream fields (see the module docstring)."""
+        return {
+            "ce_id": self.id,
+            "ce_type": self.type,
+            "ce_source": self.source,
+            "ce_time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "ce_subject": self.subject,
+            "content-type": CONTENT_TYPE,
+            "data": orjson.dumps(self.data),
+        }
+
+    @staticmethod
+    def from_fields(fields: dict[bytes, bytes] | dict[str, Any]) -> Event:
+        """Decode a stream entry into the event class its ``ce_type`` names."""
+        try:
+            text = {_text(k): v for k, v in fields.items()}
+            kind = _text(text["ce_type"])
+            cls = EVENT_TYPES.get(kind)
+            if cls is None:
+                raise EventDecodeError(f"ce_type: unknown event type {kind!r}")
+            return cls(
+                id=_text(text["ce_id"]),
+                type=kind,
+                source=_text(text["ce_source"]),
+                time=datetime.fromisoformat(_text(text["ce_time"]).replace("Z", "+00:00")),
+                subject=_text(text["ce_subject"]),
+                data=orjson.loads(text["data"]),
+            )
+        except EventDecodeError:
+            raise
+        except KeyError as exc:
+            raise EventDecodeError(f"{exc.args[0]}: missing field") from exc
+        except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+            raise EventDecodeError(f"invalid event: {exc}") from exc
+
+
+class ArticleIngested(Event):
+    TYPE: ClassVar[str] = "news.article.ingested"
+
+
+class ArticleEnriched(Event):
+    TYPE: ClassVar[str] = "news.article.enriched"
+
+
+class ArticlePublished(Event):
+    TYPE: ClassVar[str] = "news.article.published"
+
+
+class ArticleKilled(Event):
+    TYPE: ClassVar[str] = "news.article.killed"
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls for cls in (ArticleIngested, ArticleEnriched, ArticlePublished, ArticleKilled)
+}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
