@@ -55,6 +55,19 @@ class Event(BaseModel):
             data=article.wire() if data is None else data,
         )
 
+    @classmethod
+    def follow(cls, cause: Event, article: Article, source: str) -> Event:
+        """The next event in a chain; its id derives from the cause's, so retries repeat it."""
+        key = f"{cls.TYPE}|{cause.id}"
+        return cls(
+            id=hashlib.sha256(key.encode()).hexdigest()[:32],
+            type=cls.TYPE,
+            source=source,
+            time=datetime.now(UTC),
+            subject=article.uri,
+            data=article.wire(),
+        )
+
     def article(self) -> Article:
         return Article.model_validate(self.data)
 

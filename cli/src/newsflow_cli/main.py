@@ -1,0 +1,213 @@
+"""The ``newsflow`` command: run the platform, push stories, follow the public stream, parse, enrich."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import orjson
+import redis
+import typer
+
+from shared.events import PUBLISHED_STREAM, Event
+
+from newsflow_cli.platform import Platform, PlatformError, running
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Newsflow: wire stories in, enriched stories out.")
+
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option(help="Push the sample stories and show the result")] = True,
+    exit_after_demo: Annotated[bool, typer.Option(help="Stop once the demo is shown")] = False,
+    workdir: Annotated[Path, typer.Option(help="Logs and the local database")] = Path(".newsflow"),
+) -> None:
+    """Run the whole platform locally: nx-27017 (unless NEWSFLOW_MONGODB_URI is set), ingest,
+    enrich and publish as separate processes against NEWSFLOW_REDIS_URL."""
+    platform = Platform(
+        workdir=workdir.resolve(),
+        redis_url=os.environ.get("NEWSFLOW_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        mongodb_uri=os.environ.get("NEWSFLOW_MONGODB_URI") or None,
+        ingest_key=os.environ.get("NEWSFLOW_LOCAL_KEY") or secrets.token_urlsafe(24),
+    )
+    typer.echo("starting nx-27017, ingest, enrich, publish ...")
+    try:
+        with running(platform):
+            ingest, publish = platform.url("ingest"), platform.url("publish")
+            typer.echo(f"ingest   {ingest}   POST /v1/articles  (key for source "
+                       f"'{platform.source}': {platform.ingest_key})")
+            typer.echo(f"enrich   {platform.url('enrich')}   /metrics")
+            typer.echo(f"publish  {publish}   GET /v1/articles")
+            typer.echo(f"mongodb  {platform.mongodb_uri}   redis {platform.redis_url}")
+            typer.echo(f"logs     {platform.workdir}")
+            if demo:
+                _demo(platform)
+            if exit_after_demo:
+                return
+            typer.echo("running; Ctrl-C stops everything")
+            while all(p.popen.poll() is None for p in platform.processes.values()):
+                time.sleep(1)
+            typer.echo("a process exited; stopping", err=True)
+            raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo("stopping ...")
+    except PlatformError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _demo(platform: Platform) -> None:
+    client = redis.Redis.from_url(platform.redis_url)
+    stream = platform.stream_prefix + PUBLISHED_STREAM
+    last = client.xinfo_stream(stream)["last-generated-id"] if client.exists(stream) else "0-0"
+    paths = sorted(SAMPLES.glob("*.txt"))
+    wanted = set()
+    for path in paths:
+        results = _post(platform.url("ingest"), platform.ingest_key, path)
+        wanted.update(r["uri"] for r in results)
+        typer.echo(f"pushed   {path.name}: {results}")
+    deadline = time.monotonic() + 120
+    while wanted and time.monotonic() < deadline:
+        for _, entries in client.xread({stream: last}, block=1000) or []:
+            for entry_id, fields in entries:
+                last = entry_id
+                event = Event.from_fields(fields)
+                if event.subject in wanted:
+                    wanted.discard(event.subject)
+                    _show(event, entry_id.decode(), platform.url("publish"))
+    if wanted:
+        raise PlatformError(f"not published within 120s: {sorted(wanted)}; see the logs in "
+                            f"{platform.workdir}")
+
+
+def _show(event: Event, entry_id: str, publish_url: str) -> None:
+    data = event.data
+    names = {kind: [e["name"] for e in data.get(kind, [])]
+             for kind in ("people", "organisations", "places")}
+    summary = " ".join(d["value"] for d in data.get("descriptions", []))
+    typer.echo(f"\npublished on {PUBLISHED_STREAM} as {entry_id} ({event.type})")
+    typer.echo(f"  headline:  {data['headlines'][0]['value'] if data.get('headlines') else ''}")
+    typer.echo(f"  language:  {data.get('language')}   words: {data.get('wordCount')}")
+    for kind, values in names.items():
+        typer.echo(f"  {kind + ':':14} {', '.join(values)}")
+    typer.echo(f"  keywords:  {', '.join(data.get('keywords', []))}")
+    topics = [f"{s.get('name')} ({s.get('code')})" for s in data.get("subjects", [])]
+    typer.echo(f"  topics:    {', '.join(topics)}")
+    typer.echo(f"  summary:   {summary}")
+    typer.echo(f"  stored:    {publish_url}/v1/articles/{event.subject}")
+
+
+@app.command()
+def push(
+    paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+    url: Annotated[str, typer.Option(envvar="NEWSFLOW_INGEST_URL")] = "http://127.0.0.1:8001",
+    key: Annotated[str, typer.Option(envvar="NEWSFLOW_KEY", help="source API key")] = "",
+) -> None:
+    """Push files to ingest (the format is detected from the content)."""
+    failed = False
+    for path in paths:
+        try:
+            results = _post(url, key, path)
+            typer.echo(f"{path}: {json.dumps(results)}")
+        except PlatformError as exc:
+            failed = True
+            typer.echo(f"{path}: {exc}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _post(url: str, key: str, path: Path) -> list[dict[str, object]]:
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    response = httpx.post(f"{url}/v1/articles", content=path.read_bytes(), timeout=30,
+                          headers={"Authorization": f"Bearer {key}",
+                                   "Content-Type": content_type})
+    if response.status_code != 202:
+        raise PlatformError(f"HTTP {response.status_code}: {response.text}")
+    results: list[dict[str, object]] = response.json()["results"]
+    return results
+
+
+@app.command()
+def tail(
+    redis_url: Annotated[str, typer.Option(envvar="NEWSFLOW_REDIS_URL")] = "redis://127.0.0.1:6379/0",
+    from_start: Annotated[bool, typer.Option("--from-start", help="Replay from the start")] = False,
+    count: Annotated[int, typer.Option(help="Stop after this many events (0: never)")] = 0,
+) -> None:
+    """Follow news.published and print each event as one JSON line."""
+    client = redis.Redis.from_url(redis_url)
+    last = "0-0" if from_start else "$"
+    seen = 0
+    while True:
+        for _, entries in client.xread({PUBLISHED_STREAM: last}, block=5000) or []:
+            for entry_id, fields in entries:
+                last = entry_id
+                event = Event.from_fields(fields)
+                typer.echo(json.dumps({"entry_id": entry_id.decode(), "id": event.id,
+                                       "type": event.type, "subject": event.subject,
+                                       "time": event.time.isoformat(), "data": event.data}))
+                seen += 1
+                if count and seen >= count:
+                    return
+
+
+@app.command()
+def parse(path: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
+    """Print the canonical articles in a file as a JSON array."""
+    from ingest.errors import IngestError
+    from ingest.parsing import parse as parse_document
+
+    try:
+        raw = path.read_bytes()
+        articles = parse_document(raw, mimetypes.guess_type(path.name)[0], provider="cli")
+    except OSError as exc:
+        typer.echo(f"{path}: cannot read: {exc.strerror}", err=True)
+        raise typer.Exit(1) from exc
+    except IngestError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        typer.echo(f"{path}: {exc.code}{where}: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    sys.stdout.write(orjson.dumps([a.wire() for a in articles], option=orjson.OPT_INDENT_2)
+                     .decode() + "\n")
+
+
+@app.command()
+def enrich(
+    path: Annotated[Path | None, typer.Argument(dir_okay=False)] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help='{"id","text"} lines on stdin')] = False,
+) -> None:
+    """Enrich offline, no servers needed: a file, or JSON lines on stdin with --jsonl."""
+    from newsflow_cli.offline import enrich_file, enrich_jsonl
+
+    if jsonl:
+        enrich_jsonl(sys.stdin, sys.stdout)
+    elif path is not None:
+        try:
+            enrich_file(path, sys.stdout)
+        except ValueError as exc:
+            typer.echo(f"{path}: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    else:
+        typer.echo("give a PATH or --jsonl", err=True)
+        raise typer.Exit(2)
+
+
+@app.command("hash-key")
+def hash_key_command(key: str) -> None:
+    """Print the digest to put in NEWSFLOW_INGEST_KEYS for a source key."""
+    from ingest.auth import hash_key
+
+    typer.echo(hash_key(key))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,178 @@
+"""The whole platform on one machine: nx-27017, the three services as processes, readiness."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+
+from ingest.auth import hash_key
+
+SERVICES = ("ingest", "enrich", "publish")
+
+
+class PlatformError(RuntimeError):
+    """Something the platform needs did not start; the message says what and where to look."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    url: str | None = None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, for fault tests."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(5)
+
+
+@dataclass
+class Platform:
+    """Starts and stops everything ``newsflow run`` and the end-to-end tests need."""
+
+    workdir: Path
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    mongodb_uri: str | None = None
+    mongodb_db: str = "newsflow"
+    stream_prefix: str = ""
+    ingest_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    source: str = "local"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "NEWSFLOW_REDIS_URL": self.redis_url,
+            "NEWSFLOW_MONGODB_URI": self.mongodb_uri or "",
+            "NEWSFLOW_MONGODB_DB": self.mongodb_db,
+            "NEWSFLOW_STREAM_PREFIX": self.stream_prefix,
+            "NEWSFLOW_INGEST_KEYS": f'{{"{self.source}": "{hash_key(self.ingest_key)}"}}',
+            "NEWSFLOW_HTTP_HOST": "127.0.0.1",
+            "NEWSFLOW_LOG_JSON": "true",
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 120.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._check_redis()
+        if not self.mongodb_uri:
+            self.start_mongo()
+        for name in SERVICES:
+            self.start_service(name)
+        self.wait_ready(timeout)
+
+    def start_mongo(self) -> None:
+        """nx-27017 on a free port, with its own database, pid and log files."""
+        exe = shutil.which("nx-27017") or str(Path(sys.executable).with_name("nx-27017"))
+        port = free_port()
+        log_path = self.workdir / "nx-27017.log"
+        popen = subprocess.Popen(
+            [exe, "--host", "127.0.0.1", "-p", str(port), "--db",
+             str(self.workdir / "mongo.db"), "--pid-file", str(self.workdir / "nx-27017.pid"),
+             "--log-file", str(log_path)],
+            stdout=subprocess.DEVNULL, stderr=open(self.workdir / "nx-27017.err", "wb"))
+        self.processes["mongo"] = Process("mongo", popen, log_path)
+        self.mongodb_uri = f"mongodb://127.0.0.1:{port}"
+        _wait_port(port, popen, timeout=30, what="nx-27017", log=log_path)
+
+    def start_service(self, name: str, port: int | None = None) -> Process:
+        port = port or free_port()
+        log_path = self.workdir / f"{name}.log"
+        env = self.env()
+        env["NEWSFLOW_HTTP_PORT"] = str(port)
+        with open(log_path, "ab") as log_file:
+            popen = subprocess.Popen([sys.executable, "-m", name], env=env, stdout=log_file,
+                                     stderr=subprocess.STDOUT)
+        process = Process(name, popen, log_path, f"http://127.0.0.1:{port}")
+        self.processes[name] = process
+        return process
+
+    def wait_ready(self, timeout: float = 120.0, names: tuple[str, ...] = SERVICES) -> None:
+        deadline = time.monotonic() + timeout
+        for name in names:
+            process = self.processes[name]
+            while True:
+                if process.popen.poll() is not None:
+                    raise PlatformError(f"{name} exited with status {process.popen.returncode};"
+                                        f" see {process.log_path}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{process.url}/readyz", timeout=2).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise PlatformError(f"{name} not ready after {timeout:.0f}s;"
+                                        f" see {process.log_path}")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        for name in (*reversed(SERVICES), "mongo"):
+            process = self.processes.pop(name, None)
+            if process:
+                process.stop()
+
+    def url(self, name: str) -> str:
+        url = self.processes[name].url
+        assert url is not None
+        return url
+
+    def _check_redis(self) -> None:
+        try:
+            redis.Redis.from_url(self.redis_url, socket_timeout=2).ping()
+        except redis.RedisError as exc:
+            raise PlatformError(
+                f"Redis is not answering at {self.redis_url} ({exc}); start it with: "
+                "redis-server --daemonize yes --bind 127.0.0.1 --port 6379") from exc
+
+
+@contextlib.contextmanager
+def running(platform: Platform, timeout: float = 120.0) -> Iterator[Platform]:
+    try:
+        platform.start(timeout)
+        yield platform
+    finally:
+        platform.stop()
+
+
+def _wait_port(port: int, popen: subprocess.Popen[bytes], *, timeout: float, what: str,
+               log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise PlatformError(f"{what} exited with status {popen.returncode}; see {log}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise PlatformError(f"{what} did not listen on port {port} within {timeout:.0f}s; see {log}")

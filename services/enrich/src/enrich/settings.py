@@ -1,0 +1,15 @@
+"""Enrich settings (``NEWSFLOW_...`` variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import Settings
+
+
+class EnrichSettings(Settings):
+    http_port: int = 8002
+    # Worker processes running the NLP models; 0 runs them in a thread of this process.
+    workers: int | None = Field(default=None, ge=0)
+    # NER is slow: a claim must not steal a batch still being worked on.
+    reclaim_idle_ms: int = Field(default=120_000, ge=100)

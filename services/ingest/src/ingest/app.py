@@ -1,0 +1,112 @@
+"""Composition root of ingest: settings, logging, Redis, HTTP API, feed pollers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared.events import INGESTED_STREAM
+from shared.logging import configure_logging
+from shared.observability import Metrics, health_router
+
+from ingest.auth import SourceKeys
+from ingest.errors import IngestError, InvalidArticle, PayloadTooLarge
+from ingest.intake import Intake
+from ingest.parsing import parse
+from ingest.settings import IngestSettings
+
+log = structlog.get_logger()
+
+
+def create_app(settings: IngestSettings | None = None, redis: Redis | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    redis = redis or Redis.from_url(settings.redis_url)
+    metrics = Metrics("ingest")
+    keys = SourceKeys(settings.ingest_keys)
+    intake = Intake(redis, stream=settings.stream_prefix + INGESTED_STREAM,
+                    namespace=settings.stream_prefix,
+                    dedupe_ttl_s=settings.dedupe_ttl_s, waitaof=settings.waitaof)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+        if settings.feeds:
+            from ingest.polling import FeedPoller
+
+            poller = FeedPoller(settings.feeds, intake, redis)
+            tasks.append(asyncio.create_task(poller.run()))
+        log.info("ingest.started", port=settings.http_port, sources=sorted(settings.ingest_keys))
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await redis.aclose()
+
+    app = FastAPI(
+        title="Newsflow ingest",
+        version="0.1.0",
+        description="Push stories in any supported wire format; 202 once durably queued.",
+        lifespan=lifespan,
+    )
+    app.include_router(health_router(metrics, {"redis": redis.ping}))
+
+    @app.exception_handler(IngestError)
+    async def ingest_error(request: Request, exc: IngestError) -> JSONResponse:
+        metrics.http_requests.labels("articles", str(exc.status)).inc()
+        log.info("request.rejected", code=exc.code, field=exc.field, message=exc.message)
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.post("/v1/articles", status_code=202, responses={
+        202: {"description": "every item is durably queued (or was already)"},
+        400: {"description": "malformed document"}, 401: {"description": "bad source key"},
+        413: {"description": "too large"}, 415: {"description": "unsupported format"},
+        422: {"description": "a field is missing or wrong"},
+        503: {"description": "queue unavailable; retry"}})
+    async def post_articles(request: Request) -> JSONResponse:
+        """Accept one story or a batch, in any supported format (detected from the content)."""
+        source = keys.authenticate(request.headers.get("authorization"))
+        raw = await _read_body(request, settings.max_request_bytes)
+        articles = parse(raw, request.headers.get("content-type"), provider=source,
+                         max_bytes=settings.max_request_bytes)
+        if not articles:
+            raise InvalidArticle("the document holds no stories", None)
+        if len(articles) > settings.max_items_per_request:
+            raise PayloadTooLarge(
+                f"{len(articles)} items; at most {settings.max_items_per_request} per request")
+        try:
+            results = await intake.submit(articles)
+        except RedisError as exc:
+            log.error("intake.unavailable", error=str(exc))
+            metrics.http_requests.labels("articles", "503").inc()
+            return JSONResponse(
+                {"error": {"code": "unavailable", "message": "queue unavailable, retry",
+                           "field": None}},
+                status_code=503, headers={"Retry-After": "5"})
+        metrics.http_requests.labels("articles", "202").inc()
+        metrics.events_out.labels(intake.stream).inc(
+            sum(1 for r in results if r.status == "accepted"))
+        return JSONResponse({"results": [r.wire() for r in results]}, status_code=202)
+
+    return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes; the limit is {limit}", "body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body over the limit of {limit} bytes", "body")
+        chunks.append(chunk)
+    return b"".join(chunks)

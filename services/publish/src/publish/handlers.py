@@ -1,0 +1,50 @@
+"""Thin handler: store each enriched story (version-guarded), then announce it on news.published."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from shared.article import Article
+from shared.events import ArticleKilled, ArticlePublished, Event, EventDecodeError
+from shared.streams import Entry, Outcome
+
+from publish.errors import StoreUnavailable
+from publish.store import ArticleStore, Write
+
+log = structlog.get_logger()
+
+EVENT_SOURCE = "newsflow/publish"
+
+
+class PublishArticles:
+    """The batch handler of the ``publish`` group on ``news.enriched``."""
+
+    def __init__(self, store: ArticleStore, out_stream: str) -> None:
+        self.store = store
+        self.out_stream = out_stream
+
+    async def __call__(self, entries: list[Entry]) -> list[Outcome]:
+        return list(await asyncio.gather(*(self._one(entry) for entry in entries)))
+
+    async def _one(self, entry: Entry) -> Outcome:
+        try:
+            event = Event.from_fields(entry.fields)
+            article = event.article()
+        except (EventDecodeError, ValueError) as exc:
+            return Outcome.failed(exc, poison=True)
+        return await self.publish(event, article)
+
+    async def publish(self, cause: Event, article: Article) -> Outcome:
+        """Store, then emit the public event; a stale version is acked with nothing emitted."""
+        try:
+            write = await self.store.save(article, cause.id)
+        except StoreUnavailable as exc:
+            return Outcome.failed(exc)
+        log.info("article.stored", event_id=cause.id, article_id=article.uri,
+                 version=article.version, write=write.value, killed=article.killed)
+        if write is Write.stale:
+            return Outcome()
+        kind = ArticleKilled if article.killed else ArticlePublished
+        return Outcome(emit=[(self.out_stream, kind.follow(cause, article, EVENT_SOURCE))])

@@ -1,0 +1,218 @@
+"""The only module that talks to MongoDB: stories keyed by uri, version-guarded, paged by time.
+
+Kept to patterns that behave the same on MongoDB and on the nx-27017 stand-in (DESIGN.md):
+string ``_id`` (the story uri), Int64 fields for ordering and keyset pagination, ``update_one``
+with explicit filters instead of upserts, equality and ``$in`` on top-level fields and flat
+string arrays, no transactions.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from bson import Int64
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared.article import Article
+
+from publish.errors import BadRequest, StoreUnavailable
+
+log = structlog.get_logger()
+
+
+class Write(StrEnum):
+    stored = "stored"  # a new story, or a newer version of a known one
+    redelivered = "redelivered"  # this very event was stored before: emit again, harmless
+    stale = "stale"  # an older (or an equal) version: nothing changes
+
+
+@dataclass(frozen=True)
+class StoredStory:
+    uri: str
+    article: dict[str, Any]
+    killed: bool
+    published_ms: int
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[StoredStory]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Query:
+    """Read-API filters; each is optional."""
+
+    topic: str | None = None
+    entity: str | None = None
+    language: str | None = None
+    source: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    include_killed: bool = False
+
+
+class ArticleStore:
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        self.client = client
+        self.articles = client[database]["articles"]
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+    async def create_indexes(self) -> None:
+        try:
+            await self.articles.create_index([("publishedMs", DESCENDING)])
+            await self.articles.create_index([("topics", ASCENDING)])
+            await self.articles.create_index([("entities", ASCENDING)])
+            await self.articles.create_index([("language", ASCENDING)])
+            await self.articles.create_index([("provider", ASCENDING)])
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"cannot create indexes: {exc}") from exc
+
+    async def save(self, article: Article, event_id: str) -> Write:
+        """Store one version unless a newer one is already there. Kills always apply."""
+        doc = _document(article, event_id)
+        try:
+            if article.killed:
+                return await self._kill(article, doc)
+            updated = await self.articles.update_one(
+                {"_id": article.uri, "rank": {"$lt": doc["rank"]}}, {"$set": doc})
+            if updated.matched_count:
+                return Write.stored
+            try:
+                await self.articles.insert_one({"_id": article.uri, **doc})
+                return Write.stored
+            except DuplicateKeyError:
+                pass
+            current = await self.articles.find_one({"_id": article.uri}, {"eventId": 1})
+            if current is not None and current.get("eventId") == event_id:
+                return Write.redelivered
+            return Write.stale
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
+
+    async def _kill(self, article: Article, doc: dict[str, Any]) -> Write:
+        # The kill notice replaces the stored content: a killed story's text is not kept.
+        current = await self.articles.find_one({"_id": article.uri}, {"rank": 1, "eventId": 1})
+        if current is None:
+            try:
+                await self.articles.insert_one({"_id": article.uri, **doc})
+                return Write.stored
+            except DuplicateKeyError:
+                current = await self.articles.find_one({"_id": article.uri},
+                                                       {"rank": 1, "eventId": 1}) or {}
+        if current.get("eventId") == doc["eventId"]:
+            return Write.redelivered
+        doc["rank"] = Int64(max(int(current.get("rank", 0)), int(doc["rank"])))
+        await self.articles.update_one({"_id": article.uri}, {"$set": doc})
+        return Write.stored
+
+    async def get(self, uri: str) -> StoredStory | None:
+        try:
+            doc = await self.articles.find_one({"_id": uri})
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
+        return _story(doc) if doc else None
+
+    async def page(self, query: Query, limit: int, cursor: str | None = None) -> Page:
+        """Newest first by publish time; the cursor is the last (publishedMs, uri) returned."""
+        base: dict[str, Any] = {}
+        if not query.include_killed:
+            base["killed"] = False
+        if query.topic:
+            base["topics"] = query.topic
+        if query.entity:
+            base["entities"] = query.entity.casefold()
+        if query.language:
+            base["language"] = query.language
+        if query.source:
+            base["provider"] = query.source
+        ranges: dict[str, Any] = {}
+        if query.since_ms is not None:
+            ranges["$gte"] = Int64(query.since_ms)
+        if query.until_ms is not None:
+            ranges["$lt"] = Int64(query.until_ms)
+        if ranges:
+            base["versionCreatedMs"] = ranges
+        docs: list[dict[str, Any]] = []
+        try:
+            if cursor:
+                after_ms, after_uri = _decode_cursor(cursor)
+                ties = self.articles.find({**base, "publishedMs": Int64(after_ms),
+                                           "_id": {"$lt": after_uri}}).sort([("_id", DESCENDING)])
+                docs = [d async for d in ties.limit(limit + 1)]
+                older = {**base, "publishedMs": {"$lt": Int64(after_ms)}}
+            else:
+                older = base
+            if len(docs) <= limit:
+                rest = self.articles.find(older).sort(
+                    [("publishedMs", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1 - len(docs))
+                docs.extend([d async for d in rest])
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
+        items = [_story(d) for d in docs[:limit]]
+        more = len(docs) > limit
+        next_cursor = _encode_cursor(items[-1].published_ms, items[-1].uri) if more else None
+        return Page(items, next_cursor)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _document(article: Article, event_id: str) -> dict[str, Any]:
+    wire = article.wire()
+    created = article.version_created or article.first_created
+    created_ms = _ms(created) if created else None
+    rank = article.version if article.version is not None else (created_ms or 0)
+    names = [e.name.casefold() for e in (*article.people, *article.organisations,
+                                         *article.places)]
+    topics = sorted({s.code for s in article.subjects if s.code}
+                    | {s.uri for s in article.subjects if s.uri})
+    return {
+        "article": wire,
+        "rank": Int64(rank),
+        "eventId": event_id,
+        "killed": article.killed,
+        "pubStatus": article.pub_status.value,
+        "publishedMs": Int64(int(time.time() * 1000)),
+        "versionCreatedMs": Int64(created_ms if created_ms is not None else 0),
+        "language": article.language or "",
+        "provider": article.source.provider,
+        "topics": topics,
+        "entities": sorted(set(names)),
+        "urgency": article.urgency or 0,
+    }
+
+
+def _story(doc: dict[str, Any]) -> StoredStory:
+    return StoredStory(uri=doc["_id"], article=doc.get("article", {}),
+                       killed=bool(doc.get("killed")), published_ms=int(doc.get("publishedMs", 0)),
+                       event_id=doc.get("eventId", ""))
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _encode_cursor(published_ms: int, uri: str) -> str:
+    raw = f"{published_ms}|{uri}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ms, _, uri = raw.partition("|")
+        return int(ms), uri
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("not a cursor this API returned", "cursor") from exc

@@ -1,0 +1,191 @@
+"""The consumer-group plumbing against the real Redis: emit-then-ack, retry, dead-letter, reclaim."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+
+from shared.article import Article, Source
+from shared.events import ArticleEnriched, ArticleIngested, Event
+from shared.observability import Metrics
+from shared.settings import Settings
+from shared.streams import Entry, GroupConsumer, Outcome, StreamTrimmer, ensure_group
+
+pytestmark = pytest.mark.integration
+
+FAST = Settings(batch_size=10, block_ms=50, reclaim_idle_ms=300, reclaim_interval_ms=50,
+                max_attempts=3)
+
+
+def _event(n: int) -> ArticleIngested:
+    article = Article(uri=f"urn:test:{n}", version=1, source=Source(provider="t", format="json"),
+                      headlines=[{"value": f"Story {n}"}])
+    return ArticleIngested.for_article(article, "test")  # type: ignore[return-value]
+
+
+async def _wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+class Consumer:
+    def __init__(self, aredis: Redis, redis_url: str, stream: str, out: str) -> None:
+        self.aredis, self.redis_url, self.stream, self.out = aredis, redis_url, stream, out
+        self.seen: list[tuple[str, int]] = []
+        self.fail: dict[str, int] = {}  # subject -> times to fail before succeeding
+
+    async def handle(self, entries: list[Entry]) -> list[Outcome]:
+        outcomes = []
+        for entry in entries:
+            try:
+                event = Event.from_fields(entry.fields)
+            except ValueError as exc:
+                outcomes.append(Outcome.failed(exc, poison=True))
+                continue
+            self.seen.append((event.subject, entry.attempts))
+            if self.fail.get(event.subject, 0) > 0:
+                self.fail[event.subject] -= 1
+                outcomes.append(Outcome.failed(RuntimeError("transient")))
+                continue
+            enriched = ArticleEnriched.follow(event, event.article(), "test")
+            outcomes.append(Outcome(emit=[(self.out, enriched)]))
+        return outcomes
+
+    async def start(self, settings: Settings = FAST) -> RedisBroker:
+        await ensure_group(self.aredis, self.stream, "g")
+        broker = RedisBroker(self.redis_url, logger=None)
+        GroupConsumer(redis=self.aredis, stream=self.stream, group="g", handler=self.handle,
+                      settings=settings, metrics=Metrics("test")).attach(broker)
+        await broker.start()
+        return broker
+
+
+@pytest.fixture
+async def consumer(aredis: Redis, redis_url: str, prefix: str) -> AsyncIterator[Consumer]:
+    yield Consumer(aredis, redis_url, prefix + "in", prefix + "out")
+
+
+async def test_each_entry_is_emitted_then_acknowledged(consumer: Consumer, aredis: Redis) -> None:
+    broker = await consumer.start()
+    try:
+        for n in range(25):
+            await aredis.xadd(consumer.stream, _event(n).to_fields())
+        await _wait_for(lambda: _length(aredis, consumer.out, 25))
+        pending = await aredis.xpending(consumer.stream, "g")
+        assert pending["pending"] == 0
+        out = [Event.from_fields(f) for _, f in await aredis.xrange(consumer.out)]
+        assert sorted(e.subject for e in out) == sorted(f"urn:test:{n}" for n in range(25))
+        assert all(e.type == "news.article.enriched" for e in out)
+    finally:
+        await broker.stop()
+
+
+async def test_poison_goes_to_dead_letter_at_once_and_the_next_entry_flows(
+        consumer: Consumer, aredis: Redis) -> None:
+    broker = await consumer.start()
+    try:
+        await aredis.xadd(consumer.stream, {"ce_type": "nonsense", "data": "{"})
+        await aredis.xadd(consumer.stream, _event(1).to_fields())
+        await _wait_for(lambda: _length(aredis, consumer.out, 1))
+        await _wait_for(lambda: _length(aredis, consumer.stream + ".dlq", 1))
+        [(_, dead)] = await aredis.xrange(consumer.stream + ".dlq")
+        assert dead[b"dlq_attempts"] == b"1"
+        assert b"ce_type" in dead[b"dlq_error"] or b"unknown" in dead[b"dlq_error"]
+        assert dead[b"data"] == b"{"  # the original entry is kept for replay
+        assert (await aredis.xpending(consumer.stream, "g"))["pending"] == 0
+    finally:
+        await broker.stop()
+
+
+async def test_a_transient_failure_is_retried_by_the_reclaimer(
+        consumer: Consumer, aredis: Redis) -> None:
+    consumer.fail["urn:test:7"] = 2
+    broker = await consumer.start()
+    try:
+        await aredis.xadd(consumer.stream, _event(7).to_fields())
+        await _wait_for(lambda: _length(aredis, consumer.out, 1))
+        assert [a for s, a in consumer.seen if s == "urn:test:7"] == [1, 2, 3]
+        assert await aredis.xlen(consumer.stream + ".dlq") == 0
+    finally:
+        await broker.stop()
+
+
+async def test_after_max_attempts_the_entry_is_dead_lettered_with_its_attempts(
+        consumer: Consumer, aredis: Redis) -> None:
+    consumer.fail["urn:test:9"] = 99
+    broker = await consumer.start()
+    try:
+        await aredis.xadd(consumer.stream, _event(9).to_fields())
+        await aredis.xadd(consumer.stream, _event(10).to_fields())
+        await _wait_for(lambda: _length(aredis, consumer.stream + ".dlq", 1))
+        [(_, dead)] = await aredis.xrange(consumer.stream + ".dlq")
+        assert dead[b"dlq_attempts"] == str(FAST.max_attempts).encode()
+        assert dead[b"ce_subject"] == b"urn:test:9"
+        assert await aredis.xlen(consumer.out) == 1  # story 10 went through meanwhile
+    finally:
+        await broker.stop()
+
+
+async def test_a_consumer_killed_mid_batch_loses_nothing(
+        consumer: Consumer, aredis: Redis, redis_url: str) -> None:
+    await ensure_group(aredis, consumer.stream, "g")
+    for n in range(5):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    script = Path(__file__).with_name("consumer_process.py")
+    victim = subprocess.Popen([sys.executable, str(script), redis_url, consumer.stream, "g",
+                               "victim"])
+    try:
+        await _wait_for(lambda: _exists(aredis, consumer.stream + ":taken"), timeout=30)
+        victim.kill()  # SIGKILL while the batch is in its handler
+        victim.wait(5)
+        pending = await aredis.xpending(consumer.stream, "g")
+        assert pending["pending"] == 5  # left pending by the crash, not lost
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    broker = await consumer.start()
+    try:
+        await _wait_for(lambda: _length(aredis, consumer.out, 5), timeout=15)
+        assert sorted(s for s, _ in consumer.seen) == sorted(f"urn:test:{n}" for n in range(5))
+        assert all(attempts == 2 for _, attempts in consumer.seen)
+        assert (await aredis.xpending(consumer.stream, "g"))["pending"] == 0
+    finally:
+        await broker.stop()
+
+
+async def test_trimming_keeps_what_a_group_has_not_acknowledged(aredis: Redis,
+                                                               prefix: str) -> None:
+    stream = prefix + "trim"
+    await ensure_group(aredis, stream, "slow")
+    await ensure_group(aredis, stream, "fast")
+    ids = [await aredis.xadd(stream, {"n": str(n)}) for n in range(10)]
+    await aredis.xreadgroup("fast", "c", {stream: ">"}, count=10)
+    await aredis.xack(stream, "fast", *ids)
+    await aredis.xreadgroup("slow", "c", {stream: ">"}, count=4)
+    await aredis.xack(stream, "slow", *ids[:2])  # slow: 2 acked, 2 pending, 6 unread
+
+    removed = await StreamTrimmer(aredis, [stream], Metrics("test")).trim(stream)
+
+    assert removed == 2
+    left = [entry_id for entry_id, _ in await aredis.xrange(stream)]
+    assert left == ids[2:]
+
+
+async def _length(client: Redis, stream: str, n: int) -> bool:
+    return int(await client.xlen(stream)) >= n
+
+
+async def _exists(client: Redis, key: str) -> bool:
+    return bool(await client.exists(key))
