@@ -19,6 +19,7 @@ from shared.observability import Metrics, health_router
 from shared.streams import GroupConsumer, StreamTrimmer, ensure_group
 
 from publish.api import read_router
+from publish.embargo import EmbargoSchedule
 from publish.errors import PublishError
 from publish.handlers import PublishArticles
 from publish.settings import PublishSettings
@@ -42,9 +43,11 @@ def create_app(settings: PublishSettings | None = None,
     metrics = Metrics("publish")
     in_stream = settings.stream_prefix + ENRICHED_STREAM
     out_stream = settings.stream_prefix + PUBLISHED_STREAM
+    embargo = EmbargoSchedule(redis, namespace=settings.stream_prefix, release_to=in_stream,
+                              interval_s=settings.embargo_poll_s)
     consumer = GroupConsumer(redis=redis, stream=in_stream, group=GROUP,
-                             handler=PublishArticles(store, out_stream), settings=settings,
-                             metrics=metrics)
+                             handler=PublishArticles(store, embargo, out_stream),
+                             settings=settings, metrics=metrics)
     consumer.attach(broker)
     trimmers = [
         StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s),
@@ -58,6 +61,7 @@ def create_app(settings: PublishSettings | None = None,
         await store.create_indexes()
         await broker.start()
         tasks = [asyncio.create_task(t.run()) for t in trimmers]
+        tasks.append(asyncio.create_task(embargo.run()))
         log.info("publish.started", stream=in_stream, consumer=consumer.consumer)
         yield
         for task in tasks:

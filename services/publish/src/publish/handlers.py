@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from redis.exceptions import RedisError
 
 from shared.article import Article
 from shared.events import ArticleKilled, ArticlePublished, Event, EventDecodeError
 from shared.streams import Entry, Outcome
 
+from publish.embargo import EmbargoSchedule
 from publish.errors import StoreUnavailable
 from publish.store import ArticleStore, Write
 
@@ -21,8 +23,9 @@ EVENT_SOURCE = "newsflow/publish"
 class PublishArticles:
     """The batch handler of the ``publish`` group on ``news.enriched``."""
 
-    def __init__(self, store: ArticleStore, out_stream: str) -> None:
+    def __init__(self, store: ArticleStore, embargo: EmbargoSchedule, out_stream: str) -> None:
         self.store = store
+        self.embargo = embargo
         self.out_stream = out_stream
 
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
@@ -37,10 +40,18 @@ class PublishArticles:
         return await self.publish(event, article)
 
     async def publish(self, cause: Event, article: Article) -> Outcome:
-        """Store, then emit the public event; a stale version is acked with nothing emitted."""
+        """Store, then emit the public event; a stale version is acked with nothing emitted.
+
+        An embargoed version is held until its time; a kill also cancels any held version.
+        """
         try:
+            if self.embargo.holds(article):
+                await self.embargo.hold(cause, article)
+                return Outcome()
+            if article.killed:
+                await self.embargo.cancel(article.uri)
             write = await self.store.save(article, cause.id)
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, RedisError) as exc:
             return Outcome.failed(exc)
         log.info("article.stored", event_id=cause.id, article_id=article.uri,
                  version=article.version, write=write.value, killed=article.killed)

@@ -14,3 +14,5 @@ class PublishSettings(Settings):
     # How long news.published keeps entries for late readers and SSE resume.
     published_retention_s: int = Field(default=7 * 24 * 3600, ge=0)
     page_limit_max: int = Field(default=100, ge=1)
+    # How often held (embargoed) stories are checked for release.
+    embargo_poll_s: float = Field(default=1.0, gt=0)

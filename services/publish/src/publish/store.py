@@ -129,10 +129,11 @@ class ArticleStore:
         base: dict[str, Any] = {}
         if not query.include_killed:
             base["killed"] = False
+        # Array fields are matched with $in: nx-27017 misses plain equality on an indexed array.
         if query.topic:
-            base["topics"] = query.topic
+            base["topics"] = {"$in": [query.topic]}
         if query.entity:
-            base["entities"] = query.entity.casefold()
+            base["entities"] = {"$in": [query.entity.casefold()]}
         if query.language:
             base["language"] = query.language
         if query.source:

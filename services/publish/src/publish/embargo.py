@@ -1,0 +1,110 @@
+"""The embargo hold: a durable schedule in Redis that releases stories when their embargo lifts.
+
+A held event waits in a sorted set scored by its release time, its fields in a hash beside it.
+Release appends the event back to ``news.enriched`` (the time has passed, so it is published on
+that second pass), then removes it from the schedule: a crash in between only repeats an event
+that publish handles idempotently. Two replicas releasing at once do the same, harmlessly.
+A kill removes every held version of its story.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import structlog
+from redis.asyncio import Redis
+
+from shared.article import Article
+from shared.events import Event
+
+log = structlog.get_logger()
+
+
+class EmbargoSchedule:
+    def __init__(self, redis: Redis, *, namespace: str, release_to: str,
+                 interval_s: float = 1.0) -> None:
+        self.redis = redis
+        self.release_to = release_to
+        self.interval_s = interval_s
+        self.due_key = namespace + "newsflow:embargo:due"  # event id -> release ms
+        self.events_key = namespace + "newsflow:embargo:events"  # event id -> stream fields
+        self.by_uri_key = namespace + "newsflow:embargo:by-uri"  # uri -> [event ids]
+
+    @staticmethod
+    def holds(article: Article, now_ms: int | None = None) -> bool:
+        """Whether this version must wait: usable and embargoed until a time still ahead."""
+        if article.killed or article.embargoed_until is None:
+            return False
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        return article.embargoed_until.timestamp() * 1000 > now_ms
+
+    async def hold(self, event: Event, article: Article) -> None:
+        assert article.embargoed_until is not None
+        release_ms = int(article.embargoed_until.timestamp() * 1000)
+        fields = {k: (v.decode() if isinstance(v, bytes) else v)
+                  for k, v in event.to_fields().items()}
+        held = await self.redis.hget(self.by_uri_key, article.uri)
+        ids = sorted(set(orjson.loads(held) if held else []) | {event.id})
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.events_key, event.id, orjson.dumps(fields))
+        pipe.hset(self.by_uri_key, article.uri, orjson.dumps(ids))
+        pipe.zadd(self.due_key, {event.id: release_ms})
+        await pipe.execute()
+        log.info("article.held", event_id=event.id, article_id=article.uri,
+                 until=article.embargoed_until.isoformat())
+
+    async def cancel(self, uri: str) -> int:
+        """Drop every held version of a story (a kill); returns how many were held."""
+        held = await self.redis.hget(self.by_uri_key, uri)
+        ids = orjson.loads(held) if held else []
+        if not ids:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(self.due_key, *ids)
+        pipe.hdel(self.events_key, *ids)
+        pipe.hdel(self.by_uri_key, uri)
+        await pipe.execute()
+        log.info("embargo.cancelled", article_id=uri, held=len(ids))
+        return len(ids)
+
+    async def pending(self) -> int:
+        return int(await self.redis.zcard(self.due_key))
+
+    async def release_due(self, now_ms: int | None = None) -> int:
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        due = await self.redis.zrangebyscore(self.due_key, "-inf", now_ms, start=0, num=100)
+        released = 0
+        for raw_id in due:
+            event_id = raw_id.decode()
+            raw = await self.redis.hget(self.events_key, event_id)
+            if raw is None:  # cancelled meanwhile
+                await self.redis.zrem(self.due_key, event_id)
+                continue
+            fields = orjson.loads(raw)
+            await self.redis.xadd(self.release_to, fields)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zrem(self.due_key, event_id)
+            pipe.hdel(self.events_key, event_id)
+            await pipe.execute()
+            await self._forget(fields.get("ce_subject", ""), event_id)
+            released += 1
+            log.info("embargo.released", event_id=event_id, article_id=fields.get("ce_subject"))
+        return released
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.release_due()
+            except Exception:
+                log.exception("embargo.release_failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def _forget(self, uri: str, event_id: str) -> None:
+        held = await self.redis.hget(self.by_uri_key, uri)
+        ids = [i for i in (orjson.loads(held) if held else []) if i != event_id]
+        if ids:
+            await self.redis.hset(self.by_uri_key, uri, orjson.dumps(ids))
+        else:
+            await self.redis.hdel(self.by_uri_key, uri)

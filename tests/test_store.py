@@ -1,0 +1,109 @@
+"""The article store over a real MongoDB-wire connection (nx-27017, or MongoDB when set)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from publish.errors import BadRequest
+from publish.store import ArticleStore, Query, Write
+from shared.article import Article, PubStatus, Source, Subject
+
+pytestmark = pytest.mark.integration
+
+
+def _article(uri: str = "urn:t:1", version: int | None = 1, **extra: object) -> Article:
+    fields: dict[str, object] = {
+        "uri": uri, "version": version, "source": Source(provider="dpa", format="json"),
+        "headlines": [{"value": f"{uri} v{version}"}], "bodies": [{"value": "Body."}],
+        "language": "en", "versionCreated": datetime(2026, 5, 1, 12, tzinfo=UTC)}
+    fields.update(extra)
+    return Article.model_validate(fields)
+
+
+@pytest.fixture
+async def store(mongo_db: tuple[AsyncMongoClient, str]) -> ArticleStore:
+    client, name = mongo_db
+    store = ArticleStore(client, name)
+    await store.create_indexes()
+    return store
+
+
+async def test_a_newer_version_replaces_and_an_older_one_never_does(store: ArticleStore) -> None:
+    assert await store.save(_article(version=5), "e5") is Write.stored
+    assert await store.save(_article(version=1000), "e1000") is Write.stored  # agencies jump
+    assert await store.save(_article(version=7), "e7") is Write.stale  # late and older
+    story = await store.get("urn:t:1")
+    assert story is not None
+    assert story.article["version"] == 1000
+    assert story.article["headlines"][0]["value"] == "urn:t:1 v1000"
+
+
+async def test_a_repeat_of_the_stored_event_is_a_redelivery(store: ArticleStore) -> None:
+    assert await store.save(_article(version=0), "e0") is Write.stored  # AP starts at 0
+    assert await store.save(_article(version=0), "e0") is Write.redelivered
+    assert await store.save(_article(version=0), "other") is Write.stale
+
+
+async def test_a_kill_applies_even_without_a_version_and_drops_the_text(
+        store: ArticleStore) -> None:
+    await store.save(_article(version=3), "e3")
+    kill = Article(uri="urn:t:1", pub_status=PubStatus.canceled,
+                   source=Source(provider="dpa", format="ninjs"))
+    assert await store.save(kill, "kill") is Write.stored
+    story = await store.get("urn:t:1")
+    assert story is not None and story.killed
+    assert "bodies" not in story.article or not story.article["bodies"]
+    assert await store.save(_article(version=2), "e2") is Write.stale  # older: still dead
+    assert await store.save(kill, "kill") is Write.redelivered
+
+
+async def test_pages_walk_every_story_once_newest_first(store: ArticleStore) -> None:
+    for n in range(7):
+        await store.save(_article(uri=f"urn:t:{n}"), f"e{n}")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await store.page(Query(), limit=3, cursor=cursor)
+        seen.extend(s.uri for s in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(f"urn:t:{n}" for n in range(7))
+    assert len(seen) == len(set(seen))
+    published = [(await store.get(u)).published_ms for u in seen]  # type: ignore[union-attr]
+    assert published == sorted(published, reverse=True)
+
+
+async def test_filters_select_by_topic_entity_language_source_and_time(
+        store: ArticleStore) -> None:
+    politics = Subject(code="medtop:11000000", name="politics", scheme="medtop")
+    await store.save(_article(uri="urn:a", subjects=[politics],
+                              people=[{"name": "Vladimir Putin", "type": "person"}]), "a")
+    await store.save(_article(uri="urn:b", language="de",
+                              versionCreated=datetime(2026, 6, 1, tzinfo=UTC)), "b")
+
+    async def uris(query: Query) -> list[str]:
+        return [s.uri for s in (await store.page(query, limit=10)).items]
+
+    assert await uris(Query(topic="medtop:11000000")) == ["urn:a"]
+    assert await uris(Query(entity="vladimir putin")) == ["urn:a"]
+    assert await uris(Query(language="de")) == ["urn:b"]
+    assert sorted(await uris(Query(source="dpa"))) == ["urn:a", "urn:b"]
+    since = int((datetime(2026, 6, 1, tzinfo=UTC) - timedelta(hours=1)).timestamp() * 1000)
+    assert await uris(Query(since_ms=since)) == ["urn:b"]
+
+
+async def test_killed_stories_leave_the_listing(store: ArticleStore) -> None:
+    await store.save(_article(uri="urn:k"), "k1")
+    await store.save(Article(uri="urn:k", pub_status=PubStatus.withheld,
+                             source=Source(provider="dpa", format="json")), "k2")
+    assert [s.uri for s in (await store.page(Query(), limit=10)).items] == []
+
+
+async def test_a_forged_cursor_is_a_clear_error(store: ArticleStore) -> None:
+    with pytest.raises(BadRequest) as raised:
+        await store.page(Query(), limit=3, cursor="not-a-cursor!!")
+    assert raised.value.field == "cursor"
