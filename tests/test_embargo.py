@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from publish.embargo import EmbargoSchedule
 from shared.article import Article, Source
 from shared.events import ArticleEnriched, Event
+
+from publish.embargo import EmbargoSchedule
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ async def test_a_kill_cancels_the_pending_release(aredis: Redis, prefix: str) ->
     until = datetime.now(UTC) + timedelta(hours=1)
     schedule = EmbargoSchedule(aredis, namespace=prefix, release_to=prefix + "enriched")
     for version in (1, 2):
-        event, article = _held("urn:e:2", until)
+        _, article = _held("urn:e:2", until)
         article = article.model_copy(update={"version": version})
         await schedule.hold(ArticleEnriched.for_article(article, "test"), article)
     assert await schedule.cancel("urn:e:2") == 2

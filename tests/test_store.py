@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
+from shared.article import Article, PubStatus, Source, Subject
+
 from publish.errors import BadRequest
 from publish.store import ArticleStore, Query, Write
-from shared.article import Article, PubStatus, Source, Subject
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The consumer-group plumbing against the real Redis: emit-then-ack, retry, dead-letter, reclaim."""
+"""Consumer-group plumbing on the real Redis: emit-then-ack, retry, dead-letter, reclaim."""
 
 from __future__ import annotations
 
