@@ -1,4 +1,4 @@
-"""The ``newsflow`` command: run the platform, push stories, follow the public stream, parse, enrich."""
+"""The ``newsflow`` command: run the platform, push, follow the public stream, parse, enrich."""
 
 from __future__ import annotations
 

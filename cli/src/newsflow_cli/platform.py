@@ -100,11 +100,12 @@ class Platform:
         exe = shutil.which("nx-27017") or str(Path(sys.executable).with_name("nx-27017"))
         port = free_port()
         log_path = self.workdir / "nx-27017.log"
-        popen = subprocess.Popen(
-            [exe, "--host", "127.0.0.1", "-p", str(port), "--db",
-             str(self.workdir / "mongo.db"), "--pid-file", str(self.workdir / "nx-27017.pid"),
-             "--log-file", str(log_path)],
-            stdout=subprocess.DEVNULL, stderr=open(self.workdir / "nx-27017.err", "wb"))
+        with open(self.workdir / "nx-27017.err", "wb") as errors:
+            popen = subprocess.Popen(
+                [exe, "--host", "127.0.0.1", "-p", str(port), "--db",
+                 str(self.workdir / "mongo.db"), "--pid-file", str(self.workdir / "nx-27017.pid"),
+                 "--log-file", str(log_path)],
+                stdout=subprocess.DEVNULL, stderr=errors)
         self.processes["mongo"] = Process("mongo", popen, log_path)
         self.mongodb_uri = f"mongodb://127.0.0.1:{port}"
         _wait_port(port, popen, timeout=30, what="nx-27017", log=log_path)

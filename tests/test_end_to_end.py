@@ -1,0 +1,208 @@
+"""End to end: ingest, enrich and publish as separate processes over the real Redis and MongoDB-wire.
+
+One platform per module (starting three services costs seconds); every test uses its own story
+uris, so they do not see each other's stories.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import redis
+from pymongo import MongoClient
+
+from newsflow_cli.platform import Platform
+from shared.events import PUBLISHED_STREAM, Event
+
+pytestmark = pytest.mark.e2e
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_23ba3fd990788c7e.txt"
+DEADLINE_S = 90.0
+
+
+@pytest.fixture(scope="module")
+def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str,
+         mongodb_uri: str) -> Iterator[Platform]:
+    prefix = f"e2e-{secrets.token_hex(4)}:"
+    platform = Platform(
+        workdir=tmp_path_factory.mktemp("e2e"), redis_url=redis_url, mongodb_uri=mongodb_uri,
+        mongodb_db=f"e2e_{secrets.token_hex(4)}", stream_prefix=prefix,
+        extra_env={"NEWSFLOW_RECLAIM_IDLE_MS": "5000", "NEWSFLOW_RECLAIM_INTERVAL_MS": "200",
+                   "NEWSFLOW_BLOCK_MS": "200", "NEWSFLOW_WORKERS": "1",
+                   "NEWSFLOW_EMBARGO_POLL_S": "0.2"})
+    try:
+        platform.start(timeout=180)
+        yield platform
+    finally:
+        platform.stop()
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        MongoClient(mongodb_uri).drop_database(platform.mongodb_db)
+
+
+def _post(plat: Platform, body: bytes | str, content_type: str = "text/plain",
+          key: str | None = None) -> httpx.Response:
+    return httpx.post(f"{plat.url('ingest')}/v1/articles", content=body, timeout=30,
+                      headers={"Authorization": f"Bearer {key or plat.ingest_key}",
+                               "Content-Type": content_type})
+
+
+def _wait_published(plat: Platform, uri: str, types: set[str] | None = None,
+                    count: int = 1, timeout: float = DEADLINE_S) -> list[Event]:
+    """Events on news.published about this story, once `count` of them (of `types`) arrived."""
+    client = redis.Redis.from_url(plat.redis_url)
+    stream = plat.stream_prefix + PUBLISHED_STREAM
+    deadline = time.monotonic() + timeout
+    while True:
+        events = [Event.from_fields(f) for _, f in client.xrange(stream)]
+        mine = [e for e in events if e.subject == uri and (types is None or e.type in types)]
+        if len(mine) >= count:
+            return mine
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{uri}: {len(mine)} of {count} events within {timeout}s; "
+                                 f"logs in {plat.workdir}")
+        time.sleep(0.2)
+
+
+def _stored(plat: Platform, uri: str) -> dict[str, Any] | None:
+    assert plat.mongodb_uri
+    doc: dict[str, Any] | None = MongoClient(plat.mongodb_uri)[plat.mongodb_db].articles.find_one(
+        {"_id": uri})
+    return doc
+
+
+def _story(uri: str, version: int, **fields: Any) -> bytes:
+    story = {"uri": uri, "version": version, "headlines": [{"value": f"Harbour fire v{version}"}],
+             "bodies": [{"value": "Firefighters in Hamburg fought a blaze at the harbour. "
+                                  "Nobody was hurt, the city said on Tuesday."}],
+             **fields}
+    return orjson.dumps(story)
+
+
+def test_the_sample_story_comes_out_enriched_on_the_stream_and_in_mongodb(
+        plat: Platform) -> None:
+    response = _post(plat, SAMPLE.read_bytes())
+    assert response.status_code == 202, response.text
+    [result] = response.json()["results"]
+    assert result["status"] == "accepted"
+
+    [event] = _wait_published(plat, result["uri"])
+    assert event.type == "news.article.published"
+    doc = _stored(plat, result["uri"])
+    assert doc is not None
+    article = doc["article"]
+    people = {p["name"] for p in article["people"]}
+    places = {p["name"] for p in article["places"]}
+    assert {"Dmitry Peskov", "Vladimir Medinsky", "Volodymyr Zelenskyy",
+            "Vladimir Putin"} <= people
+    assert {"Istanbul", "Ankara", "Kherson"} <= places
+    body = " ".join(b["value"] for b in article["bodies"])
+    assert "Edited and published by" not in body
+    assert article["descriptions"] and article["descriptions"][0]["value"]
+    assert article["language"] == "en"
+    assert article["keywords"]
+    assert event.data["people"] == article["people"]  # the stream carries the same story
+
+    read = httpx.get(f"{plat.url('publish')}/v1/articles/{result['uri']}", timeout=10)
+    assert read.status_code == 200
+    assert read.json()["uri"] == result["uri"]
+
+
+def test_a_repeat_is_reported_duplicate_and_published_once(plat: Platform) -> None:
+    uri = f"urn:test:{secrets.token_hex(4)}"
+    first = _post(plat, _story(uri, 1), "application/json").json()["results"][0]
+    again = _post(plat, _story(uri, 1), "application/json").json()["results"][0]
+    assert (first["status"], again["status"]) == ("accepted", "duplicate")
+    assert first["event_id"] == again["event_id"]
+    _wait_published(plat, uri)
+    time.sleep(1.0)
+    assert len(_wait_published(plat, uri)) == 1
+
+
+def test_a_version_chain_ends_killed_everywhere(plat: Platform) -> None:
+    uri = f"urn:test:{secrets.token_hex(4)}"
+    assert _post(plat, _story(uri, 10), "application/json").status_code == 202
+    _wait_published(plat, uri, count=1)
+    correction = _story(uri, 250, signals=["correction"],
+                        headlines=[{"value": "Harbour fire: corrects the district"}])
+    assert _post(plat, correction, "application/json").status_code == 202
+    updates = _wait_published(plat, uri, count=2)
+    assert "correction" in updates[-1].data["signals"]
+    assert _stored(plat, uri)["article"]["version"] == 250  # type: ignore[index]
+
+    late = _story(uri, 11)  # an older version arriving late changes nothing
+    assert _post(plat, late, "application/json").status_code == 202
+    kill = orjson.dumps({"uri": uri, "version": 251, "pubStatus": "canceled",
+                         "edNote": "Withdrawn: legal reasons"})
+    assert _post(plat, kill, "application/json").status_code == 202
+    [killed] = _wait_published(plat, uri, {"news.article.killed"})
+    assert killed.data["pubStatus"] == "canceled"
+    doc = _stored(plat, uri)
+    assert doc is not None and doc["killed"] is True
+    assert [e.data["version"] for e in _wait_published(plat, uri, count=3)] == [10, 250, 251]
+    gone = httpx.get(f"{plat.url('publish')}/v1/articles/{uri}", timeout=10)
+    assert gone.status_code == 410
+
+
+def test_an_embargoed_story_is_held_and_released_after_a_publish_restart(
+        plat: Platform) -> None:
+    uri = f"urn:test:{secrets.token_hex(4)}"
+    until = datetime.now(UTC) + timedelta(seconds=6)
+    story = _story(uri, 1, embargoedUntil=until.isoformat())
+    assert _post(plat, story, "application/json").status_code == 202
+    time.sleep(2.0)
+    assert _stored(plat, uri) is None  # held, not published
+    plat.processes["publish"].stop()
+    time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 1)
+    plat.start_service("publish")
+    plat.wait_ready(names=("publish",))
+    [event] = _wait_published(plat, uri)
+    assert event.time >= until
+    assert _stored(plat, uri) is not None
+
+
+@pytest.mark.parametrize(("headers", "body", "status", "field"), [
+    ({"Authorization": "Bearer wrong"}, b"Headline\n\nBody.", 401, "Authorization"),
+    ({}, b"Headline\n\nBody.", 401, "Authorization"),
+    (None, b'{"uri": "", "headline": "x", "body": "y"}', 422, "uri"),
+    (None, b'{"headline": "x", "body": "y",}', 400, None),
+    (None, b"\x89PNG\r\n\x1a\n\x00\x00binary", 415, None),
+])
+def test_bad_requests_get_a_clear_error_naming_the_problem(
+        plat: Platform, headers: dict[str, str] | None, body: bytes, status: int,
+        field: str | None) -> None:
+    sent_headers = {"Authorization": f"Bearer {plat.ingest_key}",
+                    "Content-Type": "application/json"} if headers is None else headers
+    response = httpx.post(f"{plat.url('ingest')}/v1/articles", content=body,
+                          headers=sent_headers, timeout=10)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["message"]
+    if field is not None:
+        assert error["field"] == field
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(plat: Platform) -> None:
+    body = b"Headline\n\n" + b"word " * 2_100_000  # over the default 10 MB
+    response = _post(plat, body)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_every_service_reports_health_readiness_and_metrics(plat: Platform) -> None:
+    for name in ("ingest", "enrich", "publish"):
+        base = plat.url(name)
+        assert httpx.get(f"{base}/healthz", timeout=5).json()["status"] == "ok"
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert "newsflow_events" in metrics or "newsflow_http_requests" in metrics
