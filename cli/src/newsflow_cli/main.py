@@ -17,13 +17,22 @@ import redis
 import typer
 
 from shared.events import PUBLISHED_STREAM, Event
+from shared.logging import configure_logging
 
+from newsflow_cli.deliveries import app as deliveries_app
 from newsflow_cli.platform import Platform, PlatformError, running
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Newsflow: wire stories in, enriched stories out.")
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
+app.add_typer(deliveries_app, name="deliveries")
+
+
+@app.callback()
+def _quiet_logs() -> None:
+    """Library log lines go to stderr, warnings and up: stdout is the command's output."""
+    configure_logging("WARNING", json=False, stream=sys.stderr)
 
 
 @app.command()

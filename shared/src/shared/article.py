@@ -91,6 +91,7 @@ class Entity(Model):
     name: str
     type: str | None = None
     uri: str | None = None
+    code: str | None = None  # the source's own code (a G2 qcode, a ninjs code), like Subject.code
     scheme: str | None = None
     count: int | None = None
     salience: float | None = None

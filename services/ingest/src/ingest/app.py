@@ -20,6 +20,7 @@ from ingest.auth import SourceKeys
 from ingest.errors import IngestError, InvalidArticle, PayloadTooLarge
 from ingest.intake import Intake
 from ingest.parsing import parse
+from ingest.polling import FeedPoller
 from ingest.settings import IngestSettings
 
 log = structlog.get_logger()
@@ -39,9 +40,13 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
         if settings.feeds:
-            from ingest.polling import FeedPoller
-
-            poller = FeedPoller(settings.feeds, intake, redis)
+            poller = FeedPoller(
+                settings.feeds,
+                intake,
+                redis,
+                namespace=settings.stream_prefix,
+                max_bytes=settings.max_request_bytes,
+            )
             tasks.append(asyncio.create_task(poller.run()))
         log.info("ingest.started", port=settings.http_port, sources=sorted(settings.ingest_keys))
         yield

@@ -1,0 +1,94 @@
+"""End-to-end figures of the running platform: push-to-published latency and memory per service.
+
+Starts nx-27017 and the three services as processes (like ``newsflow run``) on private stream
+names, pushes the sample story N times under fresh uris one at a time, and prints latency
+percentiles and the resident memory of every process (enrich with its worker processes).
+
+    uv run python bench/platform_figures.py [--n 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import redis
+
+from shared.events import PUBLISHED_STREAM
+
+from newsflow_cli.platform import Platform, running
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_23ba3fd990788c7e.txt"
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith("VmRSS:"))
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pids.extend(int(c) for c in children)
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20, help="stories to push")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+
+    text = SAMPLE.read_text()
+    headline, _, body = text.partition("\n")
+    prefix = f"bench-{secrets.token_hex(3)}:"
+    with tempfile.TemporaryDirectory() as workdir:
+        platform = Platform(workdir=Path(workdir), redis_url=args.redis_url, stream_prefix=prefix,
+                            extra_env={"NEWSFLOW_BLOCK_MS": "20"})
+        with running(platform, timeout=180):
+            client = redis.Redis.from_url(args.redis_url)
+            stream = prefix + PUBLISHED_STREAM
+            latencies = []
+            last = "0-0"
+            for n in range(args.n + 1):
+                uri = f"urn:bench:{secrets.token_hex(6)}"
+                story = orjson.dumps({"uri": uri, "headline": headline.strip(),
+                                      "body": body.strip() + f"\n\nRun {n}."})
+                started = time.perf_counter()
+                response = httpx.post(f"{platform.url('ingest')}/v1/articles", content=story,
+                                      headers={"Authorization": f"Bearer {platform.ingest_key}",
+                                               "Content-Type": "application/json"}, timeout=30)
+                response.raise_for_status()
+                found = False
+                while not found:
+                    for _, entries in client.xread({stream: last}, block=5000) or []:
+                        for entry_id, fields in entries:
+                            last = entry_id
+                            found = found or fields[b"ce_subject"].decode() == uri
+                if n:  # the first story warms the models up
+                    latencies.append((time.perf_counter() - started) * 1000)
+            latencies.sort()
+            print(f"end-to-end latency, push -> news.published, {len(latencies)} stories "
+                  f"of {len((headline + body).split())} words, one at a time:")
+            print(f"  p50 {statistics.median(latencies):.0f} ms   "
+                  f"p90 {latencies[int(len(latencies) * 0.9) - 1]:.0f} ms   "
+                  f"max {latencies[-1]:.0f} ms")
+            print("resident memory after the run:")
+            for name, process in platform.processes.items():
+                print(f"  {name:8} {rss_mb(process.popen.pid):7.0f} MB")
+            client.delete(*list(client.scan_iter(match=f"{prefix}*")))
+
+
+if __name__ == "__main__":
+    main()

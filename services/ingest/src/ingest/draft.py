@@ -1,0 +1,174 @@
+"""The format-neutral draft every format module fills, and the one place that turns it into an
+Article: minting, embargo rules, sanitizing and validation happen here and nowhere else."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from shared.article import Article, Body, Entity, Headline, PubStatus, Source, Subject
+
+from ingest import dates, markup, values
+from ingest.errors import InvalidArticle
+
+_Part = TypeVar("_Part", Subject, Entity)
+
+
+@dataclass
+class Draft:
+    """One item as read from the wire; raw values are coerced by `build`."""
+
+    label: str  # how error messages name the item (its id, or its position)
+    raw_hash: str
+    uri: str | None = None  # None: mint one; "" (or blank): refused
+    version: object = None
+    version_created: object = None
+    first_created: object = None
+    pub_status: object = None
+    embargoed: object = None
+    urgency: object = None
+    language: object = None
+    type: str | None = None
+    headlines: list[tuple[str, str]] = field(default_factory=list)  # (role, value)
+    body_text: str | None = None
+    body_html: str | None = None  # unsanitized; sanitized here
+    slugline: str | None = None
+    byline: str | None = None
+    ed_notes: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+    subjects: list[Subject] = field(default_factory=list)
+    people: list[Entity] = field(default_factory=list)
+    organisations: list[Entity] = field(default_factory=list)
+    places: list[Entity] = field(default_factory=list)
+    problem: InvalidArticle | None = None  # the format already knows the item is unusable
+
+
+def build(draft: Draft, *, provider: str, format: str) -> Article:
+    """The canonical Article for a draft, or InvalidArticle naming the field at fault."""
+    if draft.problem is not None:
+        raise draft.problem
+    status = values.pub_status(draft.pub_status)
+    notes = [note for note in (values.text(n) for n in draft.ed_notes) if note]
+    embargo = None
+    if not dates.is_no_date(draft.embargoed):
+        embargo = dates.to_utc(draft.embargoed)
+        if embargo is None and status is PubStatus.usable:
+            # An embargo we cannot read must never turn into "publish now": hold the story.
+            status = PubStatus.withheld
+            notes.append(
+                f"Held by Newsflow: the embargo {str(draft.embargoed)[:80]!r} is not a date; "
+                "send a version with a machine-readable embargo to release it."
+            )
+    headlines = _headlines(draft.headlines)
+    bodies = _bodies(draft.body_text, draft.body_html)
+    if status is PubStatus.usable and not headlines and not bodies:
+        raise InvalidArticle(
+            f"item {draft.label}: has neither a headline nor a body", field="headline"
+        )
+    uri = draft.uri
+    if uri is not None and not uri.strip():
+        raise InvalidArticle(f"item {draft.label}: uri is empty", field="uri")
+    if uri is None:
+        uri = mint_uri(provider, headlines[0].value if headlines else "", _plain(bodies))
+    try:
+        return Article(
+            uri=uri.strip(),
+            version=values.version(draft.version),
+            version_created=dates.to_utc(draft.version_created),
+            first_created=dates.to_utc(draft.first_created),
+            pub_status=status,
+            embargoed_until=embargo,
+            urgency=values.urgency(draft.urgency),
+            language=values.language(draft.language),
+            type=values.text(draft.type) or "text",
+            headlines=headlines,
+            bodies=bodies,
+            slugline=values.text(draft.slugline),
+            byline=values.text(draft.byline),
+            ed_note="\n".join(dict.fromkeys(notes)) or None,
+            signals=list(dict.fromkeys(s for s in draft.signals if s)),
+            source=Source(provider=provider, format=format, raw_hash=draft.raw_hash),
+            subjects=_unique(draft.subjects),
+            people=_unique(draft.people),
+            organisations=_unique(draft.organisations),
+            places=_unique(draft.places),
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = _field_name(error.get("loc", ()))
+        raise InvalidArticle(
+            f"item {draft.label}: {where} {error.get('msg', 'is invalid')}", field=where
+        ) from exc
+
+
+def mint_uri(provider: str, headline: str, body: str) -> str:
+    """A stable uri for a source without ids, so that a repeat of the same story dedupes."""
+    digest = hashlib.sha256((headline + body).encode("utf-8")).hexdigest()[:24]
+    return f"urn:newsflow:{provider}:{digest}"
+
+
+def raw_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def has_words(text: str | None) -> bool:
+    """Placeholder content ("....." in skeleton messages) is no content."""
+    return bool(text) and any(char.isalnum() for char in text)  # type: ignore[union-attr]
+
+
+def _headlines(raw: list[tuple[str, str]]) -> list[Headline]:
+    result: list[Headline] = []
+    seen: set[tuple[str, str]] = set()
+    for role, value in raw:
+        text = values.text(value)
+        if not text or not has_words(text) or (role, text) in seen:
+            continue
+        seen.add((role, text))
+        result.append(Headline(role=role or "main", value=text))
+    if result and not any(h.role == "main" for h in result):
+        result[0] = Headline(role="main", value=result[0].value)
+    return result
+
+
+def _bodies(text: str | None, html: str | None) -> list[Body]:
+    clean = markup.sanitize(html) if html else ""
+    plain = markup.normalize_text(text) if text else ""
+    if clean and not plain:
+        plain = markup.html_to_text(clean)
+    if clean and not markup.looks_like_html(clean):
+        clean = ""  # labelled HTML (RSS descriptions) but only text: one text body is enough
+    if not has_words(plain):
+        return []
+    bodies = [Body(content_type="text/plain", value=plain)]
+    if clean:
+        bodies.append(Body(content_type="text/html", value=clean))
+    return bodies
+
+
+def _plain(bodies: list[Body]) -> str:
+    return next((b.value for b in bodies if b.content_type == "text/plain"), "")
+
+
+def _unique(items: list[_Part]) -> list[_Part]:
+    """First occurrence wins; sources repeat a concept (as a subject and as `located`)."""
+    seen: set[tuple[str | None, ...]] = set()
+    result: list[_Part] = []
+    for item in items:
+        key: tuple[str | None, ...] = (
+            (item.name.lower(), item.type)
+            if isinstance(item, Entity)
+            else (item.code, item.name, item.scheme)
+        )
+        if key not in seen:
+            seen.add(key)
+            result.append(item)
+    return result
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    name = str(loc[0]) if loc else "article"
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,0 +1,217 @@
+"""NewsML-G2 newsItem, packageItem and newsMessage (namespaced or not) to drafts."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from shared.article import Entity, Subject
+
+from ingest import markup, values
+from ingest.draft import Draft, has_words, raw_hash
+from ingest.errors import InvalidArticle, UnsupportedFormat
+from ingest.formats import nitf
+from ingest.safexml import XML_LANG, attr_at, text_at
+
+ITEM_TAGS = frozenset({"newsItem", "packageItem"})
+NON_NEWS_TAGS = frozenset({"conceptItem", "knowledgeItem", "planningItem", "catalogItem"})
+_ENTITY_TYPES = {
+    "person": ("people", "person"),
+    "organisation": ("organisations", "organisation"),
+    "organization": ("organisations", "organisation"),
+    "geoarea": ("places", "place"),
+    "poi": ("places", "place"),
+    "place": ("places", "place"),
+}
+# inlineData renditions that are side material rather than the story text.
+_SIDE_RENDITIONS = ("headline", "public", "nonpublic", "notepad", "caption", "abstract")
+
+
+def drafts(root: etree._Element, document: bytes) -> list[Draft]:
+    if root.tag in ITEM_TAGS:
+        return [_item(root, raw_hash(document))]
+    items = [e for e in root.findall("itemSet/*") if isinstance(e.tag, str)]
+    result: list[Draft] = []
+    for index, element in enumerate(items):
+        # One item: the document is the item. Several: each item's own serialisation.
+        digest = raw_hash(document if len(items) == 1 else etree.tostring(element))
+        if element.tag in ITEM_TAGS:
+            result.append(_item(element, digest))
+        else:
+            label = element.get("guid") or f"#{index + 1}"
+            problem = InvalidArticle(
+                f"item {label}: a NewsML-G2 {element.tag} carries no news content", field="item"
+            )
+            result.append(Draft(label=label, raw_hash=digest, problem=problem))
+    if not result:
+        raise InvalidArticle("the newsMessage holds no items", field="itemSet")
+    return result
+
+
+def refuse_non_news(tag: str) -> None:
+    raise UnsupportedFormat(f"a NewsML-G2 {tag} carries no news content")
+
+
+def _item(item: etree._Element, digest: str) -> Draft:
+    meta = item.find("itemMeta")
+    content = item.find("contentMeta")
+    guid = item.get("guid")
+    label = repr(guid) if guid else "#1"
+    item_class = attr_at(meta, "itemClass", "qcode")
+    draft = Draft(
+        label=label,
+        raw_hash=digest,
+        uri=guid,
+        version=item.get("version"),
+        version_created=text_at(meta, "versionCreated"),
+        first_created=text_at(meta, "firstCreated") or text_at(content, "contentCreated"),
+        pub_status=attr_at(meta, "pubStatus", "qcode"),
+        embargoed=text_at(meta, "embargoed"),
+        urgency=text_at(content, "urgency"),
+        language=attr_at(content, "language", "tag") or item.get(XML_LANG),
+        type=values.qcode_code(item_class) if item_class else None,
+        headlines=_headlines(content),
+        slugline=text_at(content, "slugline"),
+        byline=_byline(content),
+        ed_notes=_ed_notes(meta),
+        signals=_signals(meta),
+    )
+    _add_concepts(draft, content)
+    if item.tag == "packageItem":
+        _fill_package(draft, item)
+    else:
+        _fill_body(draft, item.find("contentSet"))
+    return draft
+
+
+def _headlines(content: etree._Element | None) -> list[tuple[str, str]]:
+    result = []
+    for element in content.findall("headline") if content is not None else ():
+        text = text_at(element, ".")
+        role = values.qcode_code(element.get("role") or "main")
+        if text:
+            result.append(("main" if role.lower() in ("main", "headline") else role, text))
+    return result
+
+
+def _byline(content: etree._Element | None) -> str | None:
+    if content is None:
+        return None
+    by = text_at(content, "by")
+    if by:
+        return by
+    creator = content.find("creator")
+    return text_at(creator, "name") or attr_at(creator, ".", "literal")
+
+
+def _ed_notes(meta: etree._Element | None) -> list[str]:
+    notes = [
+        element
+        for element in (meta.findall("edNote") if meta is not None else ())
+        if "nonpublic" not in (element.get("pubconstraint") or "")
+    ]
+    plain = [n for n in notes if len(n) == 0]
+    # Structured notes (XHTML notepads) repeat the plain ones and mix in non-public sections.
+    return [t for t in (text_at(n, ".") for n in (plain or notes)) if t]
+
+
+def _signals(meta: etree._Element | None) -> list[str]:
+    result = []
+    for element in meta.findall("signal") if meta is not None else ():
+        qcode = element.get("qcode") or ""
+        if qcode.startswith("sig:"):
+            result.append(values.qcode_code(qcode))
+    return result
+
+
+def _add_concepts(draft: Draft, content: etree._Element | None) -> None:
+    """Subjects keep their qcode and scheme; typed ones (person, organisation, place) become
+    entities; `located` is a place."""
+    if content is None:
+        return
+    for element in content.findall("subject"):
+        qcode = element.get("qcode")
+        name = text_at(element, "name") or element.get("literal")
+        kind = _ENTITY_TYPES.get(values.qcode_code(element.get("type") or "").lower())
+        if kind and (name or qcode):
+            entity = Entity(
+                name=name or values.qcode_code(qcode or ""),
+                type=kind[1],
+                code=qcode,
+                scheme=qcode.split(":", 1)[0] if qcode and ":" in qcode else None,
+                uri=element.get("uri"),
+            )
+            getattr(draft, kind[0]).append(entity)
+        elif qcode or name:
+            draft.subjects.append(
+                Subject(
+                    code=qcode,
+                    scheme=qcode.split(":", 1)[0] if qcode and ":" in qcode else None,
+                    name=name,
+                    uri=element.get("uri"),
+                )
+            )
+    for element in content.findall("located"):
+        qcode = element.get("qcode")
+        name = text_at(element, "name") or element.get("literal") or values.qcode_code(qcode or "")
+        if name:
+            draft.places.append(Entity(name=name, type="place", code=qcode))
+
+
+def _fill_body(draft: Draft, content_set: etree._Element | None) -> None:
+    if content_set is None:
+        return
+    for inline in content_set.findall("inlineXML"):
+        child = next((c for c in inline if isinstance(c.tag, str)), None)
+        if child is None:
+            continue
+        body = child.find(".//body") if child.tag == "html" else None
+        if child.tag == "nitf":
+            draft.body_html = nitf.body_of(child)
+            draft.headlines = draft.headlines or nitf.headlines(child)
+            draft.byline = draft.byline or nitf.byline(child)
+        elif body is not None and len(body) == 0:
+            # An XHTML body of bare lines (result tables) reads better as the text it is.
+            draft.body_text = body.text
+            return
+        else:
+            draft.body_html = markup.xml_to_html(child)
+        if draft.body_html:
+            return
+    candidates = [
+        element
+        for element in content_set.findall("inlineData")
+        if has_words(element.text)
+        and not any(side in (element.get("rendition") or "").lower() for side in _SIDE_RENDITIONS)
+    ]
+    if not candidates:
+        return
+    chosen = max(candidates, key=lambda element: len(element.text or ""))
+    text = chosen.text or ""
+    kind = (chosen.get("contenttype") or "text/plain").lower()
+    if "html" in kind or markup.looks_like_html(text):
+        draft.body_html = text
+    else:
+        draft.body_text = text
+
+
+def _fill_package(draft: Draft, package: etree._Element) -> None:
+    """A package is readable through its own headline and the headlines of what it references."""
+    draft.type = "composite"
+    refs = package.findall(".//groupSet//itemRef") or package.findall(".//itemRef")
+    lines = []
+    for ref in refs:
+        headline = text_at(ref, "headline")
+        description = text_at(ref, "description")
+        if headline or description:
+            lines.append("\n".join(part for part in (headline, description) if part))
+    if not draft.headlines and lines:
+        draft.headlines = [("main", lines[0].split("\n", 1)[0])]
+    if lines:
+        draft.body_text = "\n\n".join(lines)
+    killed = values.qcode_code(str(draft.pub_status or "usable")).lower() != "usable"
+    if not draft.headlines and not lines and not killed:
+        draft.problem = InvalidArticle(
+            f"packageItem {draft.label}: only references other items ({len(refs)}) and has "
+            "no headline of its own; nothing readable",
+            field="headline",
+        )

@@ -1,0 +1,174 @@
+"""Body markup: nh3-sanitized HTML and its plain text, blank lines between paragraphs."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import nh3
+from lxml import etree, html
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl",
+    "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
+    "ins", "li", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
+}  # fmt: skip
+_CLEANER = nh3.Cleaner(
+    tags=_ALLOWED_TAGS,
+    clean_content_tags={
+        "script",
+        "style",
+        "head",
+        "title",
+        "iframe",
+        "object",
+        "embed",
+        "noscript",
+    },
+    attributes={
+        "a": {"href", "hreflang", "title"},
+        "img": {"src", "alt", "width", "height"},
+        "td": {"colspan", "rowspan"},
+        "th": {"colspan", "rowspan", "scope"},
+        "ol": {"start"},
+        "blockquote": {"cite"},
+        "q": {"cite"},
+        "time": {"datetime"},
+    },
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener noreferrer",
+)
+_BLOCKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "caption", "center", "dd", "details", "div",
+        "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody",
+        "tfoot", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+# NITF and wire XML vocabularies mapped to their HTML meaning before sanitizing.
+_XML_TO_HTML = {
+    "body.content": "div", "block": "div", "hl1": "h2", "hl2": "h3", "bq": "blockquote",
+    "tagline": "p", "nitf-table": "table", "nitf-table-summary": "caption", "section": "div",
+    "article": "div", "main": "div", "fn": "p", "ol": "ol", "dl": "dl",
+}  # fmt: skip
+# Metadata that some providers put inside the body markup (dpa: slugline list and h1 in header).
+_DROPPED = frozenset({"head", "header", "title", "media", "nitf-table-metadata", "meta"})
+_HTML_HINT = re.compile(
+    r"<(?:p|br|div|span|a|b|i|em|strong|ul|ol|li|h[1-6]|table|img|blockquote|figure)\b[^<>]*/?>",
+    re.IGNORECASE,
+)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def looks_like_html(text: str) -> bool:
+    return bool(_HTML_HINT.search(text))
+
+
+def sanitize(markup: str) -> str:
+    """HTML safe to hand to any subscriber: no scripts, styles, event handlers or unsafe URLs."""
+    return _CLEANER.clean(markup).strip()
+
+
+def xml_to_html(element: etree._Element) -> str:
+    """An XHTML or NITF body subtree (namespaces already stripped) as an HTML fragment."""
+    tree = copy.deepcopy(element)
+    tree.tail = None
+    for node in list(tree.iter()):
+        if not isinstance(node.tag, str):
+            continue
+        if node.tag in _DROPPED and node is not tree:
+            _remove_keeping_tail(node)
+            continue
+        node.tag = _XML_TO_HTML.get(node.tag, node.tag)
+        for name in list(node.attrib):
+            if name.startswith("{"):
+                del node.attrib[name]
+        if node.tag != "pre":
+            # Indentation of the XML source is not content; keep the HTML compact.
+            node.text = _WHITESPACE.sub(" ", node.text) if node.text else node.text
+            node.tail = _WHITESPACE.sub(" ", node.tail) if node.tail else node.tail
+    if tree.tag in ("html", "body", "nitf"):
+        body = tree.find(".//body") if tree.tag != "body" else tree
+        tree = body if body is not None else tree
+    if tree.tag in ("body",):
+        tree.tag = "div"
+    return etree.tostring(tree, method="html", encoding="unicode").strip()
+
+
+def html_to_text(markup: str) -> str:
+    """Readable plain text: one paragraph per block element, paragraphs separated by blank lines."""
+    if not markup.strip():
+        return ""
+    try:
+        root = html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return normalize_text(re.sub(r"<[^>]+>", " ", markup))
+    paragraphs: list[str] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        text = _collapse("".join(buffer))
+        buffer.clear()
+        if text:
+            paragraphs.append(text)
+
+    for event, node in etree.iterwalk(root, events=("start", "end")):
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if event == "start":
+            if tag in _BLOCKS:
+                flush()
+            elif tag == "br":
+                buffer.append("\n")
+            elif tag in ("td", "th"):
+                buffer.append(" ")
+            if node.text and tag:
+                buffer.append(_WHITESPACE.sub(" ", node.text))
+        else:
+            if tag in _BLOCKS:
+                flush()
+            if node.tail and node is not root:
+                buffer.append(_WHITESPACE.sub(" ", node.tail))
+    flush()
+    return "\n\n".join(paragraphs)
+
+
+def normalize_text(text: str) -> str:
+    """Plain text with its paragraphs kept: line ends unified, lines trimmed, blank-looking
+    lines made blank, runs of blank lines reduced to one."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.strip() for line in text.split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line.strip():
+            out.append(line)
+        elif out and out[-1] != "":
+            out.append("")
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out)
+
+
+def one_line(text: str | None) -> str:
+    """Whitespace (newlines and indentation inside XML elements) collapsed to single spaces."""
+    return " ".join(text.split()) if text else ""
+
+
+def _collapse(text: str) -> str:
+    # Source newlines were already folded to spaces; the remaining ones are <br>.
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+def _remove_keeping_tail(node: etree._Element) -> None:
+    parent = node.getparent()
+    if parent is None:
+        return
+    if node.tail:
+        previous = node.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + node.tail
+        else:
+            parent.text = (parent.text or "") + node.tail
+    parent.remove(node)

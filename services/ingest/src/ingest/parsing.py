@@ -1,0 +1,179 @@
+"""The ingest entry point: sniff the format of any bytes and parse them into canonical articles.
+
+parse(raw, content_type, provider=...)  -> list[Article]   (raises IngestError subclasses)
+parse_document(...)                     -> Parsed          (articles + per-item rejections)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import structlog
+
+from shared.article import Article
+
+from ingest import decoding, safexml
+from ingest.draft import Draft, build, raw_hash
+from ingest.errors import (
+    IngestError,
+    InvalidArticle,
+    ParseError,
+    PayloadTooLarge,
+    UnsupportedFormat,
+)
+from ingest.formats import feeds, jsonfeed, jsonshape, newsml12, newsml_g2, ninjs, nitf, text
+
+log = structlog.get_logger()
+
+FORMATS: tuple[str, ...] = (
+    "native",
+    "ninjs",
+    "jsonfeed",
+    "newsml-g2",
+    "nitf",
+    "newsml-1.2",
+    "rss",
+    "atom",
+    "text",
+)
+_FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
+_JSON_ARRAY_START = re.compile(r"\[\s*[\[{\"\d\-tfn\]]")
+_TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One item of a document that could not become an article, and why."""
+
+    item: str
+    error: IngestError
+
+
+@dataclass(frozen=True)
+class Parsed:
+    format: str
+    articles: list[Article] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def raise_if_empty(self) -> None:
+        """A document of which no item is usable is refused as a whole."""
+        if self.articles:
+            return
+        if not self.rejections:
+            raise InvalidArticle("the document holds no items", field="items")
+        first = self.rejections[0].error
+        if len(self.rejections) == 1:
+            raise first
+        reasons = "; ".join(r.error.message for r in self.rejections[:5])
+        more = f" (and {len(self.rejections) - 5} more)" if len(self.rejections) > 5 else ""
+        raise type(first)(
+            f"none of the {len(self.rejections)} items is usable: {reasons}{more}",
+            field=first.field,
+        )
+
+
+def parse(
+    raw: bytes,
+    content_type: str | None = None,
+    *,
+    provider: str,
+    max_bytes: int = 10_000_000,
+) -> list[Article]:
+    """One Article per item of the document, whatever its format.
+
+    Raises only IngestError subclasses: PayloadTooLarge, UnsupportedFormat, ParseError (and
+    UnsafeDocument), InvalidArticle. Items that are unusable inside an otherwise good document
+    are logged and left out; when none is usable the document is refused.
+    """
+    try:
+        parsed = parse_document(raw, content_type, provider=provider, max_bytes=max_bytes)
+        parsed.raise_if_empty()
+    except IngestError:
+        raise
+    except Exception as exc:
+        # A parser defect must still reach the sender as a 4xx, never a 500; logged here once.
+        log.exception("parse.crashed", provider=provider, bytes=len(raw))
+        raise ParseError("the document could not be parsed") from exc
+    for rejection in parsed.rejections:
+        log.warning(
+            "parse.item_rejected",
+            provider=provider,
+            format=parsed.format,
+            item=rejection.item,
+            field=rejection.error.field,
+            reason=rejection.error.message,
+        )
+    return parsed.articles
+
+
+def parse_document(
+    raw: bytes,
+    content_type: str | None = None,
+    *,
+    provider: str,
+    max_bytes: int = 10_000_000,
+) -> Parsed:
+    """Like `parse`, but keeps the per-item rejections and does not turn defects into
+    ParseError (tests and the corpus bench rely on seeing them)."""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the document is {len(raw)} bytes; the limit is {max_bytes}")
+    document = decoding.decode(raw, content_type)
+    stripped = document.lstrip("\ufeff \t\r\n\f\v\u00a0")
+    if not stripped.strip():
+        raise ParseError("the document is empty")
+    hint = (content_type or "").split(";", 1)[0].strip().lower()
+    first = stripped[0]
+    if first == "{" or _JSON_ARRAY_START.match(stripped):
+        if hint in _TEXT_TYPES:
+            try:
+                return _json(jsonshape.load(stripped), raw, provider)
+            except ParseError:
+                return _finish("text", text.drafts(stripped, raw), provider)
+        return _json(jsonshape.load(stripped), raw, provider)
+    if first == "<" and not (hint in _TEXT_TYPES and _looks_like_prose(stripped)):
+        return _xml(stripped, raw, provider)
+    return _finish("text", text.drafts(stripped, raw), provider)
+
+
+def _json(value: object, raw: bytes, provider: str) -> Parsed:
+    shape = jsonshape.classify(value)
+    if shape.format == "jsonfeed":
+        return _finish("jsonfeed", jsonfeed.drafts(shape.feed or {}, shape.items), provider)
+    return _finish(shape.format, ninjs.drafts(shape.items, raw, shape.single), provider)
+
+
+def _xml(document: str, raw: bytes, provider: str) -> Parsed:
+    name = safexml.root_name(document)
+    if name is None:
+        raise ParseError("malformed XML: no root element")
+    if name.lower() == "html":
+        raise UnsupportedFormat("an HTML page, not a feed")
+    if name in _FEED_ROOTS:
+        format_name, result = feeds.parse_feed(document)
+        return _finish(format_name, feeds.drafts(result, raw), provider)
+    if name in newsml_g2.NON_NEWS_TAGS:
+        newsml_g2.refuse_non_news(name)
+    root = safexml.load(document)
+    if root.tag in newsml_g2.ITEM_TAGS or root.tag == "newsMessage":
+        return _finish("newsml-g2", newsml_g2.drafts(root, raw), provider)
+    if root.tag == "nitf":
+        return _finish("nitf", nitf.drafts(root, raw_hash(raw)), provider)
+    if root.tag in ("NewsML", "NewsItem"):
+        return _finish("newsml-1.2", newsml12.drafts(root, raw), provider)
+    raise UnsupportedFormat(f"XML with root element <{root.tag}> is not a format Newsflow reads")
+
+
+def _finish(format_name: str, drafts: list[Draft], provider: str) -> Parsed:
+    parsed = Parsed(format=format_name)
+    for draft in drafts:
+        try:
+            parsed.articles.append(build(draft, provider=provider, format=format_name))
+        except InvalidArticle as exc:
+            parsed.rejections.append(Rejection(item=draft.label, error=exc))
+    return parsed
+
+
+def _looks_like_prose(document: str) -> bool:
+    """Text declared text/plain that merely starts with '<' (a quote, an arrow) is prose."""
+    return safexml.root_name(document) is None

@@ -1,0 +1,85 @@
+"""Native JSON (canonical or minimal) and plain text / Markdown."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from shared.article import Article
+
+from ingest.parsing import parse, parse_document
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def minted(provider: str, headline: str, body: str) -> str:
+    digest = hashlib.sha256((headline + body).encode()).hexdigest()[:24]
+    return f"urn:newsflow:{provider}:{digest}"
+
+
+def test_minimal_native_objects_in_an_array():
+    parsed = parse_document((FIXTURES / "native.json").read_bytes(), provider="desk")
+    assert parsed.format == "native"
+    first, second = parsed.articles
+    assert first.uri == minted("desk", "Local team wins cup", first.body_text)
+    assert first.body_text == "The match ended 2-1.\n\nFans celebrated downtown."
+    assert (first.urgency, first.language, first.byline) == (4, "en", "Sports desk")
+    assert second.uri == "urn:example:native:2"
+    assert second.version == 3
+    assert second.body_text == "The vote was 7-2.\n\nTaxes stay flat."
+    assert second.body_html == "<p>The vote was 7-2.</p><p>Taxes stay flat.</p>"
+
+
+def test_the_same_story_sent_twice_gets_the_same_minted_uri():
+    document = b'{"headline": "Same", "body": "Story"}'
+    assert parse(document, provider="p")[0].uri == parse(document, provider="p")[0].uri
+    assert parse(document, provider="p")[0].uri != parse(document, provider="q")[0].uri
+
+
+def test_canonical_article_round_trips():
+    original = parse((FIXTURES / "ninjs1.json").read_bytes(), provider="ex")[0]
+    wire = Article.model_validate(original.model_dump()).model_dump_json(by_alias=True)
+    [again] = parse(wire.encode(), "application/json", provider="ex")
+    assert again.source.format == "native"
+    assert (again.uri, again.version, again.headline) == (
+        original.uri,
+        original.version,
+        original.headline,
+    )
+    assert again.body_text == original.body_text
+    assert again.embargoed_until == original.embargoed_until
+
+
+def test_markdown_headline_and_paragraphs():
+    parsed = parse_document((FIXTURES / "story.md").read_bytes(), "text/markdown", provider="p")
+    assert parsed.format == "text"
+    [article] = parsed.articles
+    assert article.headline == "Heatwave breaks records"
+    assert article.body_text == (
+        "Temperatures reached 41C in the capital on Tuesday.\nForecasters expect more.\n\n"
+        "The health service issued an alert."
+    )
+    assert article.uri == minted("p", article.headline, article.body_text)
+
+
+def test_plain_text_with_blank_looking_lines_and_crlf():
+    document = "Headline here\r\n\u00a0\r\n \r\nFirst paragraph.\r\n\r\nSecond.".encode()
+    [article] = parse(document, provider="p")
+    assert article.headline == "Headline here"
+    assert article.body_text == "First paragraph.\n\nSecond."
+
+
+def test_text_that_starts_with_a_bracket_is_not_json():
+    [article] = parse(b"[Breaking] Quake hits\n\nDetails follow.", provider="p")
+    assert article.headline == "[Breaking] Quake hits"
+
+
+def test_content_wins_over_a_wrong_content_type():
+    parsed = parse_document(b'{"headline": "H", "body": "B"}', "application/xml", provider="p")
+    assert parsed.format == "native"
+
+
+def test_text_plain_that_is_not_json_stays_text():
+    [article] = parse(b"{Draft} Ministers meet\n\nTalks begin.", "text/plain", provider="p")
+    assert article.headline == "{Draft} Ministers meet"
+    assert article.body_text == "Talks begin."
