@@ -206,3 +206,50 @@ def test_every_service_reports_health_readiness_and_metrics(plat: Platform) -> N
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
         metrics = httpx.get(f"{base}/metrics", timeout=5).text
         assert "newsflow_events" in metrics or "newsflow_http_requests" in metrics
+
+
+G2_ITEM = """<?xml version="1.0" encoding="UTF-8"?>
+<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="{guid}" version="{version}"
+    standard="NewsML-G2" standardversion="2.29" xml:lang="en">
+  <itemMeta>
+    <itemClass qcode="ninat:text"/>
+    <provider qcode="nprov:example"/>
+    <versionCreated>2026-06-02T10:0{version}:00+02:00</versionCreated>
+    <pubStatus qcode="stat:{status}"/>
+    {signal}
+  </itemMeta>
+  <contentMeta>
+    <urgency>3</urgency>
+    <headline>{headline}</headline>
+  </contentMeta>
+  <contentSet>
+    <inlineXML contenttype="application/nitf+xml">
+      <nitf xmlns="http://iptc.org/std/NITF/2006-10-18/"><body><body.content>
+        <p>Dock workers in Rotterdam walked out on Monday over pay, the union FNV said.</p>
+        <p>Talks with the port employers will resume on Thursday in The Hague.</p>
+      </body.content></body></nitf>
+    </inlineXML>
+  </contentSet>
+</newsItem>"""
+
+
+def test_a_newsml_g2_chain_of_update_correction_and_cancel(plat: Platform) -> None:
+    guid = f"urn:newsml:example.org:20260602:{secrets.token_hex(4)}"
+    chain = [(1, "usable", "", "Rotterdam dock strike"),
+             (2, "usable", '<signal qcode="sig:update"/>', "Rotterdam dock strike widens"),
+             (4, "usable", '<signal qcode="sig:correction"/>', "Rotterdam dock strike (corrected)"),
+             (5, "canceled", "", "Rotterdam dock strike")]
+    for count, (version, status, signal, headline) in enumerate(chain, start=1):
+        item = G2_ITEM.format(guid=guid, version=version, status=status, signal=signal,
+                              headline=headline)
+        response = _post(plat, item, "application/vnd.iptc.g2.newsitem+xml")
+        assert response.status_code == 202, response.text
+        assert response.json()["results"][0]["uri"] == guid
+        _wait_published(plat, guid, count=count)  # one at a time: the chain is in order
+    events = _wait_published(plat, guid, count=4)
+    assert [e.data.get("version") for e in events] == [1, 2, 4, 5]
+    assert "update" in events[1].data["signals"]
+    assert "correction" in events[2].data["signals"]
+    assert events[-1].type == "news.article.killed"
+    doc = _stored(plat, guid)
+    assert doc is not None and doc["killed"] and doc["article"]["version"] == 5

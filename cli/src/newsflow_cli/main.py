@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import os
 import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import orjson
@@ -40,15 +39,19 @@ def run(
     demo: Annotated[bool, typer.Option(help="Push the sample stories and show the result")] = True,
     exit_after_demo: Annotated[bool, typer.Option(help="Stop once the demo is shown")] = False,
     workdir: Annotated[Path, typer.Option(help="Logs and the local database")] = Path(".newsflow"),
+    redis_url: Annotated[str, typer.Option(envvar="NEWSFLOW_REDIS_URL")] = (
+        "redis://127.0.0.1:6379/0"),
+    mongodb_uri: Annotated[str, typer.Option(
+        envvar="NEWSFLOW_MONGODB_URI", help="empty: start nx-27017 on a free port")] = "",
+    key: Annotated[str, typer.Option(
+        envvar="NEWSFLOW_LOCAL_KEY", help="ingest key of the 'local' source (default: random)")
+    ] = "",
 ) -> None:
     """Run the whole platform locally: nx-27017 (unless NEWSFLOW_MONGODB_URI is set), ingest,
     enrich and publish as separate processes against NEWSFLOW_REDIS_URL."""
-    platform = Platform(
-        workdir=workdir.resolve(),
-        redis_url=os.environ.get("NEWSFLOW_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        mongodb_uri=os.environ.get("NEWSFLOW_MONGODB_URI") or None,
-        ingest_key=os.environ.get("NEWSFLOW_LOCAL_KEY") or secrets.token_urlsafe(24),
-    )
+    platform = Platform(workdir=workdir.resolve(), redis_url=redis_url,
+                        mongodb_uri=mongodb_uri or None,
+                        ingest_key=key or secrets.token_urlsafe(24))
     typer.echo("starting nx-27017, ingest, enrich, publish ...")
     try:
         with running(platform):
@@ -80,11 +83,22 @@ def _demo(platform: Platform) -> None:
     stream = platform.stream_prefix + PUBLISHED_STREAM
     last = client.xinfo_stream(stream)["last-generated-id"] if client.exists(stream) else "0-0"
     paths = sorted(SAMPLES.glob("*.txt"))
-    wanted = set()
+    wanted: set[str] = set()
     for path in paths:
         results = _post(platform.url("ingest"), platform.ingest_key, path)
-        wanted.update(r["uri"] for r in results)
         typer.echo(f"pushed   {path.name}: {results}")
+        for result in results:
+            uri = str(result["uri"])
+            if result["status"] == "accepted":
+                wanted.add(uri)
+                continue
+            # Seen by an earlier run: show what publish stored then, if it still has it.
+            stored = httpx.get(f"{platform.url('publish')}/v1/articles/{uri}", timeout=10)
+            if stored.status_code == 200:
+                typer.echo(f"\n{uri} was ingested by an earlier run; stored as:")
+                _show(stored.json(), platform.url("publish"))
+            else:
+                typer.echo(f"{uri} was ingested earlier (a duplicate is not published twice)")
     deadline = time.monotonic() + 120
     while wanted and time.monotonic() < deadline:
         for _, entries in client.xread({stream: last}, block=1000) or []:
@@ -93,18 +107,17 @@ def _demo(platform: Platform) -> None:
                 event = Event.from_fields(fields)
                 if event.subject in wanted:
                     wanted.discard(event.subject)
-                    _show(event, entry_id.decode(), platform.url("publish"))
+                    typer.echo(f"\npublished on {stream} as {entry_id.decode()} ({event.type})")
+                    _show(event.data, platform.url("publish"))
     if wanted:
         raise PlatformError(f"not published within 120s: {sorted(wanted)}; see the logs in "
                             f"{platform.workdir}")
 
 
-def _show(event: Event, entry_id: str, publish_url: str) -> None:
-    data = event.data
+def _show(data: dict[str, Any], publish_url: str) -> None:
     names = {kind: [e["name"] for e in data.get(kind, [])]
              for kind in ("people", "organisations", "places")}
     summary = " ".join(d["value"] for d in data.get("descriptions", []))
-    typer.echo(f"\npublished on {PUBLISHED_STREAM} as {entry_id} ({event.type})")
     typer.echo(f"  headline:  {data['headlines'][0]['value'] if data.get('headlines') else ''}")
     typer.echo(f"  language:  {data.get('language')}   words: {data.get('wordCount')}")
     for kind, values in names.items():
@@ -113,7 +126,7 @@ def _show(event: Event, entry_id: str, publish_url: str) -> None:
     topics = [f"{s.get('name')} ({s.get('code')})" for s in data.get("subjects", [])]
     typer.echo(f"  topics:    {', '.join(topics)}")
     typer.echo(f"  summary:   {summary}")
-    typer.echo(f"  stored:    {publish_url}/v1/articles/{event.subject}")
+    typer.echo(f"  stored:    {publish_url}/v1/articles/{data['uri']}")
 
 
 @app.command()
