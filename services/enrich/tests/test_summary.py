@@ -1,0 +1,72 @@
+from enrich.cleaning import clean_text
+from enrich.summary import split_sentences, summarize
+
+
+def sentences(text: str) -> list[str]:
+    clean = clean_text(text)
+    return [clean.text[s.start : s.end] for s in split_sentences(clean)]
+
+
+def test_sample_summary_is_two_or_three_prose_sentences(enriched_sample):
+    summaries = [d for d in enriched_sample.descriptions if d.role == "summary"]
+    assert len(summaries) == 1
+    parts = sentences(summaries[0].value)
+    assert 2 <= len(parts) <= 3
+    assert enriched_sample.headline not in summaries[0].value
+    assert "What’s on the Table?" not in summaries[0].value
+    assert all(p in enriched_sample.body_text for p in parts)
+
+
+def test_splitter_handles_abbreviations_initials_and_quotes():
+    text = (
+        'Mr. Smith met Dr. Jones in the U.S. capital. "It was useful," he said. '
+        '"Will it last?" asked John F. Kennedy Jr. of the group. Talks end Friday.'
+    )
+    assert sentences(text) == [
+        "Mr. Smith met Dr. Jones in the U.S. capital.",
+        '"It was useful," he said.',
+        '"Will it last?" asked John F. Kennedy Jr. of the group.',
+        "Talks end Friday.",
+    ]
+
+
+def test_sentences_never_cross_paragraphs_or_include_the_dateline():
+    parts = sentences("LONDON (Reuters) - Rates held. No change\n\nwas expected. By anyone")
+    assert parts == ["Rates held.", "No change was expected.", "By anyone"] or parts == [
+        "Rates held.",
+        "No change",
+        "was expected.",
+        "By anyone",
+    ]
+    assert not any("\n" in p for p in parts)
+
+
+def test_summary_of_other_languages(enricher, make_article):
+    body = (
+        "Die Bundesregierung hat am Dienstag ein neues Klimapaket beschlossen. "
+        "Es sieht höhere Preise für Kohlendioxid vor. Die Opposition kritisierte den Plan scharf. "
+        "Umweltverbände begrüßten dagegen die Entscheidung der Regierung. "
+        "Das Paket soll im Januar in Kraft treten. Der Bundestag muss noch zustimmen."
+    )
+    result = enricher.enrich(make_article("Regierung beschließt Klimapaket", body))
+    assert result.language == "de"
+    assert not result.people and not result.organisations and not result.places
+    assert result.descriptions and result.descriptions[0].value.startswith("Die Bundesregierung")
+    assert result.word_count == 42
+    assert result.reading_time_seconds == 11  # 42 words at 230 per minute, rounded up
+
+
+def test_summary_prefers_central_sentences_over_asides():
+    text = (
+        "The city council approved the new tram line on Monday after a long debate. "
+        "It was raining. "
+        "The tram line will connect the airport with the city centre by 2027. "
+        "Council members said the tram line would cut traffic in the city centre. "
+        "One member wore a red hat. "
+        "Construction of the tram line starts in spring. "
+        "A band played outside. Nobody danced."
+    )
+    summary = summarize(clean_text(text), "Council approves tram line")
+    assert 2 <= len(summary) <= 3
+    assert summary[0].startswith("The city council approved")
+    assert "It was raining." not in summary and "One member wore a red hat." not in summary

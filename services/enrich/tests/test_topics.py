@@ -1,0 +1,79 @@
+import pytest
+
+from enrich.topics import TopicClassifier
+
+TOP_LEVEL = {
+    "medtop:01000000": "arts, culture, entertainment and media",
+    "medtop:02000000": "conflict, war and peace",
+    "medtop:03000000": "crime, law and justice",
+    "medtop:04000000": "disaster, accident and emergency incident",
+    "medtop:05000000": "economy, business and finance",
+    "medtop:06000000": "education",
+    "medtop:07000000": "health",
+    "medtop:08000000": "human interest",
+    "medtop:09000000": "labour",
+    "medtop:10000000": "lifestyle and leisure",
+    "medtop:11000000": "politics",
+    "medtop:12000000": "religion",
+    "medtop:13000000": "science and technology",
+    "medtop:14000000": "society",
+    "medtop:15000000": "sport",
+    "medtop:16000000": "environment",
+    "medtop:17000000": "weather",
+}
+
+
+@pytest.fixture(scope="module")
+def classifier() -> TopicClassifier:
+    return TopicClassifier()
+
+
+def test_vocabulary_has_the_17_iptc_top_level_topics(classifier):
+    top = {c: t.name for c, t in classifier.topics.items() if t.level == 1}
+    assert top == TOP_LEVEL
+    for topic in classifier.topics.values():
+        if topic.level == 2:
+            assert topic.parent in TOP_LEVEL
+
+
+def test_sample_is_about_conflict_and_politics(enriched_sample):
+    medtop = [s for s in enriched_sample.subjects if s.scheme == "medtop"]
+    top = [s for s in medtop if s.level == 1]
+    assert top[0].code == "medtop:02000000"
+    assert top[0].uri == "http://cv.iptc.org/newscodes/mediatopic/02000000"
+    assert "medtop:11000000" in {s.code for s in top}
+    assert len(top) <= 3 and all(0 < s.confidence <= 1 for s in medtop)
+
+
+@pytest.mark.parametrize(
+    ("headline", "body", "code"),
+    [
+        (
+            "United beat City 2-1",
+            "The striker scored twice as United won the league match. The coach praised the team.",
+            "medtop:15000000",
+        ),
+        (
+            "Shares fall as inflation rises",
+            "Stock markets fell after the central bank raised interest rates to fight inflation.",
+            "medtop:05000000",
+        ),
+        (
+            "Man charged with murder",
+            "Police arrested a man who was charged with murder and will appear in court on Monday.",
+            "medtop:03000000",
+        ),
+    ],
+)
+def test_clear_stories_get_the_right_top_topic(classifier, headline, body, code):
+    assert classifier.classify(headline, body)[0].code == code
+
+
+def test_agency_subjects_are_kept(enricher, make_article):
+    from shared.article import Subject
+
+    given = Subject(code="subj:15000000", scheme="subj", name="sport")
+    result = enricher.enrich(
+        make_article("Cup final", "The team won the cup final.", subjects=[given])
+    )
+    assert result.subjects[0] == given
