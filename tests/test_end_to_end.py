@@ -19,8 +19,9 @@ import pytest
 import redis
 from pymongo import MongoClient
 
-from newsflow_cli.platform import Platform
 from shared.events import PUBLISHED_STREAM, Event
+
+from newsflow_cli.platform import Platform
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from shared.streams import Entry, GroupConsumer, Outcome, StreamTrimmer, ensure_
 
 pytestmark = pytest.mark.integration
 
-FAST = Settings(batch_size=10, block_ms=50, reclaim_idle_ms=300, reclaim_interval_ms=50,
+FAST = Settings(batch_size=10, block_ms=50, reclaim_idle_ms=1500, reclaim_interval_ms=50,
                 max_attempts=3)
 
 

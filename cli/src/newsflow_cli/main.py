@@ -31,7 +31,7 @@ app.add_typer(deliveries_app, name="deliveries")
 @app.callback()
 def _quiet_logs() -> None:
     """Library log lines go to stderr, warnings and up: stdout is the command's output."""
-    configure_logging("WARNING", json=False, stream=sys.stderr)
+    configure_logging("WARNING", json=False, stream="stderr")
 
 
 @app.command()
