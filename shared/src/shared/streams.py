@@ -100,15 +100,15 @@ class GroupConsumer:
         self.dlq = stream + DLQ_SUFFIX
 
     def attach(self, broker: RedisBroker) -> None:
-        """Register the reader and the reclaimer on the broker."""
-        reader = StreamSub(
-            self.stream,
-            group=self.group,
-            consumer=self.consumer,
-            batch=True,
-            max_records=self.settings.batch_size,
-            polling_interval=self.settings.block_ms,
-        )
+        """Register the readers and the reclaimer on the broker.
+
+        With ``concurrent_batches`` > 1 several readers (consumers of their own in the group)
+        keep that many batches in flight, so a worker pool is fed the next batch while this
+        process decodes and emits the last one. Order across batches is then not kept, which
+        the version-guarded store downstream tolerates.
+        """
+        for index in range(self.settings.concurrent_batches):
+            self._attach_reader(broker, self.consumer if index == 0 else f"{self.consumer}-{index}")
         reclaimer = StreamSub(
             self.stream,
             group=self.group,
@@ -118,10 +118,6 @@ class GroupConsumer:
             polling_interval=self.settings.reclaim_interval_ms,
         )
 
-        @broker.subscriber(stream=reader, ack_policy=AckPolicy.MANUAL, no_reply=True)
-        async def read_batch(body: Any, msg: RedisStreamMessage) -> None:
-            await self.process(_entries(msg.raw_message, attempts=None))
-
         @broker.subscriber(stream=reclaimer, ack_policy=AckPolicy.MANUAL, no_reply=True)
         async def reclaim_batch(body: Any, msg: RedisStreamMessage) -> None:
             entries = _entries(msg.raw_message, attempts=None)
@@ -129,6 +125,20 @@ class GroupConsumer:
             reclaimed = [Entry(e.id, e.fields, counts.get(e.id, 2)) for e in entries]
             self.metrics.reclaimed.labels(self.stream).inc(len(reclaimed))
             await self.process(reclaimed)
+
+    def _attach_reader(self, broker: RedisBroker, consumer: str) -> None:
+        reader = StreamSub(
+            self.stream,
+            group=self.group,
+            consumer=consumer,
+            batch=True,
+            max_records=self.settings.batch_size,
+            polling_interval=self.settings.block_ms,
+        )
+
+        @broker.subscriber(stream=reader, ack_policy=AckPolicy.MANUAL, no_reply=True)
+        async def read_batch(body: Any, msg: RedisStreamMessage) -> None:
+            await self.process(_entries(msg.raw_message, attempts=None))
 
     async def process(self, entries: Sequence[Entry]) -> None:
         """Run the handler on a batch, then emit, ack or dead-letter each entry."""

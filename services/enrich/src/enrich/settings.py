@@ -13,3 +13,5 @@ class EnrichSettings(Settings):
     workers: int | None = Field(default=None, ge=0)
     # NER is slow: a claim must not steal a batch still being worked on.
     reclaim_idle_ms: int = Field(default=120_000, ge=100)
+    # Two batches in flight keep the workers busy while this process decodes and emits.
+    concurrent_batches: int = Field(default=2, ge=1, le=16)

@@ -21,6 +21,7 @@ from shared.article import Article
 
 from enrich.enrichment import Enricher
 
+CHUNKS_PER_WORKER = 4
 _ARTICLES = TypeAdapter(list[Article])
 _worker_enricher: Enricher | None = None
 
@@ -59,7 +60,9 @@ class EnrichPool:
             return await loop.run_in_executor(
                 self._executor, self._enricher.enrich_many_safe, articles
             )
-        chunks = _split(articles, self.processes)
+        # More chunks than workers: a worker that finishes early takes the next chunk instead
+        # of idling until the slowest one is done.
+        chunks = _split(articles, self.processes * CHUNKS_PER_WORKER)
         executor = self._executor
         futures = [
             loop.run_in_executor(executor, _enrich_chunk, _ARTICLES.dump_json(chunk, by_alias=True))
