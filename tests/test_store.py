@@ -108,3 +108,13 @@ async def test_a_forged_cursor_is_a_clear_error(store: ArticleStore) -> None:
     with pytest.raises(BadRequest) as raised:
         await store.page(Query(), limit=3, cursor="not-a-cursor!!")
     assert raised.value.field == "cursor"
+
+
+async def test_a_kill_without_a_version_is_final_even_if_an_earlier_version_arrives_later(
+        store: ArticleStore) -> None:
+    kill = Article(uri="urn:t:late", pub_status=PubStatus.canceled,
+                   source=Source(provider="dpa", format="ninjs"))
+    assert await store.save(kill, "kill") is Write.stored
+    assert await store.save(_article(uri="urn:t:late", version=9), "v9") is Write.stale
+    story = await store.get("urn:t:late")
+    assert story is not None and story.killed

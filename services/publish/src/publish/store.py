@@ -23,8 +23,11 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from shared.article import Article
 
 from publish.errors import BadRequest, StoreUnavailable
+from publish.filters import topics_of
 
 log = structlog.get_logger()
+
+FINAL_RANK = 2**62  # above any agency version number
 
 
 class Write(StrEnum):
@@ -175,10 +178,14 @@ def _document(article: Article, event_id: str) -> dict[str, Any]:
     created = article.version_created or article.first_created
     created_ms = _ms(created) if created else None
     rank = article.version if article.version is not None else (created_ms or 0)
+    if article.killed and article.version is None:
+        # A kill that names no version cannot be ordered against the versions it kills, which
+        # may still be on their way through another replica: it is final.
+        rank = FINAL_RANK
     names = [e.name.casefold() for e in (*article.people, *article.organisations,
                                          *article.places)]
     topics = sorted({s.code for s in article.subjects if s.code}
-                    | {s.uri for s in article.subjects if s.uri})
+                    | {s.uri for s in article.subjects if s.uri} | topics_of(wire))
     return {
         "article": wire,
         "rank": Int64(rank),
@@ -217,3 +224,94 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
         return int(ms), uri
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("not a cursor this API returned", "cursor") from exc
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    """A webhook subscription as stored (filters as a plain dict; secrets included)."""
+
+    id: str
+    url: str
+    filters: dict[str, Any]
+    enabled: bool
+    description: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_ms: int
+    created_ms: int
+    updated_ms: int
+    disabled_reason: str | None
+
+
+class SubscriptionStore:
+    """Webhook subscriptions, one document each, keyed by the subscription id."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+        self.subscriptions = client[database]["subscriptions"]
+
+    async def create(self, record: SubscriptionRecord) -> None:
+        try:
+            await self.subscriptions.insert_one(_subscription_document(record))
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
+
+    async def get(self, subscription_id: str) -> SubscriptionRecord | None:
+        try:
+            doc = await self.subscriptions.find_one({"_id": subscription_id})
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
+        return _subscription(doc) if doc else None
+
+    async def all(self) -> list[SubscriptionRecord]:
+        """Every subscription, oldest first."""
+        try:
+            cursor = self.subscriptions.find({}).sort([("createdMs", ASCENDING),
+                                                       ("_id", ASCENDING)])
+            return [_subscription(doc) async for doc in cursor]
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
+
+    async def update(self, subscription_id: str, changes: dict[str, Any]) -> bool:
+        """Set the given fields (SubscriptionRecord names); False if there is no such id."""
+        fields = {_SUBSCRIPTION_FIELDS[name]: Int64(value) if name.endswith("_ms") else value
+                  for name, value in changes.items()}
+        fields["updatedMs"] = Int64(int(time.time() * 1000))
+        try:
+            result = await self.subscriptions.update_one({"_id": subscription_id},
+                                                         {"$set": fields})
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
+        return bool(result.matched_count)
+
+    async def delete(self, subscription_id: str) -> bool:
+        try:
+            result = await self.subscriptions.delete_one({"_id": subscription_id})
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
+        return bool(result.deleted_count)
+
+
+_SUBSCRIPTION_FIELDS = {
+    "url": "url", "filters": "filters", "enabled": "enabled", "description": "description",
+    "secret": "secret", "previous_secret": "previousSecret",
+    "previous_secret_expires_ms": "previousSecretExpiresMs", "created_ms": "createdMs",
+    "updated_ms": "updatedMs", "disabled_reason": "disabledReason",
+}
+
+
+def _subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
+    doc: dict[str, Any] = {"_id": record.id}
+    for name, key in _SUBSCRIPTION_FIELDS.items():
+        value = getattr(record, name)
+        doc[key] = Int64(value) if name.endswith("_ms") else value
+    return doc
+
+
+def _subscription(doc: dict[str, Any]) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        id=doc["_id"], url=doc["url"], filters=dict(doc.get("filters") or {}),
+        enabled=bool(doc.get("enabled", True)), description=doc.get("description") or "",
+        secret=doc["secret"], previous_secret=doc.get("previousSecret"),
+        previous_secret_expires_ms=int(doc.get("previousSecretExpiresMs") or 0),
+        created_ms=int(doc.get("createdMs") or 0), updated_ms=int(doc.get("updatedMs") or 0),
+        disabled_reason=doc.get("disabledReason"))
