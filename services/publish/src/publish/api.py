@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,8 @@ from fastapi.responses import JSONResponse
 from publish.errors import BadRequest, NotFound
 from publish.store import ArticleStore
 from publish.store import Query as StoryQuery
+
+_DECODED_PLUS = re.compile(r" (\d{2}(:?\d{2})?)$")
 
 
 def read_router(store: ArticleStore, limit_max: int) -> APIRouter:
@@ -50,6 +53,8 @@ def read_router(store: ArticleStore, limit_max: int) -> APIRouter:
 def _ms(value: str | None, name: str) -> int | None:
     if value is None:
         return None
+    # An unencoded "+01:00" in a query string arrives as " 01:00".
+    value = _DECODED_PLUS.sub(r"+\1", value)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:

@@ -4,6 +4,9 @@
     +-- StoreUnavailable      MongoDB could not be reached or refused the write (retried)
     +-- NotFound              no such story (404 on the read API)
     +-- BadRequest            a query parameter is wrong (400, names the parameter)
+    +-- Invalid               a request body field is not acceptable (422, names the field)
+    +-- Unauthorized          the admin API key is missing or wrong (401)
+    +-- NotConfigured         the admin API has no key configured (503)
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 class PublishError(Exception):
     status = 500
     code = "publish_error"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -35,3 +39,23 @@ class NotFound(PublishError):
 class BadRequest(PublishError):
     status = 400
     code = "bad_request"
+
+
+class Invalid(PublishError):
+    """A request body or parameter is well-formed JSON but not acceptable (422, names the field)."""
+
+    status = 422
+    code = "invalid"
+
+
+class Unauthorized(PublishError):
+    status = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012
+
+
+class NotConfigured(PublishError):
+    """A feature needs a setting that is not set (503 with the setting's name)."""
+
+    status = 503
+    code = "not_configured"

@@ -1,0 +1,99 @@
+"""The ``webhooks`` group on news.published: match each event to subscriptions, queue deliveries.
+
+The whole batch is queued durably in Redis (one pipeline) before its entries are acknowledged;
+a failure leaves them pending for the reclaimer, and queueing is idempotent (a delivery already
+queued or sent is not queued again). A kill goes to every subscription that was queued any version
+of its story, whatever its content filters say now, and drops that story's undelivered versions.
+A subscription never receives events announced before it was created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC
+
+import orjson
+import structlog
+
+from shared.events import Event, EventDecodeError
+from shared.streams import Entry, Outcome
+
+from publish.filters import KILLED, WEBHOOK_TYPES
+from publish.queue import Delivery, DeliveryQueue, delivery_id
+from publish.registry import Subscription, SubscriptionRegistry
+
+log = structlog.get_logger()
+
+
+class FanOut:
+    """The batch handler of the ``webhooks`` group."""
+
+    def __init__(self, registry: SubscriptionRegistry, queue: DeliveryQueue,
+                 wake: Callable[[str], None]) -> None:
+        self.registry = registry
+        self.queue = queue
+        self.wake = wake
+
+    async def __call__(self, entries: list[Entry]) -> list[Outcome]:
+        outcomes: list[Outcome] = [Outcome() for _ in entries]
+        decoded: list[tuple[Entry, Event, str]] = []
+        for index, entry in enumerate(entries):
+            try:
+                event = Event.from_fields(entry.fields)
+            except EventDecodeError as exc:
+                outcomes[index] = Outcome.failed(exc, poison=True)
+                continue
+            kind = WEBHOOK_TYPES.get(event.type)
+            if kind is not None:
+                decoded.append((entry, event, kind))
+        if not decoded or not self.registry.by_id:
+            return outcomes
+        enabled = self.registry.enabled()
+        got = await self._who_got_kills(decoded, enabled)
+        deliveries: list[Delivery] = []
+        queued_here: set[tuple[str, str]] = set()  # (subscription, uri) earlier in this batch
+        for entry, event, kind in decoded:
+            entry_ms = int(entry.id.split("-", 1)[0])
+            for sub in enabled:
+                if sub.record.created_ms > entry_ms or not sub.filters.wants_type(kind):
+                    continue
+                if kind == KILLED:
+                    if sub.id not in got[entry.id] and (sub.id, event.subject) not in queued_here:
+                        continue
+                elif not sub.filters.matches(event.data):
+                    continue
+                queued_here.add((sub.id, event.subject))
+                deliveries.append(_delivery(sub, entry, event, kind, entry_ms))
+        if not deliveries:
+            return outcomes
+        try:
+            queued, dropped = await self.queue.enqueue(deliveries)
+        except Exception as exc:
+            log.exception("webhooks.enqueue_failed", deliveries=len(deliveries))
+            return [o if o.error else Outcome.failed(exc) for o in outcomes]
+        log.info("webhooks.queued", entries=len(entries), deliveries=queued,
+                 dropped_by_kill=dropped)
+        for sub_id in {d.subscription for d in deliveries}:
+            self.wake(sub_id)
+        return outcomes
+
+    async def _who_got_kills(self, decoded: list[tuple[Entry, Event, str]],
+                             enabled: list[Subscription]) -> dict[str, set[str]]:
+        kills = [(entry, event) for entry, event, kind in decoded if kind == KILLED]
+        ids = [s.id for s in enabled]
+        found = await asyncio.gather(*(self.queue.got_story(ids, event.subject)
+                                       for _, event in kills))
+        return {entry.id: set(subs) for (entry, _), subs in zip(kills, found, strict=True)}
+
+
+def _delivery(sub: Subscription, entry: Entry, event: Event, kind: str,
+              entry_ms: int) -> Delivery:
+    body = orjson.dumps({
+        "type": kind,
+        "timestamp": event.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "data": event.data,
+    }).decode()
+    return Delivery(id=delivery_id(sub.id, event.id), subscription=sub.id, type=kind,
+                    event_id=event.id, entry_id=entry.id, uri=event.subject,
+                    published_ms=entry_ms, body=body)

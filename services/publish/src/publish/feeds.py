@@ -1,0 +1,238 @@
+"""Atom 1.0 and JSON Feed 1.1 of the newest usable stories, per IPTC Media Topic or ``all``.
+
+Both are rendered from the same stories, carry a strong ETag (a hash of the bytes served) and
+answer ``304`` to a matching ``If-None-Match``. Killed stories are not in the store's usable set,
+so they leave the feeds with the kill.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from publish.errors import NotFound
+from publish.filters import MEDTOP, topics_of
+from publish.metrics import ChannelMetrics
+from publish.store import ArticleStore, Query, StoredStory
+
+ATOM = "http://www.w3.org/2005/Atom"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_IRI_SCHEME = re.compile(r"^(urn|tag):", re.IGNORECASE)
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+def feed_router(store: ArticleStore, metrics: ChannelMetrics, size: int,
+                public_base_url: str = "") -> APIRouter:
+    router = APIRouter(tags=["feeds"])
+
+    async def serve(request: Request, topic: str, fmt: str,
+                    render: Callable[[Feed], tuple[bytes, str]]) -> Response:
+        code = _topic(topic)
+        if code is None:
+            metrics.feed_requests.labels(fmt, "404").inc()
+            raise NotFound("feeds exist for `all` and for medtop codes such as "
+                           "medtop:11000000", "topic")
+        page = await store.page(Query(topic=None if code == "all" else code), size)
+        base = (public_base_url or str(request.base_url)).rstrip("/")
+        feed = Feed(code, page.items, base, f"{base}/feeds/{topic}.{fmt}")
+        body, media_type = render(feed)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=30"}
+        if _matches(request.headers.get("if-none-match"), etag):
+            metrics.feed_requests.labels(fmt, "304").inc()
+            return Response(status_code=304, headers=headers)
+        metrics.feed_requests.labels(fmt, "200").inc()
+        return Response(body, media_type=media_type, headers=headers)
+
+    @router.get("/feeds/{topic}.atom")
+    async def atom_feed(request: Request, topic: str) -> Response:
+        """Atom 1.0: the newest usable stories of a topic (`all` for every topic)."""
+        return await serve(request, topic, "atom", render_atom)
+
+    @router.get("/feeds/{topic}.json")
+    async def json_feed(request: Request, topic: str) -> Response:
+        """JSON Feed 1.1: the newest usable stories of a topic (`all` for every topic)."""
+        return await serve(request, topic, "json", render_json)
+
+    return router
+
+
+class Feed:
+    def __init__(self, topic: str, stories: list[StoredStory], base: str, self_url: str) -> None:
+        self.topic = topic
+        self.stories = stories
+        self.base = base
+        self.self_url = self_url
+
+    @property
+    def title(self) -> str:
+        if self.topic == "all":
+            return "Newsflow: latest stories"
+        for story in self.stories:
+            for subject in story.article.get("subjects") or []:
+                if subject.get("name") and self.topic in topics_of({"subjects": [subject]}):
+                    return f"Newsflow: {subject['name']}"
+        return f"Newsflow: {self.topic}"
+
+    @property
+    def home(self) -> str:
+        query = "" if self.topic == "all" else "?topic=" + quote(self.topic, safe="")
+        return f"{self.base}/v1/articles{query}"
+
+    @property
+    def id(self) -> str:
+        return f"urn:newsflow:feed:{self.topic}"
+
+    def updated(self) -> str:
+        times = [_updated(s) for s in self.stories]
+        return max(times) if times else EPOCH
+
+    def link(self, story: StoredStory) -> str:
+        return f"{self.base}/v1/articles/{quote(story.uri, safe=':,')}"
+
+
+def render_atom(feed: Feed) -> tuple[bytes, str]:
+    ET.register_namespace("", ATOM)
+    root = ET.Element(f"{{{ATOM}}}feed")
+    _el(root, "id", feed.id)
+    _el(root, "title", feed.title)
+    _el(root, "updated", feed.updated())
+    ET.SubElement(root, f"{{{ATOM}}}link", rel="self", href=feed.self_url,
+                  type="application/atom+xml")
+    ET.SubElement(root, f"{{{ATOM}}}link", rel="alternate", href=feed.home)
+    _el(root, "generator", "Newsflow")
+    for story in feed.stories:
+        a = story.article
+        entry = ET.SubElement(root, f"{{{ATOM}}}entry")
+        _el(entry, "id", entry_id(story.uri))
+        _el(entry, "title", _headline(a) or story.uri)
+        _el(entry, "updated", _updated(story))
+        if a.get("firstCreated"):
+            _el(entry, "published", _rfc3339(a["firstCreated"]))
+        author = ET.SubElement(entry, f"{{{ATOM}}}author")
+        _el(author, "name", _author(a))
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=feed.link(story),
+                      type="application/json")
+        for code in sorted(topics_of(a)):
+            ET.SubElement(entry, f"{{{ATOM}}}category", term=code)
+        summary = _summary(a)
+        if summary:
+            _el(entry, "summary", summary)
+        html, text = _bodies(a)
+        if html:
+            _el(entry, "content", html, type="html")
+        else:
+            _el(entry, "content", text, type="text")
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body, "application/atom+xml; charset=utf-8"
+
+
+def render_json(feed: Feed) -> tuple[bytes, str]:
+    items = []
+    for story in feed.stories:
+        a = story.article
+        item: dict[str, Any] = {"id": entry_id(story.uri), "url": feed.link(story),
+                                "title": _headline(a) or story.uri}
+        html, text = _bodies(a)
+        if html:
+            item["content_html"] = html
+        item["content_text"] = text or _headline(a) or story.uri
+        summary = _summary(a)
+        if summary:
+            item["summary"] = summary
+        if a.get("firstCreated"):
+            item["date_published"] = _rfc3339(a["firstCreated"])
+        item["date_modified"] = _updated(story)
+        item.setdefault("date_published", item["date_modified"])
+        item["authors"] = [{"name": _author(a)}]
+        tags = sorted(topics_of(a)) + list(a.get("keywords") or [])
+        if tags:
+            item["tags"] = tags
+        if a.get("language"):
+            item["language"] = a["language"]
+        items.append(item)
+    document = {"version": JSON_FEED_VERSION, "title": feed.title, "home_page_url": feed.home,
+                "feed_url": feed.self_url, "items": items}
+    return orjson.dumps(document), "application/feed+json; charset=utf-8"
+
+
+def entry_id(uri: str) -> str:
+    """The story uri when it is already a urn: or tag: IRI, else a urn: built from it."""
+    return uri if _IRI_SCHEME.match(uri) else "urn:newsflow:story:" + quote(uri, safe="")
+
+
+def _topic(topic: str) -> str | None:
+    if topic == "all" or MEDTOP.match(topic):
+        return topic
+    if topic.isdigit() and len(topic) == 8:
+        return "medtop:" + topic
+    return None
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return etag in tags
+
+
+def _el(parent: ET.Element, name: str, text: str, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM}}}{name}", attrs)
+    element.text = _XML_INVALID.sub("", text)
+    return element
+
+
+def _headline(a: dict[str, Any]) -> str:
+    headlines = a.get("headlines") or []
+    for h in headlines:
+        if h.get("role", "main") == "main":
+            return str(h.get("value", ""))
+    return str(headlines[0].get("value", "")) if headlines else ""
+
+
+def _bodies(a: dict[str, Any]) -> tuple[str | None, str]:
+    html = text = None
+    for body in a.get("bodies") or []:
+        kind = body.get("contentType", "text/plain")
+        if kind == "text/html" and html is None:
+            html = body.get("value")
+        elif kind == "text/plain" and text is None:
+            text = body.get("value")
+    return html, text or ""
+
+
+def _summary(a: dict[str, Any]) -> str:
+    return " ".join(str(d.get("value", "")) for d in a.get("descriptions") or []).strip()
+
+
+def _author(a: dict[str, Any]) -> str:
+    return str(a.get("byline") or (a.get("source") or {}).get("provider") or "Newsflow")
+
+
+def _updated(story: StoredStory) -> str:
+    a = story.article
+    if a.get("versionCreated"):
+        return _rfc3339(a["versionCreated"])
+    return datetime.fromtimestamp(story.published_ms / 1000, UTC).isoformat().replace(
+        "+00:00", "Z")
+
+
+def _rfc3339(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return EPOCH
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")

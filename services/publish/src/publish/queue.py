@@ -1,0 +1,285 @@
+"""The durable webhook delivery queue in Redis: per subscription, claimed atomically by one replica.
+
+Keys per subscription (``{id}`` is a Redis Cluster hash tag, so each script touches one slot):
+
+    webhooks:{sub}:due           ZSET delivery id -> due time (ms, Redis clock); a claimed delivery
+                                 is pushed to now + lease, so no other replica sees it while it is
+                                 sent, and it comes back by itself if this replica dies
+    webhooks:{sub}:rec           HASH delivery id -> record JSON (body, attempt history, status)
+    webhooks:{sub}:dead          ZSET delivery id -> time it was dead-lettered
+    webhooks:{sub}:got           ZSET story uri -> last time one of its versions was queued here
+                                 (a kill goes to every subscription that got the story)
+    webhooks:{sub}:sent          ZSET delivery id -> time delivered (a re-read of news.published
+                                 after a crash does not send it again), trimmed after a day
+    webhooks:{sub}:story:<hash>  SET of queued or dead delivery ids of one story (a kill drops them)
+
+The delivery id is ``<subscription id>_<ce_id>``: stable across retries, it is the
+``webhook-id`` header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+SENT_MEMORY_MS = 24 * 3600 * 1000
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: due rec story got sent; ARGV: id record uri is_kill
+_ENQUEUE = _NOW + """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('ZSCORE', KEYS[5], ARGV[1]) then
+  return {0, 0}
+end
+local dropped = 0
+if ARGV[4] == '1' then
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+    redis.call('ZREM', KEYS[1], id)
+    dropped = dropped + redis.call('HDEL', KEYS[2], id)
+  end
+  redis.call('DEL', KEYS[3])
+else
+  redis.call('SADD', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], now, ARGV[3])
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return {1, dropped}
+"""
+
+# KEYS: due rec; ARGV: limit lease_ms -> {now, next_due or -1, id, record, id, record, ...}
+_CLAIM = _NOW + """
+local out = {now, -1}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, id in ipairs(ids) do
+  local record = redis.call('HGET', KEYS[2], id)
+  if record then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+    table.insert(out, id)
+    table.insert(out, record)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if first[2] then out[2] = tonumber(first[2]) end
+return out
+"""
+
+# KEYS: due rec story sent; ARGV: id
+_COMPLETE = _NOW + """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+return 1
+"""
+
+# KEYS: due rec; ARGV: id record delay_ms. 0 when the delivery was dropped meanwhile (a kill).
+_RETRY = _NOW + """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+return 1
+"""
+
+# KEYS: due rec dead; ARGV: id record
+_DEAD = _NOW + """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+return 1
+"""
+
+# KEYS: due rec; ARGV: id. An interrupted send becomes due again at once.
+_RELEASE = _NOW + """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+return 1
+"""
+
+# KEYS: due rec dead; ARGV: id record
+_REPLAY = _NOW + """
+if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return 1
+"""
+
+
+@dataclass
+class Delivery:
+    """One event to one subscription, with the history of its attempts."""
+
+    id: str
+    subscription: str
+    type: str  # article.published | article.killed
+    event_id: str
+    entry_id: str  # on news.published
+    uri: str
+    published_ms: int  # when it was announced on news.published
+    body: str  # the exact JSON sent; the same bytes on every attempt
+    created_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    status: str = "queued"  # queued | dead
+    reason: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Delivery:
+        return cls(**orjson.loads(raw))
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the body (the API's and the CLI's listing)."""
+        out = asdict(self)
+        out.pop("body")
+        return out
+
+
+def delivery_id(subscription_id: str, event_id: str) -> str:
+    return f"{subscription_id}_{event_id}"
+
+
+def subscription_of(delivery: str) -> str:
+    return delivery.rsplit("_", 1)[0]
+
+
+class DeliveryQueue:
+    def __init__(self, redis: Redis, key_prefix: str = "") -> None:
+        self.redis = redis
+        self.prefix = key_prefix
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._claim = redis.register_script(_CLAIM)
+        self._complete = redis.register_script(_COMPLETE)
+        self._retry = redis.register_script(_RETRY)
+        self._dead = redis.register_script(_DEAD)
+        self._release = redis.register_script(_RELEASE)
+        self._replay = redis.register_script(_REPLAY)
+
+    def key(self, subscription_id: str, name: str) -> str:
+        return f"{self.prefix}webhooks:{{{subscription_id}}}:{name}"
+
+    def story_key(self, subscription_id: str, uri: str) -> str:
+        digest = hashlib.sha256(uri.encode()).hexdigest()[:24]
+        return self.key(subscription_id, f"story:{digest}")
+
+    async def enqueue(self, deliveries: list[Delivery]) -> tuple[int, int]:
+        """Queue deliveries (a kill first drops its story's queued ones); one pipeline.
+        Returns (queued, dropped); repeats of queued or already sent deliveries are no-ops."""
+        if not deliveries:
+            return 0, 0
+        pipe = self.redis.pipeline(transaction=False)
+        for d in deliveries:
+            s = d.subscription
+            await self._enqueue(
+                keys=[self.key(s, "due"), self.key(s, "rec"), self.story_key(s, d.uri),
+                      self.key(s, "got"), self.key(s, "sent")],
+                args=[d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"],
+                client=pipe)
+        results = await pipe.execute()
+        return sum(int(r[0]) for r in results), sum(int(r[1]) for r in results)
+
+    async def got_story(self, subscription_ids: list[str], uri: str) -> list[str]:
+        """The subscriptions that were sent (or queued) any version of the story."""
+        pipe = self.redis.pipeline(transaction=False)
+        for s in subscription_ids:
+            pipe.zscore(self.key(s, "got"), uri)
+        scores = await pipe.execute()
+        return [s for s, score in zip(subscription_ids, scores, strict=True) if score is not None]
+
+    async def claim(self, subscription_id: str, limit: int,
+                    lease_ms: int) -> tuple[list[Delivery], float | None]:
+        """Claim up to ``limit`` due deliveries; also returns seconds until the next one is due."""
+        s = subscription_id
+        out = await self._claim(keys=[self.key(s, "due"), self.key(s, "rec")],
+                                args=[limit, lease_ms])
+        now, next_due = int(out[0]), int(out[1])
+        claimed = [Delivery.from_json(out[i + 1]) for i in range(2, len(out), 2)]
+        wait = None if next_due < 0 else max(0.0, (next_due - now) / 1000)
+        return claimed, wait
+
+    async def complete(self, d: Delivery) -> None:
+        s = d.subscription
+        await self._complete(keys=[self.key(s, "due"), self.key(s, "rec"),
+                                   self.story_key(s, d.uri), self.key(s, "sent")], args=[d.id])
+
+    async def retry(self, d: Delivery, delay_s: float) -> bool:
+        s = d.subscription
+        return bool(await self._retry(keys=[self.key(s, "due"), self.key(s, "rec")],
+                                      args=[d.id, d.to_json(), int(delay_s * 1000)]))
+
+    async def dead_letter(self, d: Delivery, reason: str) -> bool:
+        d.status, d.reason = "dead", reason
+        s = d.subscription
+        return bool(await self._dead(keys=[self.key(s, "due"), self.key(s, "rec"),
+                                           self.key(s, "dead")], args=[d.id, d.to_json()]))
+
+    async def release(self, d: Delivery) -> None:
+        s = d.subscription
+        await self._release(keys=[self.key(s, "due"), self.key(s, "rec")], args=[d.id])
+
+    async def replay(self, delivery: str) -> bool:
+        """Queue a dead-lettered delivery again (its history is kept); False if not dead."""
+        s = subscription_of(delivery)
+        raw = await self.redis.hget(self.key(s, "rec"), delivery)
+        if raw is None:
+            return False
+        d = Delivery.from_json(raw)
+        if d.status != "dead":
+            return False
+        d.status, d.reason = "queued", None
+        d.attempts.append({"at": _now_iso(), "replayed": True})
+        return bool(await self._replay(keys=[self.key(s, "due"), self.key(s, "rec"),
+                                             self.key(s, "dead")], args=[d.id, d.to_json()]))
+
+    async def dead_ids(self, subscription_id: str) -> list[str]:
+        return [_text(i) for i in await self.redis.zrange(self.key(subscription_id, "dead"), 0, -1)]
+
+    async def list(self, subscription_id: str, status: str, limit: int) -> list[Delivery]:
+        """Queued (next due first) or dead (latest first) deliveries of one subscription."""
+        ids: Any
+        if status == "dead":
+            ids = await self.redis.zrevrange(self.key(subscription_id, "dead"), 0, limit - 1)
+        else:
+            ids = await self.redis.zrange(self.key(subscription_id, "due"), 0, limit - 1)
+        if not ids:
+            return []
+        raws = await self.redis.hmget(self.key(subscription_id, "rec"), ids)
+        return [Delivery.from_json(r) for r in raws if r is not None]
+
+    async def depth(self, subscription_id: str) -> int:
+        return int(await self.redis.zcard(self.key(subscription_id, "due")))
+
+    async def forget_old(self, subscription_id: str, story_memory_ms: int) -> None:
+        now = int(time.time() * 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(self.key(subscription_id, "sent"), "-inf", now - SENT_MEMORY_MS)
+        pipe.zremrangebyscore(self.key(subscription_id, "got"), "-inf", now - story_memory_ms)
+        await pipe.execute()
+
+    async def drop_subscription(self, subscription_id: str) -> None:
+        """Delete everything queued, dead-lettered or remembered for a deleted subscription."""
+        keys = [k async for k in self.redis.scan_iter(match=self.key(subscription_id, "*"))]
+        if keys:
+            await self.redis.delete(*keys)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,73 @@
+"""The SSRF guard: only public http(s) targets, unless the URL's own host is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from publish.egress import EgressPolicy, EgressRefused
+
+
+def resolver(answers: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in answers:
+            raise OSError("no such host")
+        return answers[host]
+    return resolve
+
+
+DNS = resolver({
+    "public.example": ["93.184.215.14"],
+    "internal.example": ["10.0.0.7"],
+    "mixed.example": ["93.184.215.14", "127.0.0.1"],  # one bad answer is enough to refuse
+    "metadata.example": ["169.254.169.254"],
+    "v6.example": ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
+    "mapped.example": ["::ffff:127.0.0.1"],
+    "localhost": ["127.0.0.1", "::1"],
+})
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/", "http://10.1.2.3/", "http://172.16.0.1/", "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://[::1]/",
+    "http://0.0.0.0/", "http://224.0.0.1/", "http://100.64.0.1/", "http://240.0.0.1/",
+    "http://internal.example/", "http://mixed.example/", "http://metadata.example/",
+    "http://mapped.example/", "http://localhost:8080/", "http://[::ffff:10.0.0.1]/",
+])
+async def test_internal_targets_are_refused(url: str) -> None:
+    with pytest.raises(EgressRefused):
+        await EgressPolicy([], DNS).check(url)
+
+
+async def test_metadata_is_named_as_such() -> None:
+    with pytest.raises(EgressRefused, match="metadata"):
+        await EgressPolicy([], DNS).check("http://169.254.169.254/")
+
+
+@pytest.mark.parametrize("url", ["ftp://public.example/", "file:///etc/passwd",
+                                 "http://user:pw@public.example/", "http:///nohost",
+                                 "http://nowhere.example/"])
+async def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(EgressRefused):
+        await EgressPolicy([], DNS).check(url)
+
+
+async def test_public_targets_are_pinned_to_the_checked_address() -> None:
+    target = await EgressPolicy([], DNS).check("https://public.example:8443/hook?x=1")
+    assert target.ip == "93.184.215.14"
+    url, headers, extensions = target.pinned()
+    assert str(url) == "https://93.184.215.14:8443/hook?x=1"
+    assert headers == {"Host": "public.example:8443"}
+    assert extensions == {"sni_hostname": "public.example"}
+    v6 = await EgressPolicy([], DNS).check("http://v6.example/")
+    assert v6.ip.startswith("2606:")
+
+
+async def test_the_allowlist_matches_the_urls_own_host_only() -> None:
+    policy = EgressPolicy(["127.0.0.1", "internal.example", "192.168.0.0/16"], DNS)
+    assert (await policy.check("http://127.0.0.1:9000/")).ip == "127.0.0.1"
+    assert (await policy.check("http://internal.example/")).ip == "10.0.0.7"
+    assert (await policy.check("http://192.168.4.5/")).ip == "192.168.4.5"
+    with pytest.raises(EgressRefused):  # resolves to an allowed IP, but the name is not allowed
+        await policy.check("http://localhost/")
+    with pytest.raises(EgressRefused):
+        await policy.check("http://10.0.0.7/")

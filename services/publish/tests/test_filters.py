@@ -1,0 +1,45 @@
+"""Subscription and stream filters."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from publish.filters import Filters
+
+ARTICLE = {
+    "uri": "urn:x", "language": "en-GB", "urgency": 3,
+    "source": {"provider": "dpa", "format": "json"},
+    "subjects": [{"code": "medtop:04000000"},
+                 {"uri": "http://cv.iptc.org/newscodes/mediatopic/15000000"}],
+    "people": [{"name": "Olaf Scholz"}], "places": [{"name": "Berlin"}],
+}
+
+
+@pytest.mark.parametrize(("filters", "matches"), [
+    ({}, True),
+    ({"urgency": 3}, True), ({"urgency": 5}, True), ({"urgency": 2}, False),
+    ({"language": "en"}, True), ({"language": "EN-gb"}, True), ({"language": "de"}, False),
+    ({"topics": ["medtop:15000000"]}, True), ({"topics": ["medtop:01000000"]}, False),
+    ({"entities": ["olaf scholz"]}, True), ({"entities": ["BERLIN", "Paris"]}, True),
+    ({"entities": ["Paris"]}, False),
+    ({"sources": ["dpa"]}, True), ({"sources": ["afp"]}, False),
+    ({"topics": ["medtop:04000000"], "sources": ["afp"]}, False),
+])
+def test_content_filters(filters: dict[str, object], matches: bool) -> None:
+    assert Filters.model_validate(filters).matches(ARTICLE) is matches
+
+
+def test_urgency_at_or_above_needs_an_urgency() -> None:
+    assert not Filters(urgency=9).matches({**ARTICLE, "urgency": None})
+
+
+@pytest.mark.parametrize(("filters", "field"), [
+    ({"topics": ["sport"]}, "topics"), ({"urgency": 0}, "urgency"),
+    ({"language": "english!"}, "language"), ({"event_types": ["article.updated"]}, "event_types"),
+    ({"entities": [""]}, "entities"), ({"colour": "red"}, "colour"),
+])
+def test_bad_filters_name_the_field(filters: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Filters.model_validate(filters)
+    assert caught.value.errors()[0]["loc"][0] == field

@@ -1,0 +1,106 @@
+"""The delivery queue on the real Redis: one claim per delivery across replicas, leases, kills."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from publish.queue import Delivery, DeliveryQueue, delivery_id
+
+pytestmark = pytest.mark.integration
+
+REDIS_URL = os.environ.get("NEWSFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[tuple[Redis, str]]:
+    client = Redis.from_url(REDIS_URL)
+    prefix = f"test-{secrets.token_hex(4)}:"
+    yield client, prefix
+    keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def delivery(n: int, uri: str | None = None, kind: str = "article.published",
+             sub: str = "sub_a") -> Delivery:
+    event = f"evt{n:04d}"
+    return Delivery(id=delivery_id(sub, event), subscription=sub, type=kind, event_id=event,
+                    entry_id=f"{n}-0", uri=uri or f"urn:q:{n}", published_ms=0, body="{}")
+
+
+async def test_replicas_racing_claim_each_delivery_once(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    replicas = [DeliveryQueue(client, prefix) for _ in range(4)]
+    await replicas[0].enqueue([delivery(n) for n in range(200)])
+
+    async def drain(queue: DeliveryQueue) -> list[str]:
+        got: list[str] = []
+        while True:
+            claimed, _ = await queue.claim("sub_a", 7, lease_ms=60_000)
+            if not claimed:
+                return got
+            got.extend(d.id for d in claimed)
+
+    results = await asyncio.gather(*(drain(q) for q in replicas))
+    everything = [i for r in results for i in r]
+    assert len(everything) == 200 and len(set(everything)) == 200
+
+
+async def test_an_unfinished_claim_comes_back_after_its_lease(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(1)])
+    claimed, _ = await queue.claim("sub_a", 10, lease_ms=200)
+    assert len(claimed) == 1
+    assert (await queue.claim("sub_a", 10, lease_ms=200))[0] == []  # leased: invisible
+    await asyncio.sleep(0.3)  # the replica that claimed it died
+    again, _ = await queue.claim("sub_a", 10, lease_ms=200)
+    assert [d.id for d in again] == [claimed[0].id]
+
+
+async def test_a_sent_delivery_is_not_queued_again(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    assert await queue.enqueue([delivery(1)]) == (1, 0)
+    assert await queue.enqueue([delivery(1)]) == (0, 0)  # a re-read entry: no duplicate
+    (claimed,), _ = await queue.claim("sub_a", 10, lease_ms=1000)
+    await queue.complete(claimed)
+    assert await queue.enqueue([delivery(1)]) == (0, 0)
+    assert await queue.depth("sub_a") == 0
+
+
+async def test_a_kill_drops_queued_versions_of_its_story_only(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(1, "urn:killed"), delivery(2, "urn:killed"),
+                         delivery(3, "urn:kept")])
+    (first, *_), _ = await queue.claim("sub_a", 1, lease_ms=10_000)  # one is in flight
+    assert await queue.got_story(["sub_a", "sub_b"], "urn:killed") == ["sub_a"]
+    assert await queue.enqueue([delivery(4, "urn:killed", "article.killed")]) == (1, 2)
+    assert not await queue.retry(first, 0)  # the in-flight version fails: not retried
+    claimed, _ = await queue.claim("sub_a", 10, lease_ms=10_000)
+    assert sorted(d.type + " " + d.uri for d in claimed) == [
+        "article.killed urn:killed", "article.published urn:kept"]
+
+
+async def test_dead_letters_replay_once_with_their_history(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(1)])
+    (d,), _ = await queue.claim("sub_a", 10, lease_ms=10_000)
+    d.attempts.append({"at": "t", "status": 500, "error": None, "duration_ms": 3})
+    assert await queue.dead_letter(d, "failed 1 attempts")
+    assert not await queue.replay(delivery(2).id)
+    (dead,) = await queue.list("sub_a", "dead", 10)
+    assert dead.status == "dead" and dead.attempts[0]["status"] == 500
+    assert await queue.replay(d.id)
+    assert not await queue.replay(d.id)  # no longer dead
+    (again,), _ = await queue.claim("sub_a", 10, lease_ms=10_000)
+    assert again.attempts[0]["status"] == 500 and again.attempts[-1]["replayed"]

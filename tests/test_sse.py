@@ -1,0 +1,168 @@
+"""Server-Sent Events end to end: publish as a process, a real HTTP client reading the stream."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import redis
+from pymongo import MongoClient
+
+from shared.article import Article, PubStatus, Source, Subject
+from shared.events import ENRICHED_STREAM, ArticleEnriched
+
+from newsflow_cli.platform import Platform
+
+pytestmark = pytest.mark.e2e
+
+TOPIC = "medtop:04000000"
+OTHER_TOPIC = "medtop:15000000"
+
+
+@pytest.fixture(scope="module")
+def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str,
+         mongodb_uri: str) -> Iterator[Platform]:
+    prefix = f"sse-{secrets.token_hex(4)}:"
+    platform = Platform(workdir=tmp_path_factory.mktemp("sse"), redis_url=redis_url,
+                        mongodb_uri=mongodb_uri, mongodb_db=f"sse_{secrets.token_hex(4)}",
+                        stream_prefix=prefix,
+                        extra_env={"NEWSFLOW_SSE_HEARTBEAT_S": "0.3", "NEWSFLOW_BLOCK_MS": "100"})
+    try:
+        platform.start_service("publish")
+        platform.wait_ready(timeout=60, names=("publish",))
+        yield platform
+    finally:
+        platform.stop()
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        MongoClient(mongodb_uri).drop_database(platform.mongodb_db)
+
+
+def push(plat: Platform, uri: str, provider: str, *, topic: str = TOPIC, urgency: int = 3,
+         killed: bool = False) -> None:
+    if killed:
+        article = Article(uri=uri, version=2, pub_status=PubStatus.canceled,
+                          source=Source(provider=provider, format="json"))
+    else:
+        article = Article(uri=uri, version=1, source=Source(provider=provider, format="json"),
+                          headlines=[{"value": uri}], bodies=[{"value": "Text."}],
+                          language="en", urgency=urgency, version_created=datetime.now(UTC),
+                          subjects=[Subject(code=topic)])
+    event = ArticleEnriched.for_article(article, "test")
+    redis.Redis.from_url(plat.redis_url).xadd(plat.stream_prefix + ENRICHED_STREAM,
+                                              event.to_fields())
+
+
+class SSE:
+    """A streaming client that parses messages and comments as they arrive."""
+
+    def __init__(self, plat: Platform, params: dict[str, Any],
+                 headers: dict[str, str] | None = None) -> None:
+        self.client = httpx.Client(base_url=plat.url("publish"),
+                                   timeout=httpx.Timeout(5.0, read=5.0))
+        self.cm = self.client.stream("GET", "/v1/stream", params=params, headers=headers or {})
+        self.response = self.cm.__enter__()
+        self.lines = self.response.iter_lines()
+
+    def next(self) -> dict[str, str]:
+        """The next message or comment (``{"comment": ...}``)."""
+        message: dict[str, str] = {}
+        for line in self.lines:
+            if line == "":
+                if message:
+                    return message
+                continue
+            if line.startswith(":"):
+                return {"comment": line[1:].strip()}
+            name, _, value = line.partition(":")
+            message[name] = value.removeprefix(" ")
+        raise AssertionError("stream ended")
+
+    def events(self, count: int) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        while len(out) < count:
+            message = self.next()
+            if "data" in message:
+                out.append(message)
+        return out
+
+    def ready(self) -> SSE:
+        assert self.response.status_code == 200
+        assert self.response.headers["content-type"].startswith("text/event-stream")
+        assert "retry" in self.next()  # the first bytes: from here on it is live
+        return self
+
+    def close(self) -> None:
+        self.cm.__exit__(None, None, None)
+        self.client.close()
+
+
+def uris(events: list[dict[str, str]]) -> list[str]:
+    return [orjson.loads(e["data"])["subject"] for e in events]
+
+
+def test_resume_after_a_disconnect_loses_and_repeats_nothing(plat: Platform) -> None:
+    source = "sse-" + secrets.token_hex(4)
+    first = SSE(plat, {"sources": source}).ready()
+    for n in range(3):
+        push(plat, f"urn:sse:{source}:{n}", source)
+    got = first.events(3)
+    first.close()
+    assert uris(got) == [f"urn:sse:{source}:{n}" for n in range(3)]
+    assert all(e["event"] == "news.article.published" for e in got)
+
+    for n in range(3, 6):  # published while the client is away
+        push(plat, f"urn:sse:{source}:{n}", source)
+    time.sleep(0.3)
+    second = SSE(plat, {"sources": source}, headers={"Last-Event-ID": got[-1]["id"]})
+    try:
+        for n in range(6, 9):  # published while it catches up and after
+            push(plat, f"urn:sse:{source}:{n}", source)
+        resumed = second.events(6)
+    finally:
+        second.close()
+    assert uris(resumed) == [f"urn:sse:{source}:{n}" for n in range(3, 9)]
+    ids = [tuple(map(int, e["id"].split("-"))) for e in got + resumed]
+    assert ids == sorted(set(ids))  # increasing: no repeats, stream entry ids
+
+    third = SSE(plat, {"sources": source, "last_event_id": got[0]["id"]})
+    try:
+        assert uris(third.events(8)) == [f"urn:sse:{source}:{n}" for n in range(1, 9)]
+    finally:
+        third.close()
+
+
+def test_filters_kills_and_heartbeats(plat: Platform) -> None:
+    source = "sse-" + secrets.token_hex(4)
+    stream = SSE(plat, {"sources": source, "topics": OTHER_TOPIC, "urgency": 2}).ready()
+    try:
+        push(plat, f"urn:sse:{source}:off-topic", source, topic=TOPIC, urgency=1)
+        push(plat, f"urn:sse:{source}:not-urgent", source, topic=OTHER_TOPIC, urgency=5)
+        push(plat, f"urn:sse:{source}:wanted", source, topic=OTHER_TOPIC, urgency=2)
+        push(plat, f"urn:sse:{source}:off-topic", source, killed=True)
+        got = stream.events(2)
+        assert uris(got) == [f"urn:sse:{source}:wanted", f"urn:sse:{source}:off-topic"]
+        assert [e["event"] for e in got] == ["news.article.published", "news.article.killed"]
+        started = time.monotonic()
+        assert stream.next() == {"comment": "keep-alive"}  # idle: heartbeats keep it open
+        assert time.monotonic() - started < 1.5
+    finally:
+        stream.close()
+
+
+def test_bad_parameters_are_named(plat: Platform) -> None:
+    base = plat.url("publish")
+    response = httpx.get(f"{base}/v1/stream", params={"topics": "sport"}, timeout=5)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "topics"
+    response = httpx.get(f"{base}/v1/stream", headers={"Last-Event-ID": "yesterday"}, timeout=5)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "last_event_id"
