@@ -254,3 +254,16 @@ def test_a_newsml_g2_chain_of_update_correction_and_cancel(plat: Platform) -> No
     assert events[-1].type == "news.article.killed"
     doc = _stored(plat, guid)
     assert doc is not None and doc["killed"] and doc["article"]["version"] == 5
+
+
+def test_a_batch_with_one_bad_item_accepts_the_rest_and_names_the_bad_one(
+        plat: Platform) -> None:
+    good = f"urn:test:{secrets.token_hex(4)}"
+    batch = orjson.dumps([{"uri": good, "headline": "Bridge reopens", "body": "Traffic flows."},
+                          {"uri": "", "headline": "No id", "body": "Nothing."}])
+    response = _post(plat, batch, "application/json")
+    assert response.status_code == 202, response.text
+    assert [r["uri"] for r in response.json()["results"]] == [good]
+    [rejected] = response.json()["rejected"]
+    assert (rejected["item"], rejected["field"]) == ("#2", "uri")
+    _wait_published(plat, good)

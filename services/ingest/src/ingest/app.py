@@ -17,9 +17,9 @@ from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
 
 from ingest.auth import SourceKeys
-from ingest.errors import IngestError, InvalidArticle, PayloadTooLarge
+from ingest.errors import IngestError, PayloadTooLarge
 from ingest.intake import Intake
-from ingest.parsing import parse
+from ingest.parsing import parse_checked
 from ingest.polling import FeedPoller
 from ingest.settings import IngestSettings
 
@@ -79,10 +79,9 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         """Accept one story or a batch, in any supported format (detected from the content)."""
         source = keys.authenticate(request.headers.get("authorization"))
         raw = await _read_body(request, settings.max_request_bytes)
-        articles = parse(raw, request.headers.get("content-type"), provider=source,
-                         max_bytes=settings.max_request_bytes)
-        if not articles:
-            raise InvalidArticle("the document holds no stories", None)
+        parsed = parse_checked(raw, request.headers.get("content-type"), provider=source,
+                               max_bytes=settings.max_request_bytes)
+        articles = parsed.articles
         if len(articles) > settings.max_items_per_request:
             raise PayloadTooLarge(
                 f"{len(articles)} items; at most {settings.max_items_per_request} per request")
@@ -98,7 +97,11 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         metrics.http_requests.labels("articles", "202").inc()
         metrics.events_out.labels(intake.stream).inc(
             sum(1 for r in results if r.status == "accepted"))
-        return JSONResponse({"results": [r.wire() for r in results]}, status_code=202)
+        body: dict[str, object] = {"results": [r.wire() for r in results]}
+        if parsed.rejections:  # the usable items went through; say which were left out
+            body["rejected"] = [{"item": r.item, **r.error.body()["error"]}
+                                for r in parsed.rejections]
+        return JSONResponse(body, status_code=202)
 
     return app
 

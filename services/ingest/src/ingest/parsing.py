@@ -86,6 +86,17 @@ def parse(
     UnsafeDocument), InvalidArticle. Items that are unusable inside an otherwise good document
     are logged and left out; when none is usable the document is refused.
     """
+    return parse_checked(raw, content_type, provider=provider, max_bytes=max_bytes).articles
+
+
+def parse_checked(
+    raw: bytes,
+    content_type: str | None = None,
+    *,
+    provider: str,
+    max_bytes: int = 10_000_000,
+) -> Parsed:
+    """Like `parse`, keeping the items left out so that a caller can report them."""
     try:
         parsed = parse_document(raw, content_type, provider=provider, max_bytes=max_bytes)
         parsed.raise_if_empty()
@@ -104,7 +115,7 @@ def parse(
             field=rejection.error.field,
             reason=rejection.error.message,
         )
-    return parsed.articles
+    return parsed
 
 
 def parse_document(
