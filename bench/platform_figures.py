@@ -29,18 +29,23 @@ SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_23ba3fd990788c7e
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants, in MB."""
-    total = 0
-    pids = [pid]
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, pids = 0, [pid]
     while pids:
         current = pids.pop()
+        pids.extend(children.get(current, []))
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines()
-                          if line.startswith("VmRSS:"))
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-            pids.extend(int(c) for c in children)
-        except (OSError, StopIteration):
+        except OSError:
             continue
+        total += next((int(line.split()[1]) for line in status.splitlines()
+                       if line.startswith("VmRSS:")), 0)
     return total / 1024
 
 
@@ -86,7 +91,8 @@ def main() -> None:
                   f"max {latencies[-1]:.0f} ms")
             print("resident memory after the run:")
             for name, process in platform.processes.items():
-                print(f"  {name:8} {rss_mb(process.popen.pid):7.0f} MB")
+                own = rss_mb(process.popen.pid)
+                print(f"  {name:8} {own:7.0f} MB  (with its worker processes)")
             client.delete(*list(client.scan_iter(match=f"{prefix}*")))
 
 

@@ -6,20 +6,21 @@ points at a real MongoDB (the compose ``test`` service sets it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from redis.asyncio import Redis
 
-from newsflow_cli.platform import Platform, _wait_port, free_port
+from newsflow_cli.platform import SERVICES, Platform, _wait_port, free_port
 
 REDIS_URL = os.environ.get("NEWSFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -82,16 +83,24 @@ async def mongo_db(mongodb_uri: str) -> AsyncIterator[tuple[AsyncMongoClient, st
     await client.close()
 
 
-@pytest.fixture
-def platform(tmp_path: Path, redis_url: str, mongodb_uri: str, prefix: str) -> Iterator[Platform]:
-    """The three services as separate processes, on their own streams and database."""
-    plat = Platform(workdir=tmp_path / "platform", redis_url=redis_url,
-                    mongodb_uri=mongodb_uri, mongodb_db=f"e2e_{secrets.token_hex(4)}",
-                    stream_prefix=prefix,
-                    extra_env={"NEWSFLOW_RECLAIM_IDLE_MS": "3000",
-                               "NEWSFLOW_RECLAIM_INTERVAL_MS": "200",
-                               "NEWSFLOW_BLOCK_MS": "200", "NEWSFLOW_WORKERS": "1"})
+@pytest.fixture(scope="session")
+def isolated_platform() -> Callable[..., contextlib.AbstractContextManager[Platform]]:
+    """``with isolated_platform(workdir, redis_url, mongodb_uri, services=..., **env)``."""
+    return _isolated_platform
+
+
+@contextlib.contextmanager
+def _isolated_platform(workdir: Path, redis_url: str, mongodb_uri: str, *,
+                      services: tuple[str, ...] = SERVICES, **env: str) -> Iterator[Platform]:
+    """Services as separate processes on their own streams, keys and database; removed after."""
+    prefix = f"test-{secrets.token_hex(4)}:"
+    plat = Platform(workdir=workdir, redis_url=redis_url, mongodb_uri=mongodb_uri,
+                    mongodb_db=f"test_{secrets.token_hex(4)}", stream_prefix=prefix,
+                    extra_env=env)
     try:
+        for name in services:
+            plat.start_service(name)
+        plat.wait_ready(timeout=180, names=services)
         yield plat
     finally:
         plat.stop()
@@ -99,3 +108,4 @@ def platform(tmp_path: Path, redis_url: str, mongodb_uri: str, prefix: str) -> I
         keys = list(client.scan_iter(match=f"{prefix}*"))
         if keys:
             client.delete(*keys)
+        MongoClient(mongodb_uri).drop_database(plat.mongodb_db)

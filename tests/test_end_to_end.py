@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,28 +28,17 @@ pytestmark = pytest.mark.e2e
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_23ba3fd990788c7e.txt"
 DEADLINE_S = 90.0
+FAST = {"NEWSFLOW_RECLAIM_IDLE_MS": "5000", "NEWSFLOW_RECLAIM_INTERVAL_MS": "200",
+        "NEWSFLOW_BLOCK_MS": "200", "NEWSFLOW_WORKERS": "1", "NEWSFLOW_EMBARGO_POLL_S": "0.2"}
 
 
 @pytest.fixture(scope="module")
-def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str,
-         mongodb_uri: str) -> Iterator[Platform]:
-    prefix = f"e2e-{secrets.token_hex(4)}:"
-    platform = Platform(
-        workdir=tmp_path_factory.mktemp("e2e"), redis_url=redis_url, mongodb_uri=mongodb_uri,
-        mongodb_db=f"e2e_{secrets.token_hex(4)}", stream_prefix=prefix,
-        extra_env={"NEWSFLOW_RECLAIM_IDLE_MS": "5000", "NEWSFLOW_RECLAIM_INTERVAL_MS": "200",
-                   "NEWSFLOW_BLOCK_MS": "200", "NEWSFLOW_WORKERS": "1",
-                   "NEWSFLOW_EMBARGO_POLL_S": "0.2"})
-    try:
-        platform.start(timeout=180)
+def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: str,
+         isolated_platform: Callable[..., AbstractContextManager[Platform]]
+         ) -> Iterator[Platform]:
+    with isolated_platform(tmp_path_factory.mktemp("e2e"), redis_url, mongodb_uri,
+                           **FAST) as platform:
         yield platform
-    finally:
-        platform.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        MongoClient(mongodb_uri).drop_database(platform.mongodb_db)
 
 
 def _post(plat: Platform, body: bytes | str, content_type: str = "text/plain",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -15,7 +16,6 @@ import httpx
 import jsonschema
 import pytest
 import redis
-from pymongo import MongoClient
 
 from shared.article import Article, PubStatus, Source, Subject
 from shared.events import ENRICHED_STREAM, ArticleEnriched
@@ -28,24 +28,12 @@ SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "jsonfeed-1.1.schema.j
 
 
 @pytest.fixture(scope="module")
-def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str,
-         mongodb_uri: str) -> Iterator[Platform]:
-    prefix = f"feeds-{secrets.token_hex(4)}:"
-    platform = Platform(workdir=tmp_path_factory.mktemp("feeds"), redis_url=redis_url,
-                        mongodb_uri=mongodb_uri, mongodb_db=f"feeds_{secrets.token_hex(4)}",
-                        stream_prefix=prefix, extra_env={"NEWSFLOW_BLOCK_MS": "100"})
-    try:
-        platform.start_service("publish")
-        platform.wait_ready(timeout=60, names=("publish",))
+def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: str,
+         isolated_platform: Callable[..., AbstractContextManager[Platform]]
+         ) -> Iterator[Platform]:
+    with isolated_platform(tmp_path_factory.mktemp("feeds"), redis_url, mongodb_uri,
+                           services=("publish",), NEWSFLOW_BLOCK_MS="100") as platform:
         yield platform
-    finally:
-        platform.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        MongoClient(mongodb_uri).drop_database(platform.mongodb_db)
-
 
 def a_topic() -> str:
     return f"medtop:2{secrets.randbelow(10**7):07d}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,6 @@ import httpx
 import orjson
 import pytest
 import redis
-from pymongo import MongoClient
 
 from shared.article import Article, PubStatus, Source, Subject
 from shared.events import ENRICHED_STREAM, ArticleEnriched
@@ -26,25 +26,13 @@ OTHER_TOPIC = "medtop:15000000"
 
 
 @pytest.fixture(scope="module")
-def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str,
-         mongodb_uri: str) -> Iterator[Platform]:
-    prefix = f"sse-{secrets.token_hex(4)}:"
-    platform = Platform(workdir=tmp_path_factory.mktemp("sse"), redis_url=redis_url,
-                        mongodb_uri=mongodb_uri, mongodb_db=f"sse_{secrets.token_hex(4)}",
-                        stream_prefix=prefix,
-                        extra_env={"NEWSFLOW_SSE_HEARTBEAT_S": "0.3", "NEWSFLOW_BLOCK_MS": "100"})
-    try:
-        platform.start_service("publish")
-        platform.wait_ready(timeout=60, names=("publish",))
+def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: str,
+         isolated_platform: Callable[..., AbstractContextManager[Platform]]
+         ) -> Iterator[Platform]:
+    with isolated_platform(tmp_path_factory.mktemp("sse"), redis_url, mongodb_uri,
+                           services=("publish",), NEWSFLOW_SSE_HEARTBEAT_S="0.3",
+                           NEWSFLOW_BLOCK_MS="100") as platform:
         yield platform
-    finally:
-        platform.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        MongoClient(mongodb_uri).drop_database(platform.mongodb_db)
-
 
 def push(plat: Platform, uri: str, provider: str, *, topic: str = TOPIC, urgency: int = 3,
          killed: bool = False) -> None:

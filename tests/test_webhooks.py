@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,6 @@ import httpx
 import orjson
 import pytest
 import redis
-from pymongo import MongoClient
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
@@ -151,34 +151,13 @@ def receiver(receivers: list[Receiver], script: Script | None = None,
 
 # -- publish as a process ----------------------------------------------------------------------
 
-def start_publish(workdir: Path, redis_url: str, mongodb_uri: str, **env: str) -> Platform:
-    prefix = f"wh-{secrets.token_hex(4)}:"
-    plat = Platform(workdir=workdir, redis_url=redis_url, mongodb_uri=mongodb_uri,
-                    mongodb_db=f"wh_{secrets.token_hex(4)}", stream_prefix=prefix,
-                    extra_env={**FAST, **env})
-    plat.start_service("publish")
-    plat.wait_ready(timeout=60, names=("publish",))
-    return plat
-
-
-def cleanup(plat: Platform) -> None:
-    plat.stop()
-    client = redis.Redis.from_url(plat.redis_url)
-    keys = list(client.scan_iter(match=f"{plat.stream_prefix}*"))
-    if keys:
-        client.delete(*keys)
-    assert plat.mongodb_uri
-    MongoClient(plat.mongodb_uri).drop_database(plat.mongodb_db)
-
-
 @pytest.fixture(scope="module")
-def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str,
-         mongodb_uri: str) -> Iterator[Platform]:
-    platform = start_publish(tmp_path_factory.mktemp("webhooks"), redis_url, mongodb_uri)
-    try:
+def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: str,
+         isolated_platform: Callable[..., AbstractContextManager[Platform]]
+         ) -> Iterator[Platform]:
+    with isolated_platform(tmp_path_factory.mktemp("webhooks"), redis_url, mongodb_uri,
+                           services=("publish",), **FAST) as platform:
         yield platform
-    finally:
-        cleanup(platform)
 
 
 def admin(plat: Platform) -> httpx.Client:
@@ -430,11 +409,12 @@ def test_private_and_metadata_targets_are_refused(plat: Platform, url: str) -> N
     assert response.json()["error"]["field"] == "url"
 
 
-def test_deliveries_survive_a_publish_restart(tmp_path: Path, redis_url: str, mongodb_uri: str,
-                                              receivers: list[Receiver]) -> None:
-    plat = start_publish(tmp_path, redis_url, mongodb_uri,
-                         NEWSFLOW_WEBHOOK_RETRY_SCHEDULE_S="0.2,0.5,1,1,1,1,1,1,1,1")
-    try:
+def test_deliveries_survive_a_publish_restart(
+        tmp_path: Path, redis_url: str, mongodb_uri: str, receivers: list[Receiver],
+        isolated_platform: Callable[..., AbstractContextManager[Platform]]) -> None:
+    with isolated_platform(tmp_path, redis_url, mongodb_uri, services=("publish",),
+                           **{**FAST, "NEWSFLOW_WEBHOOK_RETRY_SCHEDULE_S":
+                              "0.2,0.5,1,1,1,1,1,1,1,1"}) as plat:
         hook = receiver(receivers, start=False)
         source = src()
         sub = subscribe(plat, hook.url, sources=[source])
@@ -454,5 +434,3 @@ def test_deliveries_survive_a_publish_restart(tmp_path: Path, redis_url: str, mo
         time.sleep(1.0)
         assert len(hook.requests) == 1
         verify(sub["secret"], hook.requests[0])
-    finally:
-        cleanup(plat)
