@@ -27,8 +27,8 @@ from newsflow_cli.platform import Platform, running
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_23ba3fd990788c7e.txt"
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory of a process and of each of its descendants, in MB."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -36,7 +36,7 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, pids = 0, [pid]
+    sizes, pids = [], [pid]
     while pids:
         current = pids.pop()
         pids.extend(children.get(current, []))
@@ -44,9 +44,9 @@ def rss_mb(pid: int) -> float:
             status = Path(f"/proc/{current}/status").read_text()
         except OSError:
             continue
-        total += next((int(line.split()[1]) for line in status.splitlines()
-                       if line.startswith("VmRSS:")), 0)
-    return total / 1024
+        sizes.append(next((int(line.split()[1]) for line in status.splitlines()
+                           if line.startswith("VmRSS:")), 0) / 1024)
+    return sizes
 
 
 def main() -> None:
@@ -91,8 +91,10 @@ def main() -> None:
                   f"max {latencies[-1]:.0f} ms")
             print("resident memory after the run:")
             for name, process in platform.processes.items():
-                own = rss_mb(process.popen.pid)
-                print(f"  {name:8} {own:7.0f} MB  (with its worker processes)")
+                own, *workers = rss_mb(process.popen.pid)
+                sizes = ", ".join(f"{w:.0f}" for w in workers)
+                extra = f"  + child processes {sizes} MB" if workers else ""
+                print(f"  {name:8} {own:7.0f} MB{extra}")
             client.delete(*list(client.scan_iter(match=f"{prefix}*")))
 
 
