@@ -90,14 +90,19 @@ def isolated_platform() -> Callable[..., contextlib.AbstractContextManager[Platf
 
 
 @contextlib.contextmanager
-def _isolated_platform(workdir: Path, redis_url: str, mongodb_uri: str, *,
-                      services: tuple[str, ...] = SERVICES, **env: str) -> Iterator[Platform]:
-    """Services as separate processes on their own streams, keys and database; removed after."""
+def _isolated_platform(workdir: Path, redis_url: str, mongodb_uri: str | None, *,
+                       services: tuple[str, ...] = SERVICES, **env: str) -> Iterator[Platform]:
+    """Services as separate processes on their own streams, keys and database; removed after.
+
+    With ``mongodb_uri=None`` the platform runs an nx-27017 of its own (a test may stop it).
+    """
     prefix = f"test-{secrets.token_hex(4)}:"
     plat = Platform(workdir=workdir, redis_url=redis_url, mongodb_uri=mongodb_uri,
                     mongodb_db=f"test_{secrets.token_hex(4)}", stream_prefix=prefix,
                     extra_env=env)
     try:
+        if mongodb_uri is None:
+            plat.start_mongo()
         for name in services:
             plat.start_service(name)
         plat.wait_ready(timeout=180, names=services)
@@ -108,4 +113,5 @@ def _isolated_platform(workdir: Path, redis_url: str, mongodb_uri: str, *,
         keys = list(client.scan_iter(match=f"{prefix}*"))
         if keys:
             client.delete(*keys)
-        MongoClient(mongodb_uri).drop_database(plat.mongodb_db)
+        if mongodb_uri is not None:
+            MongoClient(mongodb_uri).drop_database(plat.mongodb_db)

@@ -17,17 +17,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import redis
-from pymongo import MongoClient
-
-from shared.events import PUBLISHED_STREAM, Event
 
 from newsflow_cli.platform import Platform
 
 pytestmark = pytest.mark.e2e
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_23ba3fd990788c7e.txt"
-DEADLINE_S = 90.0
 FAST = {"NEWSFLOW_RECLAIM_IDLE_MS": "5000", "NEWSFLOW_RECLAIM_INTERVAL_MS": "200",
         "NEWSFLOW_BLOCK_MS": "200", "NEWSFLOW_WORKERS": "1", "NEWSFLOW_EMBARGO_POLL_S": "0.2"}
 
@@ -41,37 +36,6 @@ def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: 
         yield platform
 
 
-def _post(plat: Platform, body: bytes | str, content_type: str = "text/plain",
-          key: str | None = None) -> httpx.Response:
-    return httpx.post(f"{plat.url('ingest')}/v1/articles", content=body, timeout=30,
-                      headers={"Authorization": f"Bearer {key or plat.ingest_key}",
-                               "Content-Type": content_type})
-
-
-def _wait_published(plat: Platform, uri: str, types: set[str] | None = None,
-                    count: int = 1, timeout: float = DEADLINE_S) -> list[Event]:
-    """Events on news.published about this story, once `count` of them (of `types`) arrived."""
-    client = redis.Redis.from_url(plat.redis_url)
-    stream = plat.stream_prefix + PUBLISHED_STREAM
-    deadline = time.monotonic() + timeout
-    while True:
-        events = [Event.from_fields(f) for _, f in client.xrange(stream)]
-        mine = [e for e in events if e.subject == uri and (types is None or e.type in types)]
-        if len(mine) >= count:
-            return mine
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{uri}: {len(mine)} of {count} events within {timeout}s; "
-                                 f"logs in {plat.workdir}")
-        time.sleep(0.2)
-
-
-def _stored(plat: Platform, uri: str) -> dict[str, Any] | None:
-    assert plat.mongodb_uri
-    doc: dict[str, Any] | None = MongoClient(plat.mongodb_uri)[plat.mongodb_db].articles.find_one(
-        {"_id": uri})
-    return doc
-
-
 def _story(uri: str, version: int, **fields: Any) -> bytes:
     story = {"uri": uri, "version": version, "headlines": [{"value": f"Harbour fire v{version}"}],
              "bodies": [{"value": "Firefighters in Hamburg fought a blaze at the harbour. "
@@ -82,14 +46,14 @@ def _story(uri: str, version: int, **fields: Any) -> bytes:
 
 def test_the_sample_story_comes_out_enriched_on_the_stream_and_in_mongodb(
         plat: Platform) -> None:
-    response = _post(plat, SAMPLE.read_bytes())
+    response = plat.push(SAMPLE.read_bytes())
     assert response.status_code == 202, response.text
     [result] = response.json()["results"]
     assert result["status"] == "accepted"
 
-    [event] = _wait_published(plat, result["uri"])
+    [event] = plat.wait_published(result["uri"])
     assert event.type == "news.article.published"
-    doc = _stored(plat, result["uri"])
+    doc = plat.stored(result["uri"])
     assert doc is not None
     article = doc["article"]
     people = {p["name"] for p in article["people"]}
@@ -111,36 +75,36 @@ def test_the_sample_story_comes_out_enriched_on_the_stream_and_in_mongodb(
 
 def test_a_repeat_is_reported_duplicate_and_published_once(plat: Platform) -> None:
     uri = f"urn:test:{secrets.token_hex(4)}"
-    first = _post(plat, _story(uri, 1), "application/json").json()["results"][0]
-    again = _post(plat, _story(uri, 1), "application/json").json()["results"][0]
+    first = plat.push(_story(uri, 1), "application/json").json()["results"][0]
+    again = plat.push(_story(uri, 1), "application/json").json()["results"][0]
     assert (first["status"], again["status"]) == ("accepted", "duplicate")
     assert first["event_id"] == again["event_id"]
-    _wait_published(plat, uri)
+    plat.wait_published(uri)
     time.sleep(1.0)
-    assert len(_wait_published(plat, uri)) == 1
+    assert len(plat.wait_published(uri)) == 1
 
 
 def test_a_version_chain_ends_killed_everywhere(plat: Platform) -> None:
     uri = f"urn:test:{secrets.token_hex(4)}"
-    assert _post(plat, _story(uri, 10), "application/json").status_code == 202
-    _wait_published(plat, uri, count=1)
+    assert plat.push(_story(uri, 10), "application/json").status_code == 202
+    plat.wait_published(uri, count=1)
     correction = _story(uri, 250, signals=["correction"],
                         headlines=[{"value": "Harbour fire: corrects the district"}])
-    assert _post(plat, correction, "application/json").status_code == 202
-    updates = _wait_published(plat, uri, count=2)
+    assert plat.push(correction, "application/json").status_code == 202
+    updates = plat.wait_published(uri, count=2)
     assert "correction" in updates[-1].data["signals"]
-    assert _stored(plat, uri)["article"]["version"] == 250  # type: ignore[index]
+    assert plat.stored(uri)["article"]["version"] == 250  # type: ignore[index]
 
     late = _story(uri, 11)  # an older version arriving late changes nothing
-    assert _post(plat, late, "application/json").status_code == 202
+    assert plat.push(late, "application/json").status_code == 202
     kill = orjson.dumps({"uri": uri, "version": 251, "pubStatus": "canceled",
                          "edNote": "Withdrawn: legal reasons"})
-    assert _post(plat, kill, "application/json").status_code == 202
-    [killed] = _wait_published(plat, uri, {"news.article.killed"})
+    assert plat.push(kill, "application/json").status_code == 202
+    [killed] = plat.wait_published(uri, {"news.article.killed"})
     assert killed.data["pubStatus"] == "canceled"
-    doc = _stored(plat, uri)
+    doc = plat.stored(uri)
     assert doc is not None and doc["killed"] and doc["pubStatus"] == "canceled"
-    assert [e.data["version"] for e in _wait_published(plat, uri, count=3)] == [10, 250, 251]
+    assert [e.data["version"] for e in plat.wait_published(uri, count=3)] == [10, 250, 251]
     gone = httpx.get(f"{plat.url('publish')}/v1/articles/{uri}", timeout=10)
     assert gone.status_code == 410
 
@@ -150,16 +114,16 @@ def test_an_embargoed_story_is_held_and_released_after_a_publish_restart(
     uri = f"urn:test:{secrets.token_hex(4)}"
     until = datetime.now(UTC) + timedelta(seconds=6)
     story = _story(uri, 1, embargoedUntil=until.isoformat())
-    assert _post(plat, story, "application/json").status_code == 202
+    assert plat.push(story, "application/json").status_code == 202
     time.sleep(2.0)
-    assert _stored(plat, uri) is None  # held, not published
+    assert plat.stored(uri) is None  # held, not published
     plat.processes["publish"].stop()
     time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 1)
     plat.start_service("publish")
     plat.wait_ready(names=("publish",))
-    [event] = _wait_published(plat, uri)
+    [event] = plat.wait_published(uri)
     assert event.time >= until
-    assert _stored(plat, uri) is not None
+    assert plat.stored(uri) is not None
 
 
 @pytest.mark.parametrize(("headers", "body", "status", "field"), [
@@ -185,7 +149,7 @@ def test_bad_requests_get_a_clear_error_naming_the_problem(
 
 def test_an_oversized_request_is_refused_before_it_is_read(plat: Platform) -> None:
     body = b"Headline\n\n" + b"word " * 2_100_000  # over the default 10 MB
-    response = _post(plat, body)
+    response = plat.push(body)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 
@@ -233,16 +197,16 @@ def test_a_newsml_g2_chain_of_update_correction_and_cancel(plat: Platform) -> No
     for count, (version, status, signal, headline) in enumerate(chain, start=1):
         item = G2_ITEM.format(guid=guid, version=version, status=status, signal=signal,
                               headline=headline)
-        response = _post(plat, item, "application/vnd.iptc.g2.newsitem+xml")
+        response = plat.push(item, "application/vnd.iptc.g2.newsitem+xml")
         assert response.status_code == 202, response.text
         assert response.json()["results"][0]["uri"] == guid
-        _wait_published(plat, guid, count=count)  # one at a time: the chain is in order
-    events = _wait_published(plat, guid, count=4)
+        plat.wait_published(guid, count=count)  # one at a time: the chain is in order
+    events = plat.wait_published(guid, count=4)
     assert [e.data.get("version") for e in events] == [1, 2, 4, 5]
     assert "update" in events[1].data["signals"]
     assert "correction" in events[2].data["signals"]
     assert events[-1].type == "news.article.killed"
-    doc = _stored(plat, guid)
+    doc = plat.stored(guid)
     assert doc is not None and doc["killed"] and doc["article"]["version"] == 5
 
 
@@ -251,9 +215,9 @@ def test_a_batch_with_one_bad_item_accepts_the_rest_and_names_the_bad_one(
     good = f"urn:test:{secrets.token_hex(4)}"
     batch = orjson.dumps([{"uri": good, "headline": "Bridge reopens", "body": "Traffic flows."},
                           {"uri": "", "headline": "No id", "body": "Nothing."}])
-    response = _post(plat, batch, "application/json")
+    response = plat.push(batch, "application/json")
     assert response.status_code == 202, response.text
     assert [r["uri"] for r in response.json()["results"]] == [good]
     [rejected] = response.json()["rejected"]
     assert (rejected["item"], rejected["field"]) == ("#2", "uri")
-    _wait_published(plat, good)
+    plat.wait_published(good)

@@ -14,9 +14,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
+from pymongo import MongoClient
+
+from shared.events import PUBLISHED_STREAM, Event
 
 from ingest.auth import hash_key
 
@@ -95,10 +99,11 @@ class Platform:
             self.start_service(name)
         self.wait_ready(timeout)
 
-    def start_mongo(self) -> None:
-        """nx-27017 on a free port, with its own database, pid and log files."""
+    def start_mongo(self, port: int | None = None) -> None:
+        """nx-27017 on a free port (or the given one, for a restart), with its own database,
+        pid and log files."""
         exe = shutil.which("nx-27017") or str(Path(sys.executable).with_name("nx-27017"))
-        port = free_port()
+        port = port or free_port()
         log_path = self.workdir / "nx-27017.log"
         with open(self.workdir / "nx-27017.err", "wb") as errors:
             popen = subprocess.Popen(
@@ -143,6 +148,39 @@ class Platform:
             process = self.processes.pop(name, None)
             if process:
                 process.stop()
+
+    def push(self, body: bytes | str, content_type: str = "text/plain") -> httpx.Response:
+        """POST a document to ingest as the platform's own source."""
+        return httpx.post(f"{self.url('ingest')}/v1/articles", content=body, timeout=30,
+                          headers={"Authorization": f"Bearer {self.ingest_key}",
+                                   "Content-Type": content_type})
+
+    def published(self, uri: str | None = None) -> list[Event]:
+        """The events on news.published so far (about one story, or all)."""
+        client = redis.Redis.from_url(self.redis_url)
+        entries = client.xrange(self.stream_prefix + PUBLISHED_STREAM)
+        events = [Event.from_fields(fields) for _, fields in entries]
+        return [e for e in events if uri is None or e.subject == uri]
+
+    def wait_published(self, uri: str, types: set[str] | None = None, count: int = 1,
+                       timeout: float = 90.0) -> list[Event]:
+        """The events about one story once `count` of them (of `types`) are on news.published."""
+        deadline = time.monotonic() + timeout
+        while True:
+            mine = [e for e in self.published(uri) if types is None or e.type in types]
+            if len(mine) >= count:
+                return mine
+            if time.monotonic() > deadline:
+                raise PlatformError(f"{uri}: {len(mine)} of {count} events within {timeout}s;"
+                                    f" logs in {self.workdir}")
+            time.sleep(0.2)
+
+    def stored(self, uri: str) -> dict[str, Any] | None:
+        """The story's MongoDB document as publish stored it."""
+        assert self.mongodb_uri
+        with MongoClient(self.mongodb_uri, serverSelectionTimeoutMS=5000) as client:
+            doc: dict[str, Any] | None = client[self.mongodb_db].articles.find_one({"_id": uri})
+        return doc
 
     def url(self, name: str) -> str:
         url = self.processes[name].url

@@ -53,6 +53,9 @@ class Outcome:
     emit: list[tuple[str, Event]] = field(default_factory=list)
     error: BaseException | None = None
     poison: bool = False  # no retry can help: dead-letter at once
+    # Keys set (with a TTL in seconds) right after the emits, in the same pipeline: a handler
+    # that finds its key on a redelivery knows the emits already happened.
+    marks: list[tuple[str, int]] = field(default_factory=list)
 
     @classmethod
     def failed(cls, error: BaseException, *, poison: bool = False) -> Outcome:
@@ -160,6 +163,8 @@ class GroupConsumer:
                 for stream, event in outcome.emit:
                     pipe.xadd(stream, event.to_fields())
                     self.metrics.events_out.labels(stream).inc()
+                for key, ttl in outcome.marks:
+                    pipe.set(key, b"1", ex=ttl)
                 pipe.xack(self.stream, self.group, entry.id)
                 continue
             reason = "poison" if outcome.poison else "error"

@@ -60,7 +60,8 @@ def create_app(settings: PublishSettings | None = None,
     embargo = EmbargoSchedule(redis, namespace=settings.stream_prefix, release_to=in_stream,
                               interval_s=settings.embargo_poll_s)
     consumer = GroupConsumer(redis=redis, stream=in_stream, group=GROUP,
-                             handler=PublishArticles(store, embargo, out_stream),
+                             handler=PublishArticles(store, embargo, out_stream, redis=redis,
+                                                     namespace=settings.stream_prefix),
                              settings=settings, metrics=metrics)
     consumer.attach(broker)
     channels = _Channels(settings, redis, store, metrics, out_stream)

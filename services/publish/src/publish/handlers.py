@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.article import Article
@@ -18,15 +19,19 @@ from publish.store import ArticleStore, Write
 log = structlog.get_logger()
 
 EVENT_SOURCE = "newsflow/publish"
+ANNOUNCED_TTL_S = 7 * 24 * 3600  # longer than any redelivery of the same event can take
 
 
 class PublishArticles:
     """The batch handler of the ``publish`` group on ``news.enriched``."""
 
-    def __init__(self, store: ArticleStore, embargo: EmbargoSchedule, out_stream: str) -> None:
+    def __init__(self, store: ArticleStore, embargo: EmbargoSchedule, out_stream: str, *,
+                 redis: Redis, namespace: str = "") -> None:
         self.store = store
         self.embargo = embargo
         self.out_stream = out_stream
+        self.redis = redis
+        self.announced_prefix = namespace + "newsflow:publish:announced:"
 
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
         return list(await asyncio.gather(*(self._one(entry) for entry in entries)))
@@ -58,4 +63,12 @@ class PublishArticles:
         if write is Write.stale:
             return Outcome()
         kind = ArticleKilled if article.killed else ArticlePublished
-        return Outcome(emit=[(self.out_stream, kind.follow(cause, article, EVENT_SOURCE))])
+        event = kind.follow(cause, article, EVENT_SOURCE)
+        announced = self.announced_prefix + event.id
+        if write is Write.redelivered:
+            try:
+                if await self.redis.exists(announced):
+                    return Outcome()  # stored and announced before a crash: nothing to repeat
+            except RedisError as exc:
+                return Outcome.failed(exc)
+        return Outcome(emit=[(self.out_stream, event)], marks=[(announced, ANNOUNCED_TTL_S)])
