@@ -44,6 +44,7 @@ def create_app(settings: EnrichSettings | None = None, pool: EnrichPool | None =
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_group(redis, in_stream, GROUP)
+        await pool.warm_up()  # ready only once the models are loaded in every worker
         await broker.start()
         trimming = asyncio.create_task(trimmer.run())
         log.info("enrich.started", stream=in_stream, consumer=consumer.consumer)

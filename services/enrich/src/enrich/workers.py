@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -22,6 +23,7 @@ from shared.article import Article
 from enrich.enrichment import Enricher
 
 CHUNKS_PER_WORKER = 4
+WARM_UP_HOLD_S = 0.2
 _ARTICLES = TypeAdapter(list[Article])
 _worker_enricher: Enricher | None = None
 
@@ -81,6 +83,15 @@ class EnrichPool:
             results.extend(_decode(outcome))
         return results
 
+    async def warm_up(self) -> None:
+        """Start every worker and load its models now, not on the first batch."""
+        if self._enricher is not None:
+            return
+        loop = asyncio.get_running_loop()
+        # One task per worker, each long enough that no worker takes two: all get spawned.
+        await asyncio.gather(*(loop.run_in_executor(self._executor, _ready, WARM_UP_HOLD_S)
+                               for _ in range(self.processes)))
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
@@ -116,6 +127,11 @@ def _decode(payload: bytes) -> list[Article | Exception]:
         else:
             out.append(EnrichmentFailed(outcome.error_type or "Error", outcome.error or ""))
     return out
+
+
+def _ready(hold_s: float) -> None:
+    assert _worker_enricher is not None, "worker initializer did not run"
+    time.sleep(hold_s)
 
 
 def _init_worker() -> None:

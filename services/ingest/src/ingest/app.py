@@ -79,8 +79,10 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         """Accept one story or a batch, in any supported format (detected from the content)."""
         source = keys.authenticate(request.headers.get("authorization"))
         raw = await _read_body(request, settings.max_request_bytes)
-        parsed = parse_checked(raw, request.headers.get("content-type"), provider=source,
-                               max_bytes=settings.max_request_bytes)
+        # Parsing a large document is CPU work: keep it off the event loop.
+        parsed = await asyncio.to_thread(
+            parse_checked, raw, request.headers.get("content-type"), provider=source,
+            max_bytes=settings.max_request_bytes)
         articles = parsed.articles
         if len(articles) > settings.max_items_per_request:
             raise PayloadTooLarge(
