@@ -15,11 +15,11 @@ import orjson
 import redis
 import typer
 
-from shared.events import PUBLISHED_STREAM, Event
+from shared.events import PUBLISHED_STREAM
 from shared.logging import configure_logging
 
 from newsflow_cli.deliveries import app as deliveries_app
-from newsflow_cli.platform import Platform, PlatformError, running
+from newsflow_cli.platform import Platform, PlatformError, read_events, running
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Newsflow: wire stories in, enriched stories out.")
@@ -81,7 +81,9 @@ def run(
 def _demo(platform: Platform) -> None:
     client = redis.Redis.from_url(platform.redis_url)
     stream = platform.stream_prefix + PUBLISHED_STREAM
-    last = client.xinfo_stream(stream)["last-generated-id"] if client.exists(stream) else "0-0"
+    last = "0-0"
+    if client.exists(stream):
+        last = client.xinfo_stream(stream)["last-generated-id"].decode()
     paths = sorted(SAMPLES.glob("*.txt"))
     wanted: set[str] = set()
     for path in paths:
@@ -101,14 +103,12 @@ def _demo(platform: Platform) -> None:
                 typer.echo(f"{uri} was ingested earlier (a duplicate is not published twice)")
     deadline = time.monotonic() + 120
     while wanted and time.monotonic() < deadline:
-        for _, entries in client.xread({stream: last}, block=1000) or []:
-            for entry_id, fields in entries:
-                last = entry_id
-                event = Event.from_fields(fields)
-                if event.subject in wanted:
-                    wanted.discard(event.subject)
-                    typer.echo(f"\npublished on {stream} as {entry_id.decode()} ({event.type})")
-                    _show(event.data, platform.url("publish"))
+        for entry_id, event in read_events(client, stream, last, block_ms=1000):
+            last = entry_id
+            if event.subject in wanted:
+                wanted.discard(event.subject)
+                typer.echo(f"\npublished on {stream} as {entry_id} ({event.type})")
+                _show(event.data, platform.url("publish"))
     if wanted:
         raise PlatformError(f"not published within 120s: {sorted(wanted)}; see the logs in "
                             f"{platform.workdir}")
@@ -170,16 +170,14 @@ def tail(
     last = "0-0" if from_start else "$"
     seen = 0
     while True:
-        for _, entries in client.xread({PUBLISHED_STREAM: last}, block=5000) or []:
-            for entry_id, fields in entries:
-                last = entry_id
-                event = Event.from_fields(fields)
-                typer.echo(json.dumps({"entry_id": entry_id.decode(), "id": event.id,
-                                       "type": event.type, "subject": event.subject,
-                                       "time": event.time.isoformat(), "data": event.data}))
-                seen += 1
-                if count and seen >= count:
-                    return
+        for entry_id, event in read_events(client, PUBLISHED_STREAM, last, block_ms=5000):
+            last = entry_id
+            typer.echo(json.dumps({"entry_id": entry_id, "id": event.id, "type": event.type,
+                                   "subject": event.subject, "time": event.time.isoformat(),
+                                   "data": event.data}))
+            seen += 1
+            if count and seen >= count:
+                return
 
 
 @app.command()

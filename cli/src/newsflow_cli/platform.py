@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import redis
@@ -29,6 +29,22 @@ SERVICES = ("ingest", "enrich", "publish")
 
 class PlatformError(RuntimeError):
     """Something the platform needs did not start; the message says what and where to look."""
+
+
+StreamEntries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+def read_events(client: redis.Redis, stream: str, after: str = "0-0",
+                block_ms: int | None = None) -> list[tuple[str, Event]]:
+    """Events on a stream after an entry id (``$``: only new ones), with their entry ids."""
+    if block_ms is None:
+        entries = cast(StreamEntries, client.xrange(stream, min=f"({after}" if after != "0-0"
+                                                    else "-"))
+    else:
+        reply = cast(list[tuple[bytes, StreamEntries]],
+                     client.xread({stream: after}, block=block_ms) or [])
+        entries = [entry for _, batch in reply for entry in batch]
+    return [(entry_id.decode(), Event.from_fields(fields)) for entry_id, fields in entries]
 
 
 def free_port() -> int:
@@ -158,9 +174,8 @@ class Platform:
     def published(self, uri: str | None = None) -> list[Event]:
         """The events on news.published so far (about one story, or all)."""
         client = redis.Redis.from_url(self.redis_url)
-        entries = client.xrange(self.stream_prefix + PUBLISHED_STREAM)
-        events = [Event.from_fields(fields) for _, fields in entries]
-        return [e for e in events if uri is None or e.subject == uri]
+        events = read_events(client, self.stream_prefix + PUBLISHED_STREAM)
+        return [e for _, e in events if uri is None or e.subject == uri]
 
     def wait_published(self, uri: str, types: set[str] | None = None, count: int = 1,
                        timeout: float = 90.0) -> list[Event]:
@@ -178,6 +193,7 @@ class Platform:
     def stored(self, uri: str) -> dict[str, Any] | None:
         """The story's MongoDB document as publish stored it."""
         assert self.mongodb_uri
+        client: MongoClient[dict[str, Any]]
         with MongoClient(self.mongodb_uri, serverSelectionTimeoutMS=5000) as client:
             doc: dict[str, Any] | None = client[self.mongodb_db].articles.find_one({"_id": uri})
         return doc

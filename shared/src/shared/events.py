@@ -8,11 +8,13 @@ any language can read it: ``ce_id``, ``ce_type``, ``ce_source``, ``ce_time``, ``
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
+from redis.typing import EncodableT, FieldT
 
 from shared.article import Article
 
@@ -71,7 +73,7 @@ class Event(BaseModel):
     def article(self) -> Article:
         return Article.model_validate(self.data)
 
-    def to_fields(self) -> dict[str, bytes | str]:
+    def to_fields(self) -> dict[FieldT, EncodableT]:
         """The plain stream fields (see the module docstring)."""
         return {
             "ce_id": self.id,
@@ -84,7 +86,7 @@ class Event(BaseModel):
         }
 
     @staticmethod
-    def from_fields(fields: dict[bytes, bytes] | dict[str, Any]) -> Event:
+    def from_fields(fields: Mapping[Any, Any]) -> Event:
         """Decode a stream entry into the event class its ``ce_type`` names."""
         try:
             text = {_text(k): v for k, v in fields.items()}

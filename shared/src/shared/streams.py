@@ -27,6 +27,7 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT
 
 from shared.events import Event
 from shared.observability import Metrics
@@ -266,8 +267,8 @@ def _entries(raw: Any, attempts: int | None) -> list[Entry]:
     return [Entry(_text(i), d, attempts or 1) for i, d in zip(ids, data, strict=True)]
 
 
-def _dead_letter(entry: Entry, error: BaseException, stream: str) -> dict[bytes | str, Any]:
-    record: dict[bytes | str, Any] = dict(entry.fields)
+def _dead_letter(entry: Entry, error: BaseException, stream: str) -> dict[FieldT, EncodableT]:
+    record: dict[FieldT, EncodableT] = dict(entry.fields.items())
     record["dlq_stream"] = stream
     record["dlq_entry_id"] = entry.id
     record["dlq_attempts"] = str(entry.attempts)

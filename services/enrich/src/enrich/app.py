@@ -30,7 +30,7 @@ def create_app(settings: EnrichSettings | None = None, pool: EnrichPool | None =
     configure_logging(settings.log_level, settings.log_json)
     redis = Redis.from_url(settings.redis_url)
     broker = RedisBroker(settings.redis_url, graceful_timeout=settings.graceful_timeout_s,
-                         logger=None)
+                         logger=None)  # type: ignore[arg-type]  # None: FastStream logs nothing
     metrics = Metrics("enrich")
     pool = pool or EnrichPool(settings.workers)
     in_stream = settings.stream_prefix + INGESTED_STREAM

@@ -43,7 +43,7 @@ class _Prepared:
 
     @property
     def english(self) -> bool:
-        return bool(self.language) and _base(self.language) in ENTITY_LANGUAGES
+        return self.language is not None and _base(self.language) in ENTITY_LANGUAGES
 
 
 class Enricher:

@@ -463,7 +463,7 @@ def _same_word(a: str, b: str) -> bool:
 
 def _squeeze(word: str) -> str:
     """Transliteration variants: "zelenskyy"/"zelensky"/"zelenskiy" become one."""
-    out = []
+    out: list[str] = []
     for ch in word.replace("iy", "y").replace("ij", "y"):
         if not out or out[-1] != ch:
             out.append(ch)
@@ -477,13 +477,13 @@ def _is_acronym(word: str, long: tuple[str, ...]) -> bool:
 
 def _vote(cluster: _Cluster) -> None:
     """The cluster's kind by majority of its mentions; a title before a name votes person."""
-    votes: Counter[str] = Counter()
+    votes: dict[str, float] = {}
     for m in cluster.mentions:
         weight = 0.5 if m.weak else 1.0
         kind = MISC if m.demonym else m.kind
-        votes[kind] += weight
+        votes[kind] = votes.get(kind, 0.0) + weight
         if m.titled:
-            votes[PERSON] += 2 * weight
+            votes[PERSON] = votes.get(PERSON, 0.0) + 2 * weight
     longest = max(cluster.strong or cluster.mentions, key=lambda m: (len(m.text), -m.start))
     best = max(votes.values())
     tied = [k for k, v in votes.items() if v == best]
@@ -531,8 +531,8 @@ def _propagate(
             i += 1
             continue
         for n in range(min(longest, len(texts) - i), 0, -1):
-            cluster = lookup.get(tuple(texts[i : i + n]))
-            if cluster is None or any(covered[i : i + n]):
+            found = lookup.get(tuple(texts[i : i + n]))
+            if found is None or any(covered[i : i + n]):
                 continue
             after = texts[i + n] if i + n < len(texts) else ""
             if not display and after[:1].isupper() and after.isalpha() and not after.isupper():
@@ -542,7 +542,7 @@ def _propagate(
             if _inside(start, end, excluded):
                 continue
             text = doc_text[start:end]
-            cluster.mentions.append(_Mention(field_name, start, end, text, cluster.kind, True))
+            found.mentions.append(_Mention(field_name, start, end, text, found.kind, True))
             i += n - 1
             break
         i += 1

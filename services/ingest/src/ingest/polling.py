@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ class PollResult:
 class FeedPoller:
     def __init__(
         self,
-        feeds: list[Mapping[str, Any]],
+        feeds: Sequence[Mapping[str, Any]],
         intake: Intake,
         redis: Redis,
         *,
@@ -74,7 +74,8 @@ class FeedPoller:
     async def poll(self, feed: FeedConfig) -> PollResult:
         """One conditional fetch; new entries go to the intake."""
         state_key = f"{self.namespace}newsflow:poll:{feed.url}"
-        state = {k.decode(): v.decode() for k, v in (await self.redis.hgetall(state_key)).items()}
+        stored: dict[bytes, bytes] = await self.redis.hgetall(state_key)  # type: ignore[assignment]
+        state = {k.decode(): v.decode() for k, v in stored.items()}
         headers = {}
         if state.get("etag"):
             headers["If-None-Match"] = state["etag"]
@@ -101,7 +102,7 @@ class FeedPoller:
             if v
         }
         if remembered:
-            await self.redis.hset(state_key, mapping=remembered)
+            await self.redis.hset(state_key, mapping=remembered)  # type: ignore[arg-type]
         accepted = sum(1 for r in results if r.status == "accepted")
         return PollResult(response.status_code, accepted, len(results) - accepted)
 

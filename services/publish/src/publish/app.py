@@ -50,7 +50,7 @@ def create_app(settings: PublishSettings | None = None,
     configure_logging(settings.log_level, settings.log_json)
     redis = Redis.from_url(settings.redis_url)
     broker = RedisBroker(settings.redis_url, graceful_timeout=settings.graceful_timeout_s,
-                         logger=None)
+                         logger=None)  # type: ignore[arg-type]  # None: FastStream logs nothing
     store = store or ArticleStore(
         AsyncMongoClient(settings.mongodb_uri, serverSelectionTimeoutMS=5000, tz_aware=True),
         settings.mongodb_db)

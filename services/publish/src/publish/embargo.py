@@ -74,7 +74,8 @@ class EmbargoSchedule:
 
     async def release_due(self, now_ms: int | None = None) -> int:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        due = await self.redis.zrangebyscore(self.due_key, "-inf", now_ms, start=0, num=100)
+        due: list[bytes] = await self.redis.zrangebyscore(  # type: ignore[assignment]
+            self.due_key, "-inf", now_ms, start=0, num=100)
         released = 0
         for raw_id in due:
             event_id = raw_id.decode()
