@@ -1,0 +1,54 @@
+"""The README's run command: the whole platform from one command, the sample story through it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+pytestmark = pytest.mark.e2e
+
+# A database of its own: `newsflow run` uses the real stream names, not a test prefix.
+DB = 11
+
+
+def _clear(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    for pattern in ("news.*", "newsflow:*"):
+        keys = list(client.scan_iter(match=pattern))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def run_redis_url(redis_url: str) -> Iterator[str]:
+    url = redis_url.rsplit("/", 1)[0] + f"/{DB}"
+    _clear(url)
+    yield url
+    _clear(url)
+
+
+def test_newsflow_run_publishes_the_sample_with_its_people_and_places(
+        tmp_path: Path, run_redis_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "newsflow_cli.main", "run", "--exit-after-demo",
+         "--workdir", str(tmp_path), "--redis-url", run_redis_url, "--mongodb-uri", ""],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "published on news.published" in out
+    for name in ("Dmitry Peskov", "Vladimir Medinsky", "Volodymyr Zelenskyy", "Vladimir Putin",
+                 "Istanbul", "Ankara", "Kherson"):
+        assert name in out
+    assert redis.Redis.from_url(run_redis_url).xlen("news.published") == 1
+    services = re.findall(r"^(?:ingest|enrich|publish)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
+    assert len(services) == 3
+    for url in services:  # everything it started is stopped when it exits
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/healthz", timeout=2)
