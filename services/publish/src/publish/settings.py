@@ -18,7 +18,8 @@ class PublishSettings(Settings):
     embargo_poll_s: float = Field(default=1.0, gt=0)
 
     # Admin API (subscriptions, deliveries): no default; unset, that API answers 503.
-    admin_key: SecretStr | None = None
+    admin_key: SecretStr | None = None  # empty counts as unset: the admin API stays off
+
     # Webhooks. The schedule is the backoff ceiling before each retry (full jitter below it);
     # attempts = 1 + its length.
     webhook_retry_schedule_s: str = "5,30,120,600,3600"
@@ -37,6 +38,11 @@ class PublishSettings(Settings):
     sse_client_queue: int = Field(default=1000, ge=1)
     feed_size: int = Field(default=50, ge=1, le=500)
     public_base_url: str = ""  # e.g. https://news.example.com; default: from the request
+
+    @field_validator("admin_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("webhook_retry_schedule_s")
     @classmethod
