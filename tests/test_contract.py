@@ -1,0 +1,41 @@
+"""The public stream contract: what docs/asyncapi.yaml and the README promise is what is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from shared.article import Article, Source
+from shared.events import EVENT_TYPES, ArticlePublished, Event
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _published() -> Event:
+    article = Article(uri="urn:contract:1", version=2, source=Source(provider="p", format="json"),
+                      headlines=[{"value": "H"}])
+    return ArticlePublished.for_article(article, "newsflow/publish")
+
+
+def test_stream_entries_have_exactly_the_documented_fields() -> None:
+    spec = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
+    documented = spec["components"]["schemas"]["entryFields"]
+    fields = _published().to_fields()
+    assert set(fields) == set(documented["required"]) == set(documented["properties"])
+    assert set(documented["properties"]["ce_type"]["enum"]) == set(EVENT_TYPES)
+
+
+def test_every_documented_field_is_in_the_readme_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in _published().to_fields():
+        assert f"| `{name}` |" in readme
+
+
+def test_an_entry_round_trips_with_plain_string_fields() -> None:
+    event = _published()
+    as_any_client_sees_it = {k.encode() if isinstance(k, str) else k:
+                             v.encode() if isinstance(v, str) else v
+                             for k, v in event.to_fields().items()}
+    assert Event.from_fields(as_any_client_sees_it) == event
+    assert as_any_client_sees_it[b"ce_time"].endswith(b"Z")
