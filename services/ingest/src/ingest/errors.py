@@ -11,18 +11,12 @@
 
 from __future__ import annotations
 
+from shared.errors import ClientFacingError
 
-class IngestError(Exception):
+
+class IngestError(ClientFacingError):
     status = 400
     code = "bad_request"
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def body(self) -> dict[str, dict[str, str | None]]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
 
 class Unauthorized(IngestError):
