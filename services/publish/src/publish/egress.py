@@ -88,16 +88,12 @@ class EgressPolicy:
         host, port = self.check_syntax(url)
         literal = _ip(host)
         if self._allowed(host, literal):
-            return Target(url, host, str(literal) if literal else await self._first(host, port))
+            address = str(literal) if literal else (await self._resolve(host, port))[0]
+            return Target(url, host, address)
         if literal is not None:
             _refuse_if_internal(literal, host)
             return Target(url, host, str(literal))
-        try:
-            addresses = await self.resolver(host, port)
-        except (OSError, UnicodeError) as exc:
-            raise EgressRefused(f"the host {host!r} does not resolve") from exc
-        if not addresses:
-            raise EgressRefused(f"the host {host!r} does not resolve")
+        addresses = await self._resolve(host, port)
         for address in addresses:
             _refuse_if_internal(ipaddress.ip_address(address.split("%")[0]), host)
         return Target(url, host, addresses[0])
@@ -107,14 +103,15 @@ class EgressPolicy:
             return any(literal in net for net in self.networks)
         return host.casefold() in self.names
 
-    async def _first(self, host: str, port: int) -> str:
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        """The host's addresses; at least one, or EgressRefused."""
         try:
             addresses = await self.resolver(host, port)
         except (OSError, UnicodeError) as exc:
             raise EgressRefused(f"the host {host!r} does not resolve") from exc
         if not addresses:
             raise EgressRefused(f"the host {host!r} does not resolve")
-        return addresses[0]
+        return list(addresses)
 
 
 def _ip(host: str) -> IPAddress | None:
