@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from shared.article import Article, PubStatus, Source, Subject
-from shared.events import ENRICHED_STREAM, ArticleEnriched
+from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM, ArticleEnriched
 
 from newsflow_cli.platform import Platform
 
@@ -97,13 +97,19 @@ def uris(events: list[dict[str, str]]) -> list[str]:
     return [orjson.loads(e["data"])["subject"] for e in events]
 
 
-def test_resume_after_a_disconnect_loses_and_repeats_nothing(plat: Platform) -> None:
+def read_three(plat: Platform) -> tuple[str, list[dict[str, str]]]:
+    """A new source, three of its stories pushed and read live, and the client gone."""
     source = "sse-" + secrets.token_hex(4)
     first = SSE(plat, {"sources": source}).ready()
     for n in range(3):
         push(plat, f"urn:sse:{source}:{n}", source)
     got = first.events(3)
     first.close()
+    return source, got
+
+
+def test_resume_after_a_disconnect_loses_and_repeats_nothing(plat: Platform) -> None:
+    source, got = read_three(plat)
     assert uris(got) == [f"urn:sse:{source}:{n}" for n in range(3)]
     assert all(e["event"] == "news.article.published" for e in got)
 
@@ -154,3 +160,27 @@ def test_bad_parameters_are_named(plat: Platform) -> None:
     response = httpx.get(f"{base}/v1/stream", headers={"Last-Event-ID": "yesterday"}, timeout=5)
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "last_event_id"
+
+
+def test_resuming_from_a_trimmed_id_is_told_of_the_gap(plat: Platform) -> None:
+    source, got = read_three(plat)
+    # Retention trims the stream: the client's entry and the next one are gone.
+    redis.Redis.from_url(plat.redis_url).xtrim(plat.stream_prefix + PUBLISHED_STREAM,
+                                               minid=got[2]["id"], approximate=False)
+    resumed = SSE(plat, {"sources": source}, headers={"Last-Event-ID": got[0]["id"]})
+    try:
+        gap, story = resumed.events(2)
+    finally:
+        resumed.close()
+    assert gap["event"] == "gap" and "id" not in gap
+    notice = orjson.loads(gap["data"])
+    assert notice["lastEventId"] == got[0]["id"]
+    assert notice["oldestAvailableId"] == got[2]["id"]
+    assert uris([story]) == [f"urn:sse:{source}:2"]
+
+    after_kept = SSE(plat, {"sources": source}, headers={"Last-Event-ID": got[2]["id"]}).ready()
+    try:  # resuming from an id still kept: no gap, straight to live entries
+        push(plat, f"urn:sse:{source}:3", source)
+        assert uris(after_kept.events(1)) == [f"urn:sse:{source}:3"]
+    finally:
+        after_kept.close()

@@ -31,6 +31,10 @@ class ChannelMetrics:
         self.sse_dropped = Counter(
             "newsflow_sse_slow_disconnects_total",
             "SSE clients disconnected because they could not keep up", registry=r)
+        self.sse_gaps = Counter(
+            "newsflow_sse_gaps_total",
+            "SSE resumes from an id older than the oldest entry kept (told with a gap event)",
+            registry=r)
         self.feed_requests = Counter(
             "newsflow_feed_requests_total", "Feed requests by format and status",
             ["format", "status"], registry=r)

@@ -6,7 +6,9 @@ with a final comment instead of slowing the others; it resumes with ``Last-Event
 
 Resume without gaps or repeats: the backlog after the client's id is read with XRANGE (exclusive
 start) until caught up, the client then joins the live fan-out, one more XRANGE covers what
-arrived in between, and live entries at or below the last id read are skipped.
+arrived in between, and live entries at or below the last id read are skipped. When the client's
+id is older than the oldest entry still kept (news.published is trimmed after its retention), it
+is told so first with a ``gap`` event, so it can re-read what it missed from the read API.
 """
 
 from __future__ import annotations
@@ -147,6 +149,25 @@ class StreamHub:
             if len(entries) < BACKLOG_PAGE:
                 return
 
+    async def gap(self, after: str) -> bytes | None:
+        """A ``gap`` event when entries after ``after`` may have been trimmed away, else None.
+
+        Trimming removes the oldest entries, so a gap is possible exactly when ``after`` is older
+        than the first entry kept and some entries were removed (entries-added > length)."""
+        info: Any = await self.redis.xinfo_stream(self.stream)
+        first, added, length = info.get("first-entry"), info["entries-added"], info["length"]
+        if added <= length or _key(after) == (0, 0):
+            return None
+        # With every entry gone, nothing after the last generated id was lost.
+        oldest = _text(first[0]) if first else _text(info["last-generated-id"])
+        if _key(after) >= _key(oldest):
+            return None
+        self.metrics.sse_gaps.inc()
+        data = {"lastEventId": after, "oldestAvailableId": oldest,
+                "message": "entries after your Last-Event-ID are no longer kept; read what you "
+                           "missed from /v1/articles (since=) and carry on from here"}
+        return b"event: gap\ndata: " + orjson.dumps(data) + b"\n\n"
+
     async def _last_id(self) -> str:
         while True:
             try:
@@ -167,6 +188,9 @@ async def client_frames(hub: StreamHub, client: Client, last_event_id: str | Non
         yield b"retry: 2000\n\n"
         if last_event_id:
             seen = _key(last_event_id)
+            with contextlib.suppress(Exception):  # a missing stream has nothing to resume
+                if gap := await hub.gap(last_event_id):
+                    yield gap
             for round_ in (1, 2):
                 if round_ == 2:
                     hub.join(client)
