@@ -109,6 +109,20 @@ async def test_poison_goes_to_dead_letter_at_once_and_the_next_entry_flows(
         await broker.stop()
 
 
+async def test_the_dead_letter_stream_keeps_the_newest_up_to_its_cap(
+        consumer: Consumer, aredis: Redis) -> None:
+    broker = await consumer.start(FAST.model_copy(update={"dlq_maxlen": 2}))
+    try:
+        for n in range(4):
+            await aredis.xadd(consumer.stream, {"ce_type": "nonsense", "data": f"{n}"})
+        await aredis.xadd(consumer.stream, _event(1).to_fields())
+        await _wait_for(lambda: _length(aredis, consumer.out, 1))
+        kept = [fields[b"data"] for _, fields in await aredis.xrange(consumer.stream + ".dlq")]
+        assert kept == [b"2", b"3"]
+    finally:
+        await broker.stop()
+
+
 async def test_a_transient_failure_is_retried_by_the_reclaimer(
         consumer: Consumer, aredis: Redis) -> None:
     consumer.fail["urn:test:7"] = 2

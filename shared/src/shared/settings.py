@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     reclaim_idle_ms: int = Field(default=60_000, ge=100)
     reclaim_interval_ms: int = Field(default=5_000, ge=50)
     max_attempts: int = Field(default=5, ge=1)
+    dlq_maxlen: int = Field(default=100_000, ge=0)  # newest dead letters kept; 0: all
     concurrent_batches: int = Field(default=1, ge=1, le=16)
     graceful_timeout_s: float = Field(default=30.0, ge=0)
     trim_interval_s: float = Field(default=60.0, gt=0)

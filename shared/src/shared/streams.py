@@ -7,7 +7,8 @@ Facts about Redis Streams and FastStream 0.7 that shape this module (see DESIGN.
 - reads are bounded (``max_records``) so one replica never hoards the backlog;
 - per entry: publish the next events, then ack (one non-transactional pipeline, in that order);
   a failed entry stays pending and is retried by the reclaimer until ``max_attempts``, then it is
-  written to ``<stream>.dlq`` with the error and acked; a poison entry goes there at once;
+  written to ``<stream>.dlq`` (capped at ``dlq_maxlen``, newest kept) with the error and acked;
+  a poison entry goes there at once;
 - ``MAXLEN`` ignores groups, so trimming uses ``MINID`` below what every group has acknowledged.
 """
 
@@ -171,7 +172,8 @@ class GroupConsumer:
             reason = "poison" if outcome.poison else "error"
             self.metrics.events_failed.labels(self.stream, reason).inc()
             if outcome.poison or entry.attempts >= self.settings.max_attempts:
-                pipe.xadd(self.dlq, _dead_letter(entry, outcome.error, self.stream))
+                pipe.xadd(self.dlq, _dead_letter(entry, outcome.error, self.stream),
+                          maxlen=self.settings.dlq_maxlen or None, approximate=False)
                 pipe.xack(self.stream, self.group, entry.id)
                 self.metrics.dead_letters.labels(self.stream).inc()
                 log.warning(
