@@ -203,3 +203,26 @@ async def _length(client: Redis, stream: str, n: int) -> bool:
 
 async def _exists(client: Redis, key: str) -> bool:
     return bool(await client.exists(key))
+
+
+async def test_idle_consumers_with_nothing_pending_are_forgotten(
+        aredis: Redis, prefix: str) -> None:
+    stream = prefix + "consumers"
+    await ensure_group(aredis, stream, "g")
+    await aredis.xadd(stream, {"n": "1"})
+    await aredis.xadd(stream, {"n": "2"})
+    await aredis.xadd(stream, {"n": "3"})
+    await aredis.xreadgroup("g", "gone-with-work", {stream: ">"}, count=1)
+    [(_, [(done, _)])] = await aredis.xreadgroup("g", "gone-idle", {stream: ">"}, count=1)
+    await aredis.xack(stream, "g", done)
+    await asyncio.sleep(1.0)
+    [(_, [(recent, _)])] = await aredis.xreadgroup("g", "alive", {stream: ">"}, count=1)
+    await aredis.xack(stream, "g", recent)
+    pending_before = await aredis.xpending(stream, "g")
+
+    trimmer = StreamTrimmer(aredis, [stream], Metrics("test"), forget_consumers_ms=700)
+    await trimmer.trim(stream)
+    left = {c["name"].decode() for c in await aredis.xinfo_consumers(stream, "g")}
+    assert left == {"gone-with-work", "alive"}  # its pending entry must stay claimable
+    assert await aredis.xpending(stream, "g") == pending_before
+

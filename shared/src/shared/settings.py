@@ -26,4 +26,6 @@ class Settings(BaseSettings):
     concurrent_batches: int = Field(default=1, ge=1, le=16)
     graceful_timeout_s: float = Field(default=30.0, ge=0)
     trim_interval_s: float = Field(default=60.0, gt=0)
+    # Consumers idle this long with nothing pending are removed from their group; 0: never.
+    forget_consumers_after_s: float = Field(default=86_400.0, ge=0)
     stream_prefix: str = ""

@@ -207,18 +207,41 @@ class GroupConsumer:
         return counts
 
 
+# KEYS: stream; ARGV: group idle_ms -> names removed. Atomic, so a consumer that reads between
+# the look and the delete cannot lose its pending entries (DELCONSUMER drops them).
+_FORGET_IDLE_CONSUMERS = """
+local removed = {}
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    table.insert(removed, f['name'])
+  end
+end
+return removed
+"""
+
+
 class StreamTrimmer:
-    """Trims acknowledged entries (``XTRIM MINID``) and reports lag and pending per group."""
+    """Trims acknowledged entries (``XTRIM MINID``) and reports lag and pending per group.
+
+    It also forgets consumers idle for ``forget_consumers_ms`` with nothing pending: every
+    process start adds consumers named after its host and pid, and groups would otherwise keep
+    them forever. Forgetting a live consumer that happened to be that idle costs nothing: it has
+    nothing pending, and the next entry it reads adds it back."""
 
     def __init__(
         self, redis: Redis, streams: Sequence[str], metrics: Metrics, *,
-        retention_ms: int = 0, interval_s: float = 60.0,
+        retention_ms: int = 0, interval_s: float = 60.0, forget_consumers_ms: int = 0,
     ) -> None:
         self.redis = redis
         self.streams = list(streams)
         self.metrics = metrics
         self.retention_ms = retention_ms
         self.interval_s = interval_s
+        self.forget_consumers_ms = forget_consumers_ms
+        self._forget = redis.register_script(_FORGET_IDLE_CONSUMERS)
 
     async def run(self) -> None:
         while True:
@@ -241,6 +264,8 @@ class StreamTrimmer:
             pending = int(group.get("pending", 0))
             lag = group.get("lag")
             self.metrics.group_pending.labels(stream, name).set(pending)
+            if self.forget_consumers_ms:
+                await self.forget_idle_consumers(stream, name)
             if lag is not None:
                 self.metrics.group_lag.labels(stream, name).set(int(lag))
             if pending:
@@ -259,6 +284,14 @@ class StreamTrimmer:
         if removed:
             log.info("stream.trimmed", stream=stream, removed=removed)
         return int(removed)
+
+
+    async def forget_idle_consumers(self, stream: str, group: str) -> list[str]:
+        removed = [_text(name) for name in await self._forget(
+            keys=[stream], args=[group, self.forget_consumers_ms])]
+        if removed:
+            log.info("group.consumers_forgotten", stream=stream, group=group, consumers=removed)
+        return removed
 
 
 def _entries(raw: Any, attempts: int | None) -> list[Entry]:

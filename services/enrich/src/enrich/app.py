@@ -39,7 +39,8 @@ def create_app(settings: EnrichSettings | None = None, pool: EnrichPool | None =
                              handler=EnrichArticles(pool, out_stream), settings=settings,
                              metrics=metrics)
     consumer.attach(broker)
-    trimmer = StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s)
+    trimmer = StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s,
+                            forget_consumers_ms=int(settings.forget_consumers_after_s * 1000))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

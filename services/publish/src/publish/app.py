@@ -67,10 +67,13 @@ def create_app(settings: PublishSettings | None = None,
     channels = _Channels(settings, redis, store, metrics, out_stream)
     GroupConsumer(redis=redis, stream=out_stream, group=WEBHOOKS_GROUP, handler=channels.fanout,
                   settings=settings, metrics=metrics).attach(broker)
+    forget_ms = int(settings.forget_consumers_after_s * 1000)
     trimmers = [
-        StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s),
+        StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s,
+                      forget_consumers_ms=forget_ms),
         StreamTrimmer(redis, [out_stream], metrics, interval_s=settings.trim_interval_s,
-                      retention_ms=settings.published_retention_s * 1000),
+                      retention_ms=settings.published_retention_s * 1000,
+                      forget_consumers_ms=forget_ms),
     ]
 
     @contextlib.asynccontextmanager
