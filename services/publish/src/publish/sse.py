@@ -165,7 +165,7 @@ class StreamHub:
         self.metrics.sse_gaps.inc()
         data = {"lastEventId": after, "oldestAvailableId": oldest,
                 "message": "entries after your Last-Event-ID are no longer kept; read what you "
-                           "missed from /v1/articles (since=) and carry on from here"}
+                           "missed from /v1/articles (newest first) and carry on from here"}
         return b"event: gap\ndata: " + orjson.dumps(data) + b"\n\n"
 
     async def _last_id(self) -> str:

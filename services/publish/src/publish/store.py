@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from bson import Int64
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.article import Article
@@ -79,6 +80,7 @@ class ArticleStore:
             await self.articles.create_index([("entities", ASCENDING)])
             await self.articles.create_index([("language", ASCENDING)])
             await self.articles.create_index([("provider", ASCENDING)])
+            await self.articles.database["subscriptions"].create_index([("createdMs", ASCENDING)])
         except PyMongoError as exc:
             raise StoreUnavailable(f"cannot create indexes: {exc}") from exc
 
@@ -148,26 +150,9 @@ class ArticleStore:
             ranges["$lt"] = Int64(query.until_ms)
         if ranges:
             base["versionCreatedMs"] = ranges
-        docs: list[dict[str, Any]] = []
-        try:
-            if cursor:
-                after_ms, after_uri = _decode_cursor(cursor)
-                ties = self.articles.find({**base, "publishedMs": Int64(after_ms),
-                                           "_id": {"$lt": after_uri}}).sort([("_id", DESCENDING)])
-                docs = [d async for d in ties.limit(limit + 1)]
-                older = {**base, "publishedMs": {"$lt": Int64(after_ms)}}
-            else:
-                older = base
-            if len(docs) <= limit:
-                rest = self.articles.find(older).sort(
-                    [("publishedMs", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1 - len(docs))
-                docs.extend([d async for d in rest])
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
-        items = [_story(d) for d in docs[:limit]]
-        more = len(docs) > limit
-        next_cursor = _encode_cursor(items[-1].published_ms, items[-1].uri) if more else None
-        return Page(items, next_cursor)
+        docs, next_cursor = await _keyset_page(self.articles, base, "publishedMs", DESCENDING,
+                                               limit, cursor)
+        return Page([_story(d) for d in docs], next_cursor)
 
     async def close(self) -> None:
         await self.client.close()
@@ -212,8 +197,32 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def _encode_cursor(published_ms: int, uri: str) -> str:
-    raw = f"{published_ms}|{uri}".encode()
+async def _keyset_page(collection: AsyncCollection[dict[str, Any]], base: dict[str, Any],
+                       key: str, direction: int, limit: int, cursor: str | None
+                       ) -> tuple[list[dict[str, Any]], str | None]:
+    """One page ordered by (Int64 ``key``, ``_id``), both in ``direction``; the cursor is the
+    last (key, _id) returned. Two plain queries (ties on the key, then beyond it) instead of an
+    ``$or``, so the pattern holds on nx-27017 as on MongoDB."""
+    beyond = "$lt" if direction == DESCENDING else "$gt"
+    docs: list[dict[str, Any]] = []
+    try:
+        rest_filter = base
+        if cursor:
+            after_key, after_id = _decode_cursor(cursor)
+            ties = collection.find({**base, key: Int64(after_key), "_id": {beyond: after_id}})
+            docs = [d async for d in ties.sort([("_id", direction)]).limit(limit + 1)]
+            rest_filter = {**base, key: {beyond: Int64(after_key)}}
+        if len(docs) <= limit:
+            rest = collection.find(rest_filter).sort([(key, direction), ("_id", direction)])
+            docs.extend([d async for d in rest.limit(limit + 1 - len(docs))])
+    except PyMongoError as exc:
+        raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
+    page, more = docs[:limit], len(docs) > limit
+    return page, _encode_cursor(int(page[-1].get(key, 0)), page[-1]["_id"]) if more else None
+
+
+def _encode_cursor(key: int, doc_id: str) -> str:
+    raw = f"{key}|{doc_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -261,6 +270,13 @@ class SubscriptionStore:
         except PyMongoError as exc:
             raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
         return _subscription(doc) if doc else None
+
+    async def page(self, limit: int, cursor: str | None = None
+                   ) -> tuple[list[SubscriptionRecord], str | None]:
+        """Oldest first; the cursor is the last (createdMs, id) returned."""
+        docs, next_cursor = await _keyset_page(self.subscriptions, {}, "createdMs", ASCENDING,
+                                               limit, cursor)
+        return [_subscription(d) for d in docs], next_cursor
 
     async def all(self) -> list[SubscriptionRecord]:
         """Every subscription, oldest first."""

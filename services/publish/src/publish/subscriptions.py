@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from publish.egress import EgressPolicy, EgressRefused
@@ -149,8 +149,11 @@ def subscriptions_router(ops: Subscriptions, guard: Any) -> APIRouter:
         return {**view(record), "secret": record.secret}
 
     @router.get("")
-    async def list_subscriptions() -> dict[str, Any]:
-        return {"items": [view(r) for r in await ops.store.all()]}
+    async def list_subscriptions(limit: int = Query(100, ge=1, le=1000),
+                                 cursor: str | None = None) -> dict[str, Any]:
+        """Oldest first; pass `next_cursor` back as `cursor` for the next page."""
+        records, next_cursor = await ops.store.page(limit, cursor)
+        return {"items": [view(r) for r in records], "next_cursor": next_cursor}
 
     @router.get("/{subscription_id}")
     async def get_subscription(subscription_id: str) -> dict[str, Any]:
