@@ -128,16 +128,19 @@ def test_an_embargoed_story_is_held_and_released_after_a_publish_restart(
 
 @pytest.mark.parametrize(("headers", "body", "status", "field"), [
     ({"Authorization": "Bearer wrong"}, b"Headline\n\nBody.", 401, "Authorization"),
-    ({}, b"Headline\n\nBody.", 401, "Authorization"),
+    ({"Authorization": None}, b"Headline\n\nBody.", 401, "Authorization"),  # None: not sent
     (None, b'{"uri": "", "headline": "x", "body": "y"}', 422, "uri"),
     (None, b'{"headline": "x", "body": "y",}', 400, None),
     (None, b"\x89PNG\r\n\x1a\n\x00\x00binary", 415, None),
+    (None, b"null", 400, None),
+    ({"Content-Type": "image/png"}, b"Headline\n\nBody.", 415, "content-type"),
 ])
 def test_bad_requests_get_a_clear_error_naming_the_problem(
-        plat: Platform, headers: dict[str, str] | None, body: bytes, status: int,
+        plat: Platform, headers: dict[str, str | None] | None, body: bytes, status: int,
         field: str | None) -> None:
-    sent_headers = {"Authorization": f"Bearer {plat.ingest_key}",
-                    "Content-Type": "application/json"} if headers is None else headers
+    sent = {"Authorization": f"Bearer {plat.ingest_key}", "Content-Type": "application/json",
+            **(headers or {})}
+    sent_headers = {name: value for name, value in sent.items() if value is not None}
     response = httpx.post(f"{plat.url('ingest')}/v1/articles", content=body,
                           headers=sent_headers, timeout=10)
     assert response.status_code == status, response.text
@@ -221,3 +224,16 @@ def test_a_batch_with_one_bad_item_accepts_the_rest_and_names_the_bad_one(
     [rejected] = response.json()["rejected"]
     assert (rejected["item"], rejected["field"]) == ("#2", "uri")
     plat.wait_published(good)
+
+
+def test_an_accepted_story_with_an_unreadable_value_says_what_was_left_out(
+        plat: Platform) -> None:
+    uri = f"urn:test:{secrets.token_hex(4)}"
+    response = plat.push(orjson.dumps({"uri": uri, "headline": "Bridge reopens",
+                                       "body": "Traffic flows.", "version": "v-two"}),
+                         "application/json")
+    assert response.status_code == 202, response.text
+    [result] = response.json()["results"]
+    assert result["status"] == "accepted" and result["version"] is None
+    assert [w["field"] for w in result["warnings"]] == ["version"]
+    plat.wait_published(uri)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import orjson
+import pytest
+
 from shared.article import Article
 
+from ingest.errors import ParseError, UnsupportedFormat
 from ingest.parsing import parse, parse_document
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -83,3 +87,45 @@ def test_text_plain_that_is_not_json_stays_text():
     [article] = parse(b"{Draft} Ministers meet\n\nTalks begin.", "text/plain", provider="p")
     assert article.headline == "{Draft} Ministers meet"
     assert article.body_text == "Talks begin."
+
+
+@pytest.mark.parametrize("body", [b"null", b"42", b'"just a string"', b"true"])
+def test_a_document_declared_json_must_be_an_object_or_an_array(body: bytes) -> None:
+    with pytest.raises(ParseError, match="object or an array"):
+        parse(body, "application/json", provider="p")
+
+
+def test_prose_declared_json_is_still_read_as_text() -> None:
+    [article] = parse(b"Ministers meet\n\nTalks begin.", "application/json", provider="p")
+    assert article.headline == "Ministers meet"
+
+
+@pytest.mark.parametrize("content_type", ["image/png", "video/mp4", "audio/mpeg",
+                                          "multipart/form-data; boundary=x"])
+def test_declared_media_and_form_uploads_are_refused_naming_the_header(
+        content_type: str) -> None:
+    with pytest.raises(UnsupportedFormat) as refused:
+        parse(b"Headline\n\nBody.", content_type, provider="p")
+    assert refused.value.field == "content-type"
+
+
+def test_values_that_cannot_be_used_are_left_out_and_said() -> None:
+    parsed = parse_document(orjson.dumps({
+        "headline": "Ministers meet", "body": "Talks begin.", "version": "second",
+        "urgency": 99, "language": "not a tag", "versioncreated": "yesterday",
+        "firstcreated": "", "embargoed": "after the match"}), provider="p")
+    [article] = parsed.articles
+    [notices] = parsed.notices
+    said = {n.field: n.message for n in notices}
+    assert set(said) == {"version", "urgency", "language", "versionCreated", "embargoed"}
+    assert "'second'" in said["version"] and "'99'" in said["urgency"]
+    assert (article.version, article.urgency, article.language) == (None, 9, None)
+    assert article.version_created is None and article.pub_status.value == "withheld"
+
+
+def test_clean_values_give_no_notices() -> None:
+    parsed = parse_document(orjson.dumps({
+        "headline": "H", "body": "B", "version": "3", "urgency": "2", "language": "EN",
+        "versioncreated": "2026-05-01T12:00:00+02:00"}), provider="p")
+    assert parsed.notices == [[]]
+    assert (parsed.articles[0].version, parsed.articles[0].urgency) == (3, 2)

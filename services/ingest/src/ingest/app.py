@@ -99,7 +99,11 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         metrics.http_requests.labels("articles", "202").inc()
         metrics.events_out.labels(intake.stream).inc(
             sum(1 for r in results if r.status == "accepted"))
-        body: dict[str, object] = {"results": [r.wire() for r in results]}
+        wired = [r.wire() for r in results]
+        for result, notices in zip(wired, parsed.notices, strict=True):
+            if notices:  # accepted, but some value could not be used as sent
+                result["warnings"] = [n.wire() for n in notices]
+        body: dict[str, object] = {"results": wired}
         if parsed.rejections:  # the usable items went through; say which were left out
             body["rejected"] = [{"item": r.item, **r.error.body()["error"]}
                                 for r in parsed.rejections]

@@ -46,10 +46,26 @@ class Draft:
     problem: InvalidArticle | None = None  # the format already knows the item is unusable
 
 
-def build(draft: Draft, *, provider: str, format: str) -> Article:
-    """The canonical Article for a draft, or InvalidArticle naming the field at fault."""
+@dataclass(frozen=True)
+class Notice:
+    """A value of an accepted item that Newsflow could not use as sent, and what it did."""
+
+    field: str
+    message: str
+
+    def wire(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+def build(draft: Draft, *, provider: str, format: str,
+          notices: list[Notice] | None = None) -> Article:
+    """The canonical Article for a draft, or InvalidArticle naming the field at fault.
+
+    Agencies send odd values; one unreadable field does not cost the story. Such a value is
+    left out (or brought into range) and, when ``notices`` is given, said there."""
     if draft.problem is not None:
         raise draft.problem
+    notices = notices if notices is not None else []
     status = values.pub_status(draft.pub_status)
     notes = [note for note in (values.text(n) for n in draft.ed_notes) if note]
     embargo = None
@@ -62,6 +78,9 @@ def build(draft: Draft, *, provider: str, format: str) -> Article:
                 f"Held by Newsflow: the embargo {str(draft.embargoed)[:80]!r} is not a date; "
                 "send a version with a machine-readable embargo to release it."
             )
+            notices.append(Notice("embargoed", f"{_shown(draft.embargoed)} is not a date; the "
+                                  "story is held (withheld) until a version with a readable "
+                                  "embargo arrives"))
     headlines = _headlines(draft.headlines)
     bodies = _bodies(draft.body_text, draft.body_html)
     if status is PubStatus.usable and not headlines and not bodies:
@@ -73,16 +92,34 @@ def build(draft: Draft, *, provider: str, format: str) -> Article:
         raise InvalidArticle(f"item {draft.label}: uri is empty", field="uri")
     if uri is None:
         uri = mint_uri(provider, headlines[0].value if headlines else "", _plain(bodies))
+    version = values.version(draft.version)
+    if version is None and _given(draft.version):
+        notices.append(Notice("version", f"{_shown(draft.version)} is not a version number "
+                              "(a whole number, 0 or more); the story is versioned by time"))
+    urgency = values.urgency(draft.urgency)
+    if _given(draft.urgency) and urgency != values.integer(draft.urgency):
+        notices.append(Notice("urgency", f"{_shown(draft.urgency)} is not an urgency from 1 to "
+                              + (f"9; {urgency} is used" if urgency else "9; left out")))
+    language = values.language(draft.language)
+    if language is None and _given(draft.language):
+        notices.append(Notice("language", f"{_shown(draft.language)} is not a language tag; "
+                              "the language is detected from the text"))
+    created = {}
+    for name, raw in (("versionCreated", draft.version_created),
+                      ("firstCreated", draft.first_created)):
+        created[name] = dates.to_utc(raw)
+        if created[name] is None and _given(raw) and not dates.is_no_date(raw):
+            notices.append(Notice(name, f"{_shown(raw)} is not a date; left out"))
     try:
         return Article(
             uri=uri.strip(),
-            version=values.version(draft.version),
-            version_created=dates.to_utc(draft.version_created),
-            first_created=dates.to_utc(draft.first_created),
+            version=version,
+            version_created=created["versionCreated"],
+            first_created=created["firstCreated"],
             pub_status=status,
             embargoed_until=embargo,
-            urgency=values.urgency(draft.urgency),
-            language=values.language(draft.language),
+            urgency=urgency,
+            language=language,
             type=values.text(draft.type) or "text",
             headlines=headlines,
             bodies=bodies,
@@ -102,6 +139,15 @@ def build(draft: Draft, *, provider: str, format: str) -> Article:
         raise InvalidArticle(
             f"item {draft.label}: {where} {error.get('msg', 'is invalid')}", field=where
         ) from exc
+
+
+def _given(value: object) -> bool:
+    """Whether the sender put a value there (an empty string is no value)."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _shown(value: object) -> str:
+    return repr(str(value)[:60])
 
 
 def mint_uri(provider: str, headline: str, body: str) -> str:

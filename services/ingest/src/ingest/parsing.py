@@ -14,7 +14,7 @@ import structlog
 from shared.article import Article
 
 from ingest import decoding, safexml
-from ingest.draft import Draft, build, raw_hash
+from ingest.draft import Draft, Notice, build, raw_hash
 from ingest.errors import (
     IngestError,
     InvalidArticle,
@@ -40,6 +40,8 @@ FORMATS: tuple[str, ...] = (
 _FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
 _JSON_ARRAY_START = re.compile(r"\[\s*[\[{\"\d\-tfn\]]")
 _TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
+# Declared types that are never a news document, whatever the bytes look like.
+_NOT_NEWS_TYPES = ("image/", "audio/", "video/", "font/", "model/")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Parsed:
     format: str
     articles: list[Article] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    notices: list[list[Notice]] = field(default_factory=list)  # per article, in order
 
     def raise_if_empty(self) -> None:
         """A document of which no item is usable is refused as a whole."""
@@ -106,6 +109,10 @@ def parse_checked(
         # A parser defect must still reach the sender as a 4xx, never a 500; logged here once.
         log.exception("parse.crashed", provider=provider, bytes=len(raw))
         raise ParseError("the document could not be parsed") from exc
+    for article, notices in zip(parsed.articles, parsed.notices, strict=True):
+        for notice in notices:
+            log.info("parse.value_ignored", provider=provider, format=parsed.format,
+                     uri=article.uri, field=notice.field, reason=notice.message)
     for rejection in parsed.rejections:
         log.warning(
             "parse.item_rejected",
@@ -129,13 +136,15 @@ def parse_document(
     ParseError (tests and the corpus bench rely on seeing them)."""
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the document is {len(raw)} bytes; the limit is {max_bytes}")
+    hint = (content_type or "").split(";", 1)[0].strip().lower()
+    _refuse_declared(hint)
     document = decoding.decode(raw, content_type)
     stripped = document.lstrip("\ufeff \t\r\n\f\v\u00a0")
     if not stripped.strip():
         raise ParseError("the document is empty")
-    hint = (content_type or "").split(";", 1)[0].strip().lower()
     first = stripped[0]
-    if first == "{" or _JSON_ARRAY_START.match(stripped):
+    if (first == "{" or _JSON_ARRAY_START.match(stripped)
+            or (_is_json_type(hint) and first != "<" and _is_json(stripped))):
         if hint in _TEXT_TYPES:
             try:
                 return _json(jsonshape.load(stripped), raw, provider)
@@ -145,6 +154,28 @@ def parse_document(
     if first == "<" and not (hint in _TEXT_TYPES and _looks_like_prose(stripped)):
         return _xml(stripped, raw, provider)
     return _finish("text", text.drafts(stripped, raw), provider)
+
+
+def _refuse_declared(hint: str) -> None:
+    if hint.startswith("multipart/"):
+        raise UnsupportedFormat(
+            f"{hint} is a form upload; send the document itself as the request body "
+            "(curl --data-binary @story.xml)", field="content-type")
+    if hint.startswith(_NOT_NEWS_TYPES):
+        raise UnsupportedFormat(f"{hint} is not a news document format", field="content-type")
+
+
+def _is_json_type(hint: str) -> bool:
+    return hint == "application/json" or hint.endswith("+json")
+
+
+def _is_json(document: str) -> bool:
+    """Whether a document declared JSON is JSON at all (a bare number, string or null is)."""
+    try:
+        jsonshape.load(document)
+    except ParseError:
+        return False
+    return True
 
 
 def _json(value: object, raw: bytes, provider: str) -> Parsed:
@@ -178,10 +209,14 @@ def _xml(document: str, raw: bytes, provider: str) -> Parsed:
 def _finish(format_name: str, drafts: list[Draft], provider: str) -> Parsed:
     parsed = Parsed(format=format_name)
     for draft in drafts:
+        notices: list[Notice] = []
         try:
-            parsed.articles.append(build(draft, provider=provider, format=format_name))
+            article = build(draft, provider=provider, format=format_name, notices=notices)
         except InvalidArticle as exc:
             parsed.rejections.append(Rejection(item=draft.label, error=exc))
+            continue
+        parsed.articles.append(article)
+        parsed.notices.append(notices)
     return parsed
 
 
