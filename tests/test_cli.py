@@ -31,6 +31,20 @@ def test_parse_of_unsupported_input_exits_non_zero_with_one_line(tmp_path: Path)
     assert "image.png" in result.stderr
 
 
+def test_parse_says_on_stderr_what_it_left_out(tmp_path: Path) -> None:
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps([
+        {"uri": "urn:t:1", "headline": "Bridge reopens", "body": "Traffic.", "urgency": "high"},
+        {"uri": "", "headline": "No id", "body": "Nothing."}]))
+    result = runner.invoke(app, ["parse", str(batch)])
+    assert result.exit_code == 0, result.output
+    assert [a["uri"] for a in json.loads(result.stdout)] == ["urn:t:1"]
+    said = result.stderr.strip().splitlines()
+    assert len(said) == 2
+    assert "urn:t:1: urgency: 'high'" in said[0]
+    assert "item #2 left out" in said[1] and "(uri)" in said[1]
+
+
 def test_enrich_jsonl_keeps_order_and_ids_and_reports_bad_lines() -> None:
     lines = [
         {"id": "en-1", "text": "Merkel meets Macron in Paris\n\nGerman Chancellor Angela Merkel "

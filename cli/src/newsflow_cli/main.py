@@ -182,13 +182,15 @@ def tail(
 
 @app.command()
 def parse(path: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
-    """Print the canonical articles in a file as a JSON array."""
+    """Print the canonical articles in a file as a JSON array; items left out and values not
+    used are said on stderr."""
     from ingest.errors import IngestError
-    from ingest.parsing import parse as parse_document
+    from ingest.parsing import parse_checked
 
+    configure_logging("ERROR", json=False, stream="stderr")  # it says the same itself, below
     try:
         raw = path.read_bytes()
-        articles = parse_document(raw, mimetypes.guess_type(path.name)[0], provider="cli")
+        parsed = parse_checked(raw, mimetypes.guess_type(path.name)[0], provider="cli")
     except OSError as exc:
         typer.echo(f"{path}: cannot read: {exc.strerror}", err=True)
         raise typer.Exit(1) from exc
@@ -196,8 +198,15 @@ def parse(path: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
         where = f" ({exc.field})" if exc.field else ""
         typer.echo(f"{path}: {exc.code}{where}: {exc.message}", err=True)
         raise typer.Exit(1) from exc
-    sys.stdout.write(orjson.dumps([a.wire() for a in articles], option=orjson.OPT_INDENT_2)
-                     .decode() + "\n")
+    for article, notices in zip(parsed.articles, parsed.notices, strict=True):
+        for notice in notices:
+            typer.echo(f"{path}: {article.uri}: {notice.field}: {notice.message}", err=True)
+    for rejection in parsed.rejections:
+        error = rejection.error
+        typer.echo(f"{path}: item {rejection.item} left out: {error.code}"
+                   f"{f' ({error.field})' if error.field else ''}: {error.message}", err=True)
+    sys.stdout.write(orjson.dumps([a.wire() for a in parsed.articles],
+                                  option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 @app.command()

@@ -97,7 +97,7 @@ def build(draft: Draft, *, provider: str, format: str,
         notices.append(Notice("version", f"{_shown(draft.version)} is not a version number "
                               "(a whole number, 0 or more); the story is versioned by time"))
     urgency = values.urgency(draft.urgency)
-    if _given(draft.urgency) and urgency != values.integer(draft.urgency):
+    if _given(draft.urgency) and (urgency is None or urgency != values.integer(draft.urgency)):
         notices.append(Notice("urgency", f"{_shown(draft.urgency)} is not an urgency from 1 to "
                               + (f"9; {urgency} is used" if urgency else "9; left out")))
     language = values.language(draft.language)
