@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -12,12 +13,15 @@ from pathlib import Path
 import pytest
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
+from typer.testing import CliRunner
 
 from shared.article import Article, Source
-from shared.events import ArticleEnriched, ArticleIngested, Event
+from shared.events import INGESTED_STREAM, ArticleEnriched, ArticleIngested, Event
 from shared.observability import Metrics
 from shared.settings import Settings
 from shared.streams import Entry, GroupConsumer, Outcome, StreamTrimmer, ensure_group
+
+from newsflow_cli.main import app as cli
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +49,7 @@ class Consumer:
         self.aredis, self.redis_url, self.stream, self.out = aredis, redis_url, stream, out
         self.seen: list[tuple[str, int]] = []
         self.fail: dict[str, int] = {}  # subject -> times to fail before succeeding
+        self.refuse: set[str] = set()  # subjects treated as poison
 
     async def handle(self, entries: list[Entry]) -> list[Outcome]:
         outcomes = []
@@ -55,6 +60,9 @@ class Consumer:
                 outcomes.append(Outcome.failed(exc, poison=True))
                 continue
             self.seen.append((event.subject, entry.attempts))
+            if event.subject in self.refuse:
+                outcomes.append(Outcome.failed(ValueError("refused"), poison=True))
+                continue
             if self.fail.get(event.subject, 0) > 0:
                 self.fail[event.subject] -= 1
                 outcomes.append(Outcome.failed(RuntimeError("transient")))
@@ -74,7 +82,7 @@ class Consumer:
 
 @pytest.fixture
 async def consumer(aredis: Redis, redis_url: str, prefix: str) -> AsyncIterator[Consumer]:
-    yield Consumer(aredis, redis_url, prefix + "in", prefix + "out")
+    yield Consumer(aredis, redis_url, prefix + INGESTED_STREAM, prefix + "out")
 
 
 async def test_each_entry_is_emitted_then_acknowledged(consumer: Consumer, aredis: Redis) -> None:
@@ -225,4 +233,36 @@ async def test_idle_consumers_with_nothing_pending_are_forgotten(
     left = {c["name"].decode() for c in await aredis.xinfo_consumers(stream, "g")}
     assert left == {"gone-with-work", "alive"}  # its pending entry must stay claimable
     assert await aredis.xpending(stream, "g") == pending_before
+
+
+async def test_dead_letters_are_listed_and_replayed_from_the_cli(
+        consumer: Consumer, aredis: Redis, redis_url: str, prefix: str) -> None:
+    consumer.refuse.add("urn:test:5")
+    broker = await consumer.start()
+    try:
+        await aredis.xadd(consumer.stream, _event(5).to_fields())
+        await _wait_for(lambda: _length(aredis, consumer.stream + ".dlq", 1))
+        env = {"NEWSFLOW_REDIS_URL": redis_url, "NEWSFLOW_STREAM_PREFIX": prefix}
+        listed = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["dead-letters", "list", INGESTED_STREAM, "--json"], env=env)
+        assert listed.exit_code == 0, listed.output
+        [letter] = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert (letter["subject"], letter["attempts"]) == ("urn:test:5", 1)
+        assert letter["error"] == "ValueError: refused"
+
+        consumer.refuse.clear()  # the defect is fixed
+        replayed = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["dead-letters", "replay", INGESTED_STREAM, "--all"], env=env)
+        assert replayed.exit_code == 0, replayed.output
+        await _wait_for(lambda: _length(aredis, consumer.out, 1))
+        assert await aredis.xlen(consumer.stream + ".dlq") == 0
+        [(_, fields)] = await aredis.xrange(consumer.out)
+        assert Event.from_fields(fields).subject == "urn:test:5"
+
+        again = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["dead-letters", "replay", INGESTED_STREAM, letter["id"]],
+            env=env)
+        assert again.exit_code == 1 and f"no dead letter {letter['id']}" in again.stderr
+    finally:
+        await broker.stop()
 

@@ -18,6 +18,7 @@ import typer
 from shared.events import PUBLISHED_STREAM
 from shared.logging import configure_logging
 
+from newsflow_cli.dead_letters import app as dead_letters_app
 from newsflow_cli.deliveries import app as deliveries_app
 from newsflow_cli.platform import Platform, PlatformError, read_events, running
 
@@ -26,6 +27,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(dead_letters_app, name="dead-letters")
 
 
 @app.callback()

@@ -285,7 +285,6 @@ class StreamTrimmer:
             log.info("stream.trimmed", stream=stream, removed=removed)
         return int(removed)
 
-
     async def forget_idle_consumers(self, stream: str, group: str) -> list[str]:
         removed = [_text(name) for name in await self._forget(
             keys=[stream], args=[group, self.forget_consumers_ms])]

@@ -1,0 +1,90 @@
+"""``newsflow dead-letters``: the entries a service gave up on, and replaying them once fixed."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+import redis
+import typer
+
+from shared.dead_letters import dead_letters, replay
+from shared.events import ENRICHED_STREAM, INGESTED_STREAM, PUBLISHED_STREAM
+from shared.streams import DLQ_SUFFIX
+
+STREAMS = (INGESTED_STREAM, ENRICHED_STREAM, PUBLISHED_STREAM)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Stream entries a service dead-lettered (<stream>.dlq): list, replay.")
+
+Stream = Annotated[str, typer.Argument(
+    help=f"the input stream: {', '.join(STREAMS)} (its .dlq is read)")]
+RedisUrl = Annotated[str, typer.Option(envvar="NEWSFLOW_REDIS_URL")]
+Prefix = Annotated[str, typer.Option(envvar="NEWSFLOW_STREAM_PREFIX", show_default=False)]
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@app.command("list")
+def list_dead_letters(
+    stream: Stream,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    redis_url: RedisUrl = DEFAULT_REDIS,
+    stream_prefix: Prefix = "",
+) -> None:
+    """The oldest dead letters of a stream, with why each one failed."""
+    letters = dead_letters(_client(redis_url), _name(stream, stream_prefix), limit)
+    for letter in letters:
+        if as_json:
+            typer.echo(json.dumps(letter.summary()))
+            continue
+        when = datetime.fromtimestamp(letter.time_ms / 1000, UTC).isoformat(timespec="seconds")
+        summary = letter.summary()
+        typer.echo(f"{letter.id}  {when}  attempts={letter.attempts}  "
+                   f"{summary['subject'] or '-'}  {letter.error}")
+    if not letters and not as_json:
+        typer.echo(f"no dead letters on {stream}", err=True)
+
+
+@app.command("replay")
+def replay_dead_letters(
+    stream: Stream,
+    ids: Annotated[list[str] | None, typer.Argument(help="dead letter ids")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every dead letter of the stream")] = False,
+    redis_url: RedisUrl = DEFAULT_REDIS,
+    stream_prefix: Prefix = "",
+) -> None:
+    """Append dead letters to their stream again (same event id, attempts start over)."""
+    if bool(ids) == all_:
+        typer.echo("give dead letter IDs or --all", err=True)
+        raise typer.Exit(2)
+    replayed = replay(_client(redis_url), _name(stream, stream_prefix), None if all_ else ids)
+    for dead_id, new_id in replayed.items():
+        typer.echo(f"replayed {dead_id} as {new_id}")
+    missing = [i for i in ids or [] if i not in replayed]
+    for dead_id in missing:
+        typer.echo(f"no dead letter {dead_id} on {stream}", err=True)
+    typer.echo(f"{len(replayed)} entry(ies) appended again", err=True)
+    if missing:
+        raise typer.Exit(1)
+
+
+def _name(stream: str, prefix: str) -> str:
+    stream = stream.removesuffix(DLQ_SUFFIX)
+    if stream not in STREAMS:
+        typer.echo(f"unknown stream {stream!r}; one of {', '.join(STREAMS)}", err=True)
+        raise typer.Exit(2)
+    return prefix + stream
+
+
+def _client(url: str) -> redis.Redis:
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        shown = re.sub(r"//[^@/]*@", "//***@", url)  # no password on the terminal
+        typer.echo(f"cannot reach Redis at {shown}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    return client
