@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+import redis
 from typer.testing import CliRunner
+
+from shared.article import Article, Source
+from shared.events import PUBLISHED_STREAM, ArticlePublished
 
 from newsflow_cli.main import app
 
@@ -62,3 +67,23 @@ def test_enrich_jsonl_keeps_order_and_ids_and_reports_bad_lines() -> None:
     assert "text" in out[1]["error"]
     assert out[2]["language"] == "de"
     assert out[2]["wordCount"] > 0
+
+
+@pytest.mark.integration
+def test_tail_prints_published_events_of_the_prefixed_stream(redis_url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    article = Article(uri="urn:t:tail", version=1, source=Source(provider="t", format="json"),
+                      headlines=[{"value": "Bridge reopens"}])
+    event = ArticlePublished.for_article(article, "test")
+    try:
+        client.xadd(prefix + PUBLISHED_STREAM, event.to_fields())
+        result = runner.invoke(app, ["tail", "--from-start", "--count", "1"],
+                               env={"NEWSFLOW_REDIS_URL": redis_url,
+                                    "NEWSFLOW_STREAM_PREFIX": prefix})
+    finally:
+        client.delete(prefix + PUBLISHED_STREAM)
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    printed = json.loads(line)
+    assert (printed["id"], printed["subject"]) == (event.id, "urn:t:tail")
+    assert printed["data"]["headlines"][0]["value"] == "Bridge reopens"

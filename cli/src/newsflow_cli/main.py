@@ -166,13 +166,16 @@ def tail(
     redis_url: Annotated[str, typer.Option(envvar="NEWSFLOW_REDIS_URL")] = "redis://127.0.0.1:6379/0",
     from_start: Annotated[bool, typer.Option("--from-start", help="Replay from the start")] = False,
     count: Annotated[int, typer.Option(help="Stop after this many events (0: never)")] = 0,
+    stream_prefix: Annotated[str, typer.Option(envvar="NEWSFLOW_STREAM_PREFIX",
+                                               show_default=False)] = "",
 ) -> None:
     """Follow news.published and print each event as one JSON line."""
     client = redis.Redis.from_url(redis_url)
     last = "0-0" if from_start else "$"
     seen = 0
     while True:
-        for entry_id, event in read_events(client, PUBLISHED_STREAM, last, block_ms=5000):
+        for entry_id, event in read_events(client, stream_prefix + PUBLISHED_STREAM, last,
+                                           block_ms=5000):
             last = entry_id
             typer.echo(json.dumps({"entry_id": entry_id, "id": event.id, "type": event.type,
                                    "subject": event.subject, "time": event.time.isoformat(),
