@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -42,11 +43,11 @@ async def test_a_held_story_is_released_after_its_time_even_by_a_new_process(
 async def test_a_kill_cancels_the_pending_release(aredis: Redis, prefix: str) -> None:
     until = datetime.now(UTC) + timedelta(hours=1)
     schedule = EmbargoSchedule(aredis, namespace=prefix, release_to=prefix + "enriched")
-    for version in (1, 2):
-        _, article = _held("urn:e:2", until)
-        article = article.model_copy(update={"version": version})
-        await schedule.hold(ArticleEnriched.for_article(article, "test"), article)
+    versions = [_held("urn:e:2", until)[1].model_copy(update={"version": v}) for v in (1, 2)]
+    await asyncio.gather(*(  # held at once, as one batch does
+        schedule.hold(ArticleEnriched.for_article(a, "test"), a) for a in versions))
     assert await schedule.cancel("urn:e:2") == 2
+    assert await schedule.pending() == 0
     far = int((until + timedelta(days=1)).timestamp() * 1000)
     assert await schedule.release_due(now_ms=far) == 0
     assert await aredis.xlen(prefix + "enriched") == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,10 +105,21 @@ async def test_killed_stories_leave_the_listing(store: ArticleStore) -> None:
     assert [s.uri for s in (await store.page(Query(), limit=10)).items] == []
 
 
-async def test_a_forged_cursor_is_a_clear_error(store: ArticleStore) -> None:
-    with pytest.raises(BadRequest) as raised:
-        await store.page(Query(), limit=3, cursor="not-a-cursor!!")
+@pytest.mark.parametrize("cursor", ["not-a-cursor!!", "OTk5OTk5OTk5OTk5OTk5OTk5OTl8eA"])
+async def test_a_forged_cursor_is_a_clear_error(store: ArticleStore, cursor: str) -> None:
+    with pytest.raises(BadRequest) as raised:  # the second one's number overflows an Int64
+        await store.page(Query(), limit=3, cursor=cursor)
     assert raised.value.field == "cursor"
+
+
+async def test_two_versions_of_a_new_story_saved_at_once_keep_the_newer(
+        store: ArticleStore) -> None:
+    for n in range(10):
+        uri = f"urn:race:{n}"
+        await asyncio.gather(store.save(_article(uri=uri, version=1), f"old{n}"),
+                             store.save(_article(uri=uri, version=5), f"new{n}"))
+        story = await store.get(uri)
+        assert story is not None and story.article["version"] == 5
 
 
 async def test_a_kill_without_a_version_is_final_even_if_an_earlier_version_arrives_later(

@@ -129,3 +129,10 @@ def test_clean_values_give_no_notices() -> None:
         "versioncreated": "2026-05-01T12:00:00+02:00"}), provider="p")
     assert parsed.notices == [[]]
     assert (parsed.articles[0].version, parsed.articles[0].urgency) == (3, 2)
+
+
+def test_a_version_too_large_to_store_is_left_out_and_said() -> None:
+    parsed = parse_document(orjson.dumps({"headline": "H", "body": "B", "version": 2**63}),
+                            provider="p")
+    assert parsed.articles[0].version is None
+    assert [n.field for n in parsed.notices[0]] == ["version"]

@@ -45,7 +45,9 @@ async def test_metadata_is_named_as_such() -> None:
 
 @pytest.mark.parametrize("url", ["ftp://public.example/", "file:///etc/passwd",
                                  "http://user:pw@public.example/", "http:///nohost",
-                                 "http://nowhere.example/"])
+                                 "http://nowhere.example/", "https://public.example/hook\x00",
+                                 "https://public.example/ho\nok", "https://public.example/a b",
+                                 "https://public.example:99999/"])
 async def test_bad_urls_are_refused(url: str) -> None:
     with pytest.raises(EgressRefused):
         await EgressPolicy([], DNS).check(url)

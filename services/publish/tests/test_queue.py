@@ -104,3 +104,15 @@ async def test_dead_letters_replay_once_with_their_history(redis: tuple[Redis, s
     assert not await queue.replay(d.id)  # no longer dead
     (again,), _ = await queue.claim("sub_a", 10, lease_ms=10_000)
     assert again.attempts[0]["status"] == 500 and again.attempts[-1]["replayed"]
+
+
+async def test_a_kill_also_drops_dead_letters_of_its_story(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(1, "urn:killed"), delivery(2, "urn:kept")])
+    claimed, _ = await queue.claim("sub_a", 10, lease_ms=10_000)
+    for d in claimed:
+        assert await queue.dead_letter(d, "failed")
+    await queue.enqueue([delivery(3, "urn:killed", "article.killed")])
+    assert [d.uri for d in await queue.list("sub_a", "dead", 10)] == ["urn:kept"]
+    assert await queue.dead_ids("sub_a") == [delivery(2).id]

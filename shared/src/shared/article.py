@@ -107,11 +107,15 @@ class Source(Model):
     raw_hash: str | None = None
 
 
+# Versions are stored as signed 64-bit integers, with room above them for a final kill.
+MAX_VERSION = 2**62 - 1
+
+
 class Article(Model):
     """One version of one story."""
 
     uri: str = Field(min_length=1, max_length=2048)
-    version: int | None = Field(default=None, ge=0)
+    version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
     version_created: UtcDatetime | None = None
     first_created: UtcDatetime | None = None
     pub_status: PubStatus = PubStatus.usable

@@ -95,7 +95,8 @@ def build(draft: Draft, *, provider: str, format: str,
     version = values.version(draft.version)
     if version is None and _given(draft.version):
         notices.append(Notice("version", f"{_shown(draft.version)} is not a version number "
-                              "(a whole number, 0 or more); the story is versioned by time"))
+                              "(a whole number from 0 to 2^62-1); the story is versioned by "
+                              "time"))
     urgency = values.urgency(draft.urgency)
     if _given(draft.urgency) and (urgency is None or urgency != values.integer(draft.urgency)):
         notices.append(Notice("urgency", f"{_shown(draft.urgency)} is not an urgency from 1 to "

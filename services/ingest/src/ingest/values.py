@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shared.article import PubStatus
+from shared.article import MAX_VERSION, PubStatus
 
 from ingest.errors import InvalidArticle
 
@@ -61,7 +61,7 @@ def urgency(value: object) -> int | None:
 
 def version(value: object) -> int | None:
     number = integer(value)
-    return number if number is not None and number >= 0 else None
+    return number if number is not None and 0 <= number <= MAX_VERSION else None
 
 
 def language(value: object) -> str | None:

@@ -123,16 +123,19 @@ class WebhookSender:
             target = await self.egress.check(subscription.record.url)
         except EgressRefused as exc:
             return finish("refused", error=f"refused: {exc}")
-        url, host_header, extensions = target.pinned()
-        headers = {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            **host_header,
-            **signature_headers(delivery.id, int(time.time()), delivery.body,
-                                subscription.signing_secrets()),
-        }
-        request = client.build_request("POST", url, content=delivery.body.encode(),
-                                       headers=headers, extensions=extensions)
+        try:
+            url, host_header, extensions = target.pinned()
+            headers = {
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+                **host_header,
+                **signature_headers(delivery.id, int(time.time()), delivery.body,
+                                    subscription.signing_secrets()),
+            }
+            request = client.build_request("POST", url, content=delivery.body.encode(),
+                                           headers=headers, extensions=extensions)
+        except (httpx.InvalidURL, ValueError) as exc:  # e.g. stored before this was checked
+            return finish("refused", error=f"refused: not a usable URL: {exc}"[:300])
         try:
             async with asyncio.timeout(self.deadline_s):
                 response = await client.send(request, stream=True)
@@ -142,7 +145,7 @@ class WebhookSender:
                     await response.aclose()
         except (TimeoutError, httpx.TimeoutException) as exc:
             return finish("timeout", error=f"timeout: {type(exc).__name__}")
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError, ValueError) as exc:
             return finish("network_error", error=f"{type(exc).__name__}: {exc}"[:300])
         status = response.status_code
         if 200 <= status < 300:

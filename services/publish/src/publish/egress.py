@@ -69,10 +69,13 @@ class EgressPolicy:
 
     def check_syntax(self, url: str) -> tuple[str, int]:
         """Scheme and host; raises EgressRefused. Returns (host, port)."""
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+            raise EgressRefused("the URL contains whitespace or control characters")
         try:
             parts = urlsplit(url)
             port = parts.port
-        except ValueError as exc:
+            httpx.URL(url)  # what sends it must accept it too
+        except (ValueError, httpx.InvalidURL) as exc:
             raise EgressRefused(f"not a valid URL: {exc}") from exc
         if parts.scheme not in ("http", "https"):
             raise EgressRefused("only http and https URLs are allowed")

@@ -21,6 +21,18 @@ from shared.events import Event
 
 log = structlog.get_logger()
 
+# KEYS: the story's held ids, due, events -> how many were held. Atomic, so a version held by
+# another replica at the same moment is either cancelled too or held after the kill.
+_CANCEL = """
+local ids = redis.call('SMEMBERS', KEYS[1])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+end
+redis.call('DEL', KEYS[1])
+return #ids
+"""
+
 
 class EmbargoSchedule:
     def __init__(self, redis: Redis, *, namespace: str, release_to: str,
@@ -30,7 +42,8 @@ class EmbargoSchedule:
         self.interval_s = interval_s
         self.due_key = namespace + "newsflow:embargo:due"  # event id -> release ms
         self.events_key = namespace + "newsflow:embargo:events"  # event id -> stream fields
-        self.by_uri_key = namespace + "newsflow:embargo:by-uri"  # uri -> [event ids]
+        self.by_uri_prefix = namespace + "newsflow:embargo:uri:"  # + uri: SET of event ids
+        self._cancel = redis.register_script(_CANCEL)
 
     @staticmethod
     def holds(article: Article, now_ms: int | None = None) -> bool:
@@ -45,11 +58,9 @@ class EmbargoSchedule:
         release_ms = int(article.embargoed_until.timestamp() * 1000)
         fields = {k: (v.decode() if isinstance(v, bytes) else v)
                   for k, v in event.to_fields().items()}
-        held = await self.redis.hget(self.by_uri_key, article.uri)
-        ids = sorted(set(orjson.loads(held) if held else []) | {event.id})
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self.redis.pipeline(transaction=True)  # a kill sees all of it or none
         pipe.hset(self.events_key, event.id, orjson.dumps(fields))
-        pipe.hset(self.by_uri_key, article.uri, orjson.dumps(ids))
+        pipe.sadd(self.by_uri_prefix + article.uri, event.id)
         pipe.zadd(self.due_key, {event.id: release_ms})
         await pipe.execute()
         log.info("article.held", event_id=event.id, article_id=article.uri,
@@ -57,17 +68,11 @@ class EmbargoSchedule:
 
     async def cancel(self, uri: str) -> int:
         """Drop every held version of a story (a kill); returns how many were held."""
-        held = await self.redis.hget(self.by_uri_key, uri)
-        ids = orjson.loads(held) if held else []
-        if not ids:
-            return 0
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(self.due_key, *ids)
-        pipe.hdel(self.events_key, *ids)
-        pipe.hdel(self.by_uri_key, uri)
-        await pipe.execute()
-        log.info("embargo.cancelled", article_id=uri, held=len(ids))
-        return len(ids)
+        held = int(await self._cancel(
+            keys=[self.by_uri_prefix + uri, self.due_key, self.events_key]))
+        if held:
+            log.info("embargo.cancelled", article_id=uri, held=held)
+        return held
 
     async def pending(self) -> int:
         return int(await self.redis.zcard(self.due_key))
@@ -103,9 +108,4 @@ class EmbargoSchedule:
             await asyncio.sleep(self.interval_s)
 
     async def _forget(self, uri: str, event_id: str) -> None:
-        held = await self.redis.hget(self.by_uri_key, uri)
-        ids = [i for i in (orjson.loads(held) if held else []) if i != event_id]
-        if ids:
-            await self.redis.hset(self.by_uri_key, uri, orjson.dumps(ids))
-        else:
-            await self.redis.hdel(self.by_uri_key, uri)
+        await self.redis.srem(self.by_uri_prefix + uri, event_id)

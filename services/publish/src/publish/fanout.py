@@ -4,7 +4,8 @@ The whole batch is queued durably in Redis (one pipeline) before its entries are
 a failure leaves them pending for the reclaimer, and queueing is idempotent (a delivery already
 queued or sent is not queued again). A kill goes to every subscription that was queued any version
 of its story, whatever its content filters say now, and drops that story's undelivered versions.
-A subscription never receives events announced before it was created.
+A subscription never receives events announced before it was created, and receives every
+matching event announced after its creation was answered, whichever replica handles it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,16 @@ class FanOut:
             kind = WEBHOOK_TYPES.get(event.type)
             if kind is not None:
                 decoded.append((entry, event, kind))
-        if not decoded or not self.registry.by_id:
+        if not decoded:
+            return outcomes
+        try:
+            # A subscription made on another replica a moment ago must see these entries:
+            # its version bump happened before they were announced.
+            await self.registry.refresh()
+        except Exception as exc:
+            log.exception("webhooks.registry_refresh_failed")
+            return [o if o.error else Outcome.failed(exc) for o in outcomes]
+        if not self.registry.by_id:
             return outcomes
         enabled = self.registry.enabled()
         got = await self._who_got_kills(decoded, enabled)

@@ -42,7 +42,11 @@ class PublishArticles:
             article = event.article()
         except (EventDecodeError, ValueError) as exc:
             return Outcome.failed(exc, poison=True)
-        return await self.publish(event, article)
+        try:
+            return await self.publish(event, article)
+        except Exception as exc:  # a defect with one entry must not fail the whole batch
+            log.exception("article.publish_failed", event_id=event.id, article_id=article.uri)
+            return Outcome.failed(exc)
 
     async def publish(self, cause: Event, article: Article) -> Outcome:
         """Store, then emit the public event; a stale version is acked with nothing emitted.

@@ -35,7 +35,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: due rec story got sent; ARGV: id record uri is_kill
+# KEYS: due rec story got sent dead; ARGV: id record uri is_kill
 _ENQUEUE = _NOW + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('ZSCORE', KEYS[5], ARGV[1]) then
   return {0, 0}
@@ -44,6 +44,7 @@ local dropped = 0
 if ARGV[4] == '1' then
   for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
     redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[6], id)
     dropped = dropped + redis.call('HDEL', KEYS[2], id)
   end
   redis.call('DEL', KEYS[3])
@@ -186,7 +187,7 @@ class DeliveryQueue:
             s = d.subscription
             await self._enqueue(
                 keys=[self.key(s, "due"), self.key(s, "rec"), self.story_key(s, d.uri),
-                      self.key(s, "got"), self.key(s, "sent")],
+                      self.key(s, "got"), self.key(s, "sent"), self.key(s, "dead")],
                 args=[d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"],
                 client=pipe)
         results = await pipe.execute()

@@ -70,6 +70,14 @@ class SubscriptionRegistry:
         self._version = version
         self._notify()
 
+    async def refresh(self) -> bool:
+        """Reload if a replica changed the subscriptions since the last load (one GET);
+        whether it reloaded."""
+        if await self.redis.get(self.version_key) == self._version:
+            return False
+        await self.load()
+        return True
+
     async def changed(self, record: SubscriptionRecord | None, subscription_id: str) -> None:
         """Apply a change made here, and tell the other replicas."""
         if record is None:
@@ -84,9 +92,10 @@ class SubscriptionRegistry:
         while True:
             await asyncio.sleep(min(1.0, self.refresh_s))
             try:
-                version = await self.redis.get(self.version_key)
-                if version != self._version or time.monotonic() - last_load >= self.refresh_s:
+                if time.monotonic() - last_load >= self.refresh_s:
                     await self.load()
+                    last_load = time.monotonic()
+                elif await self.refresh():
                     last_load = time.monotonic()
             except Exception:
                 log.exception("subscriptions.refresh_failed")

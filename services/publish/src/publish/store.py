@@ -21,14 +21,14 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from shared.article import Article
+from shared.article import MAX_VERSION, Article
 
 from publish.errors import BadRequest, StoreUnavailable
 from publish.filters import topics_of
 
 log = structlog.get_logger()
 
-FINAL_RANK = 2**62  # above any agency version number
+FINAL_RANK = MAX_VERSION + 1  # above any version an article can carry
 
 
 class Write(StrEnum):
@@ -90,15 +90,17 @@ class ArticleStore:
         try:
             if article.killed:
                 return await self._kill(article, doc)
-            updated = await self.articles.update_one(
-                {"_id": article.uri, "rank": {"$lt": doc["rank"]}}, {"$set": doc})
-            if updated.matched_count:
+            guarded = {"_id": article.uri, "rank": {"$lt": doc["rank"]}}
+            if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
                 return Write.stored
             try:
                 await self.articles.insert_one({"_id": article.uri, **doc})
                 return Write.stored
             except DuplicateKeyError:
-                pass
+                # Another version of a new story was inserted meanwhile: this one may still
+                # be the newer of the two.
+                if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
+                    return Write.stored
             current = await self.articles.find_one({"_id": article.uri}, {"eventId": 1})
             if current is not None and current.get("eventId") == event_id:
                 return Write.redelivered
@@ -230,6 +232,8 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         ms, _, uri = raw.partition("|")
+        if not 0 <= int(ms) < 2**63:  # an Int64 key
+            raise ValueError(ms)
         return int(ms), uri
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("not a cursor this API returned", "cursor") from exc
