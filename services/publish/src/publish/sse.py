@@ -280,7 +280,8 @@ def sse_router(hub: StreamHub, heartbeat_s: float) -> APIRouter:
         filters = _filters(topics=topics, entities=entities, language=language,
                            urgency=urgency, sources=sources, event_types=event_types)
         resume = last_event_id or last_event_id_param
-        if resume is not None and not ENTRY_ID.match(resume.strip()):
+        if resume is not None and not (ENTRY_ID.match(resume.strip())
+                                       and max(_key(resume.strip())) < 2**64):
             raise BadRequest("Last-Event-ID must be a stream entry id such as 1700000000000-0",
                              "last_event_id")
         client = hub.connect(filters)
