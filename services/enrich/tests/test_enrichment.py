@@ -65,3 +65,18 @@ async def test_process_pool_returns_articles_in_order(make_article):
         pool.close()
     assert [r.uri for r in results] == [a.uri for a in articles]
     assert all(r.word_count for r in results)
+
+
+def test_headline_mentions_point_into_the_published_headline(enricher, make_article):
+    article = make_article("🔴 LIVE:  Putin  and  Zelensky to meet in Istanbul",
+                           "Vladimir Putin and Volodymyr Zelensky will meet in Istanbul on "
+                           "Monday, officials in Ankara said. The talks follow months of "
+                           "fighting along the front line.")
+    result = enricher.enrich(article)
+    headline = result.headline
+    assert "  " not in headline and "🔴" not in headline
+    found = [(m, e.name) for e in (*result.people, *result.places) for m in e.mentions
+             if m.field == "headline"]
+    assert len(found) >= 2
+    for mention, name in found:
+        assert headline[mention.start:mention.end] in name

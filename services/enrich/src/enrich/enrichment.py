@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.article import Article, Body, Description, Entity
+from shared.article import Article, Body, Description, Entity, Headline
 
 from enrich.cleaning import CleanText, clean_line, clean_text, html_to_text
 from enrich.entities import FoundEntity, find_entities, merge_with_source, name_key, split_by_kind
@@ -125,6 +125,7 @@ class Enricher:
         article, clean = item.article, item.clean
         update: dict[str, object] = {
             "language": item.language,
+            "headlines": _headlines(article, item.headline),
             "bodies": _bodies(article, clean.text),
             "word_count": (words := word_count(clean.text)),
             "reading_time_seconds": reading_time_seconds(words),
@@ -140,6 +141,15 @@ class Enricher:
 
 def _base(language: str) -> str:
     return language.replace("_", "-").split("-")[0].lower()
+
+
+def _headlines(article: Article, cleaned: str) -> list[Headline]:
+    """The main headline as cleaned: headline mentions are offsets into this text."""
+    if not cleaned or not article.headlines:
+        return article.headlines
+    main = next((i for i, h in enumerate(article.headlines) if h.role == "main"), 0)
+    return [h.model_copy(update={"value": cleaned}) if i == main else h
+            for i, h in enumerate(article.headlines)]
 
 
 def _bodies(article: Article, text: str) -> list[Body]:
