@@ -2,6 +2,8 @@ import pytest
 
 from shared.article import Entity
 
+from enrich.entities import PERSON, _group, _Mention, _merge_variants
+
 
 def entity_names(entities: list[Entity]) -> set[str]:
     return {e.name for e in entities}
@@ -82,3 +84,50 @@ def test_agency_entities_kept_with_their_codes(enricher, make_article):
     assert istanbul[0].uri == "http://www.geonames.org/745044"
     assert istanbul[0].type == "city"
     assert istanbul[0].count == 3  # the headline mention counts too
+
+
+def _people_orgs_places(enricher, make_article, body: str) -> tuple[set, set, set]:
+    result = enricher.enrich(make_article("News of the day", body, language="en"))
+    return (entity_names(result.people), entity_names(result.organisations),
+            entity_names(result.places))
+
+
+def test_a_title_after_a_comma_does_not_make_a_place_a_person(enricher, make_article):
+    people, organisations, places = _people_orgs_places(enricher, make_article, (
+        "At Google, CEO Sundar Pichai spoke to staff on Monday. In Washington, Secretary of "
+        "State Antony Blinken said the talks had gone well."))
+    assert {"Sundar Pichai", "Antony Blinken"} <= people
+    assert not {"Google", "Washington"} & people
+    assert "Google" in organisations and "Washington" in places
+
+
+def test_a_nationality_before_state_is_not_a_place(enricher, make_article):
+    _, _, places = _people_orgs_places(enricher, make_article, (
+        "North Korean state media said the launch succeeded. French state railway SNCF "
+        "cancelled trains, and Dutch state broadcaster NOS reported delays on Monday."))
+    assert not {"North Korean", "French", "Dutch"} & places
+
+
+def test_names_with_a_lowercase_start_are_kept(enricher, make_article):
+    _, organisations, _ = _people_orgs_places(enricher, make_article, (
+        "Shares in eBay rose on Monday after the company reported strong sales. Officials "
+        "said al-Qaeda had claimed the attack in Yemen."))
+    assert {"eBay", "al-Qaeda"} <= organisations
+
+
+def test_thousands_of_names_still_merge_their_short_forms():
+    syllables = ["ka", "lo", "mi", "re", "su", "ta", "vo", "ne", "pi", "du"]
+
+    def word(n: int) -> str:  # distinct, and no letter doubled (which variants would squeeze)
+        return "".join(syllables[int(d)] for d in f"{n:04d}").capitalize()
+
+    names = [f"{word(n)} {word(n)}son" for n in range(2000)]
+    mentions = [_Mention("body", 0, len(name), name, PERSON, False) for name in names]
+    mentions.append(_Mention("body", 0, 10, f"{word(7)}son", PERSON, False))
+    mentions.append(_Mention("body", 0, 10, "Zelenskyy", PERSON, False))
+    mentions.append(_Mention("body", 0, 10, "Volodymyr Zelensky", PERSON, False))
+    merged = _merge_variants(_group(mentions))  # above the fuzzy limit: the indexed path
+    assert len(merged) == 2001  # the short forms joined their full names
+    by_name = {c.mentions[0].text: c for c in merged}
+    assert len(by_name[names[7]].mentions) == 2
+    assert len(by_name["Volodymyr Zelensky"].mentions) == 2

@@ -155,9 +155,15 @@ _PLACE_NOUNS = frozenset(
     ]
 )
 _DETERMINERS = frozenset({"the", "a", "an"})
+_PREPOSITIONS = frozenset(
+    ["in", "at", "on", "from", "to", "for", "of", "into", "onto", "near", "across", "inside",
+     "outside", "throughout", "around", "after", "before", "during", "since", "via", "with",
+     "without", "towards", "toward"]
+)
 _POSSESSIVE = frozenset({"'s", "’s", "'", "’"})
 _DEMONYM_SUFFIXES = ("ian", "ean", "ese", "ish", "ic", "an", "i")
 _MERGE_STOPWORDS = frozenset({"of", "the", "and", "for", "de", "la", "&"})
+_FUZZY_MERGE_LIMIT = 400  # distinct names in one article; real stories have far fewer
 _DISPLAY_SMALL_WORDS = frozenset(
     [
         "a",
@@ -377,13 +383,17 @@ def _trim(ent: Span, doc_text: str, kind: str, field_name: str) -> _Mention | No
     if newline >= 0:
         text = text[:newline].rstrip()
         end = start + len(text)
-    if len(text) < 2 or not text[0].isupper() or not any(ch.isalpha() for ch in text):
+    # A name starts with a capital, somewhere in its first word: "Kyiv", "eBay", "al-Qaeda".
+    if len(text) < 2 or not any(ch.isupper() for ch in text.split()[0]):
         return None
     after = doc[last : last + 3]
-    if len(after) >= 2 and after[0].text == "," and after[1].lower_ in TITLES:
-        titled = True  # "Rustem Umerov, Secretary of ..."
-    if kind != PLACE and last < len(doc) and doc[last].lower_ in _PLACE_NOUNS:
-        kind = PLACE  # "the Sumy region"
+    after_preposition = first > 0 and doc[first - 1].lower_ in _PREPOSITIONS
+    if (len(after) >= 2 and after[0].text == "," and after[1].lower_ in TITLES
+            and not after_preposition):
+        titled = True  # "Rustem Umerov, Secretary of ...", not "In Kyiv, President ..."
+    if (kind != PLACE and ent.label_ != "NORP" and last < len(doc)
+            and doc[last].lower_ in _PLACE_NOUNS):
+        kind = PLACE  # "the Sumy region", not "French state railway"
     demonym = (
         kind == PLACE
         and last - first == 1
@@ -408,16 +418,29 @@ def _group(mentions: list[_Mention]) -> list[_Cluster]:
 
 
 def _merge_variants(clusters: list[_Cluster]) -> list[_Cluster]:
-    """Merge short and variant names into the longer name of the same thing."""
+    """Merge short and variant names into the longer name of the same thing.
+
+    Each name is compared with every longer one, fuzzily, up to `_FUZZY_MERGE_LIMIT` names.
+    A list of thousands of names (victims, results) would make that quadratic, so above the
+    limit a name is only compared with the names that hold its rarest word (transliteration
+    variants included) or that it abbreviates."""
     clusters.sort(key=lambda c: (-len(c.tokens), -len(c.mentions)))
     votes = {id(c): Counter(m.kind for m in c.mentions) for c in clusters}
     kinds = {key: counter.most_common(1)[0][0] for key, counter in votes.items()}
+    fuzzy = len(clusters) <= _FUZZY_MERGE_LIMIT
     roots: list[_Cluster] = []
+    index: dict[str, list[_Cluster]] = defaultdict(list)  # a word, squeezed, or initials
     for cluster in clusters:
         kind = kinds[id(cluster)]
+        if fuzzy:
+            pool = roots
+        else:
+            holders = min((index.get(_squeeze(word), []) for word in cluster.tokens), key=len)
+            pool = list({id(r): r for r in (*holders, *index.get("^" + cluster.tokens[0], []))}
+                        .values())
         candidates = [
             root
-            for root in roots
+            for root in pool
             if _compatible(kind, votes[id(cluster)], kinds[id(root)])
             and _same_name(cluster.tokens, root.tokens)
         ]
@@ -429,6 +452,10 @@ def _merge_variants(clusters: list[_Cluster]) -> list[_Cluster]:
             if len(candidates) > 1:
                 continue  # "Vladimir" alone, with two Vladimirs in the story: leave it out
         roots.append(cluster)
+        if not fuzzy:
+            for key in {_squeeze(word) for word in cluster.tokens} | {"^" + _initials(
+                    cluster.tokens)}:
+                index[key].append(cluster)
     return roots
 
 
@@ -471,8 +498,11 @@ def _squeeze(word: str) -> str:
 
 
 def _is_acronym(word: str, long: tuple[str, ...]) -> bool:
-    initials = "".join(w[0] for w in long if w not in _MERGE_STOPWORDS)
-    return 2 <= len(word) <= 6 and word == initials
+    return 2 <= len(word) <= 6 and word == _initials(long)
+
+
+def _initials(words: tuple[str, ...]) -> str:
+    return "".join(w[0] for w in words if w not in _MERGE_STOPWORDS)
 
 
 def _vote(cluster: _Cluster) -> None:
