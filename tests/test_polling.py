@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from ingest.intake import Intake
-from ingest.polling import FeedConfig, FeedPoller
+from ingest.polling import FeedConfig, FeedPoller, _retry_delay
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +116,22 @@ async def test_a_failing_feed_raises_for_the_backoff_loop_and_recovers(
 def test_a_feed_config_names_the_wrong_field() -> None:
     with pytest.raises(ValueError, match="url"):
         FeedConfig.model_validate({"url": "not a url", "source": "x"})
+
+
+@pytest.mark.parametrize("failures", [1, 2, 5])
+def test_a_feed_that_answers_an_error_is_not_pressed_harder_than_its_interval(
+        failures: int) -> None:
+    import httpx
+
+    feed = FeedConfig.model_validate({"url": "https://example.org/feed", "source": "s",
+                                      "interval_s": 300})
+    request = httpx.Request("GET", "https://example.org/feed")
+
+    def status(code: int, **headers: str) -> httpx.HTTPStatusError:
+        return httpx.HTTPStatusError("", request=request,
+                                     response=httpx.Response(code, headers=headers))
+
+    for _ in range(50):
+        assert _retry_delay(feed, failures, status(503)) >= 150
+        assert _retry_delay(feed, failures, status(429, **{"Retry-After": "2000"})) >= 2000
+        assert _retry_delay(feed, 1, httpx.ConnectError("refused")) <= 10  # soon, jittered

@@ -24,6 +24,9 @@ from ingest.dates import is_no_date, to_utc
         ("2020/1/10 14:33:00", datetime(2020, 1, 10, 14, 33, tzinfo=UTC)),
         ("2014-07-17 00:24:11 GMT+02:00", datetime(2014, 7, 16, 22, 24, 11, tzinfo=UTC)),
         ("29.06.2017 16:38 CEST", datetime(2017, 6, 29, 14, 38, tzinfo=UTC)),
+        ("Tue, 02 Jan 2024 10:00:00 HST", datetime(2024, 1, 2, 20, 0, tzinfo=UTC)),
+        ("Tue, 02 Jan 2024 10:00:00 CEST", datetime(2024, 1, 2, 8, 0, tzinfo=UTC)),
+        ("Jan 2, 2024 10:00 PM EST", datetime(2024, 1, 3, 3, 0, tzinfo=UTC)),
     ],
 )
 def test_dates_become_aware_utc(value: str, expected: datetime):
@@ -32,7 +35,8 @@ def test_dates_become_aware_utc(value: str, expected: datetime):
 
 @pytest.mark.parametrize(
     "value",
-    ["YYYYMMDD000000-HHMM", "Next Monday", "Monday", "1500", "0000-00-00", "2020-02-30", "", None],
+    ["YYYYMMDD000000-HHMM", "Next Monday", "Monday", "1500", "0000-00-00", "2020-02-30", "", None,
+     "2024-01-02 10:00 ET", "Tue, 02 Jan 2024 10:00:00 XYZT"],  # zones it cannot place
 )
 def test_garbage_and_placeholders_are_none(value: str | None):
     assert to_utc(value) is None

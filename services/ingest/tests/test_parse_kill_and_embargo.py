@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -66,3 +67,37 @@ def test_unknown_status_names_the_field():
         parse(b'{"uri": "s2", "headline": "H", "pubStatus": "paused"}', provider="x")
     assert caught.value.field == "pubStatus"
     assert caught.value.status == 422
+
+
+@pytest.mark.parametrize("document", [
+    b'{"uri": "e3", "headline": "H", "body_text": "B", "pubStatus": "embargoed"}',
+    b'<nitf><head><docdata management-status="embargoed"><doc-id id-string="e3"/></docdata>'
+    b'</head><body><body.head><hedline><hl1>H</hl1></hedline></body.head>'
+    b'<body.content><p>B</p></body.content></body></nitf>',
+])
+def test_marked_embargoed_without_a_time_is_held(document: bytes):
+    [article] = parse(document, provider="x")
+    assert article.pub_status is PubStatus.withheld
+    assert article.headline == "H"
+
+
+def test_an_unreadable_embargo_zone_holds_the_story_rather_than_guess_utc():
+    [article] = parse(b'{"uri": "e4", "headline": "H", "body_text": "B",'
+                      b' "embargoed": "2030-01-02 10:00 ET"}', provider="x")
+    assert article.pub_status is PubStatus.withheld and article.embargoed_until is None
+
+
+def test_a_very_long_embargo_value_is_refused_as_a_date_at_once():
+    document = {"uri": "e5", "headline": "H", "body_text": "B", "embargoed": "M" * 100_000}
+    [article] = parse(json.dumps(document).encode(), provider="x")
+    assert article.pub_status is PubStatus.withheld
+
+
+def test_a_newsml_g2_kill_given_as_a_uri_is_a_kill():
+    document = (b'<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:g2:k" '
+                b'version="3"><itemMeta><itemClass qcode="ninat:text"/>'
+                b'<pubStatus uri="http://cv.iptc.org/newscodes/pubstatusg2/canceled"/>'
+                b'</itemMeta></newsItem>')
+    [article] = parse(document, provider="x")
+    assert article.pub_status is PubStatus.canceled
+

@@ -136,3 +136,13 @@ def test_a_version_too_large_to_store_is_left_out_and_said() -> None:
                             provider="p")
     assert parsed.articles[0].version is None
     assert [n.field for n in parsed.notices[0]] == ["version"]
+
+
+@pytest.mark.parametrize(("first_line", "headline"), [
+    ("## Ministers meet ##", "Ministers meet"), ("#Ministers meet", "Ministers meet"),
+    ("####### Seven hashes", "####### Seven hashes"), ("# **Ministers meet**", "Ministers meet"),
+    ("#a" + " " * 3000 + "b", "a b"),  # a long run of spaces (once slow to parse)
+])
+def test_markdown_heading_lines_become_the_headline(first_line: str, headline: str) -> None:
+    [article] = parse(f"{first_line}\n\nTalks begin.".encode(), "text/markdown", provider="p")
+    assert " ".join(article.headline.split()) == headline

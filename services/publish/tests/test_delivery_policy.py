@@ -8,7 +8,9 @@ from email.utils import format_datetime
 import pytest
 from standardwebhooks import Webhook
 
-from publish.delivery import RetryPolicy, parse_retry_after
+from shared.http import parse_retry_after
+
+from publish.delivery import RetryPolicy
 from publish.settings import PublishSettings, retry_schedule
 from publish.signing import new_secret, signature_headers
 

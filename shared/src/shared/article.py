@@ -181,9 +181,12 @@ class Article(Model):
         return f"{self.source.provider}|{self.uri}|h{self.content_hash()}"
 
     def content_hash(self) -> str:
-        """A hash of what a reader sees; the same story sent twice hashes the same."""
+        """A hash of what a reader sees and when; the same story sent twice hashes the same,
+        a re-send that only moves or lifts its embargo does not."""
         digest = hashlib.sha256()
-        for part in (self.pub_status.value, self.headline, self.body_text, self.body_html or ""):
+        embargo = self.embargoed_until.isoformat() if self.embargoed_until else ""
+        for part in (self.pub_status.value, self.headline, self.body_text, self.body_html or "",
+                     embargo):
             digest.update(part.encode())
             digest.update(b"\x00")
         return digest.hexdigest()[:32]

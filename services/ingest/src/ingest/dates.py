@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from dateutil import parser as dateutil_parser
+from dateutil.parser import UnknownTimezoneWarning
 
 _ISO = re.compile(
     r"(\d{4})-?(\d{2})-?(\d{2})"
@@ -17,6 +18,13 @@ _ISO = re.compile(
 )
 _GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*(?=[+-]\d)", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"[YMDHhmsSTZ0-9:+\-./ ]*(?:YYYY|MM|DD|HH)[YMDHhmsSTZ0-9:+\-./ ]*")
+# "Tue, 02 Jan 2024 10:00:00 +0100": day, month name, year, time, then the zone (group 1).
+_RFC822 = re.compile(
+    r"(?:[A-Za-z]{3},?\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:?\d{2}(?::\d{2})?"
+    r"\s*(?:[+-]\d{4}|([A-Za-z]{1,5}))?$"
+)
+_RFC822_ZONES = frozenset({"UT", "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT",
+                           "PST", "PDT"})  # the names RFC 2822 defines
 _NO_VALUE = frozenset({"", "none", "null", "nil", "n/a", "na", "-", "0", "false", "no", "never"})
 _MIN_YEAR, _MAX_YEAR = 1900, 2200
 
@@ -67,6 +75,8 @@ def is_no_date(value: object) -> bool:
     if not isinstance(value, str):
         return False
     text = value.strip()
+    if len(text) > 64:  # no template is that long; and the pattern below must stay cheap
+        return False
     digits = {char for char in text if char.isdigit()}
     zero_date = digits == {"0"} and not any(c.isalpha() and c not in "TZ" for c in text)
     return text.lower() in _NO_VALUE or zero_date or bool(_PLACEHOLDER.fullmatch(text))
@@ -114,7 +124,13 @@ def _iso(text: str) -> datetime | None:
 
 
 def _rfc822(text: str) -> datetime | None:
-    if "," not in text and not text[:1].isdigit():
+    """RFC 822/2822 dates as feeds write them; anything else is left to `_loose`, including a
+    zone name the email parser does not know (it would silently make that UTC)."""
+    shape = _RFC822.match(text)
+    if shape is None:
+        return None
+    zone = shape.group(1)
+    if zone and zone.upper() not in _RFC822_ZONES:
         return None
     try:
         return parsedate_to_datetime(text)
@@ -126,12 +142,14 @@ def _loose(text: str) -> datetime | None:
     # "GMT+03:00" is POSIX-inverted for dateutil; agencies mean the ISO sign.
     text = _GMT_OFFSET.sub("", text)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             first = dateutil_parser.parse(text, default=_DEFAULT_A, tzinfos=_ZONES)
             second = dateutil_parser.parse(text, default=_DEFAULT_B, tzinfos=_ZONES)
     except (ValueError, OverflowError, TypeError, LookupError):
         return None
+    if any(issubclass(w.category, UnknownTimezoneWarning) for w in caught):
+        return None  # "10:00 ET": taking it as UTC could lift an embargo hours early
     # A text without a full date (a weekday, a bare time, "1500") is not a date.
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
         return None

@@ -81,6 +81,13 @@ def build(draft: Draft, *, provider: str, format: str,
             notices.append(Notice("embargoed", f"{_shown(draft.embargoed)} is not a date; the "
                                   "story is held (withheld) until a version with a readable "
                                   "embargo arrives"))
+    if embargo is None and status is PubStatus.usable and values.says_embargoed(draft.pub_status):
+        # Marked embargoed without saying until when: hold it rather than publish now.
+        status = PubStatus.withheld
+        notes.append("Held by Newsflow: marked embargoed without an embargo time; send a "
+                      "version with one to release it.")
+        notices.append(Notice("pubStatus", "embargoed, but no embargo time was given; the "
+                              "story is held (withheld) until a version with one arrives"))
     headlines = _headlines(draft.headlines)
     bodies = _bodies(draft.body_text, draft.body_html)
     if status is PubStatus.usable and not headlines and not bodies:

@@ -19,7 +19,9 @@ import structlog
 from pydantic import BaseModel, Field, HttpUrl
 from redis.asyncio import Redis
 
-from ingest.errors import IngestError
+from shared.http import parse_retry_after
+
+from ingest.errors import PayloadTooLarge
 from ingest.intake import Intake
 from ingest.parsing import parse
 
@@ -81,13 +83,15 @@ class FeedPoller:
             headers["If-None-Match"] = state["etag"]
         if state.get("last_modified"):
             headers["If-Modified-Since"] = state["last_modified"]
-        response = await self.client.get(str(feed.url), headers=headers, timeout=feed.timeout_s)
-        if response.status_code == 304:
-            return PollResult(304)
-        response.raise_for_status()
+        async with self.client.stream("GET", str(feed.url), headers=headers,
+                                      timeout=feed.timeout_s) as response:
+            if response.status_code == 304:
+                return PollResult(304)
+            response.raise_for_status()
+            content = await self._read(response)
         articles = await asyncio.to_thread(
             parse,
-            response.content,
+            content,
             response.headers.get("content-type"),
             provider=feed.source,
             max_bytes=self.max_bytes,
@@ -106,6 +110,17 @@ class FeedPoller:
         accepted = sum(1 for r in results if r.status == "accepted")
         return PollResult(response.status_code, accepted, len(results) - accepted)
 
+    async def _read(self, response: httpx.Response) -> bytes:
+        """The body, refused as soon as it passes the size limit (not after reading it all)."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise PayloadTooLarge(f"the feed is over the limit of {self.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def _loop(self, feed: FeedConfig) -> None:
         failures = 0
         while True:
@@ -120,12 +135,9 @@ class FeedPoller:
                     duplicates=result.duplicates,
                 )
                 delay = feed.interval_s
-            except (httpx.HTTPError, IngestError) as exc:
+            except Exception as exc:  # network, HTTP status, parsing, Redis: retried the same
                 failures += 1
-                # Full jitter from a short base: a flapping feed is retried soon, a dead one
-                # settles at max_backoff_s, and many pollers never retry in step.
-                ceiling = min(feed.max_backoff_s, RETRY_BASE_S * 2 ** min(failures, 16))
-                delay = max(1.0, random.uniform(0, ceiling))
+                delay = _retry_delay(feed, failures, exc)
                 log.warning(
                     "feed.failed",
                     url=str(feed.url),
@@ -134,3 +146,21 @@ class FeedPoller:
                     retry_in_s=round(delay, 1),
                 )
             await asyncio.sleep(delay)
+
+
+def _retry_delay(feed: FeedConfig, failures: int, error: Exception) -> float:
+    """When to try a failing feed again.
+
+    A feed that answered with an error status is up but unwilling: it is not asked again
+    sooner than its ``Retry-After`` or half its interval, backing off from there. Anything
+    else (a network error, a document that does not parse, Redis) is retried soon with full
+    jitter from a short base, settling at ``max_backoff_s``; many pollers never retry in step.
+    """
+    exponent = min(failures, 16)
+    if isinstance(error, httpx.HTTPStatusError):
+        ceiling = min(feed.max_backoff_s, max(feed.interval_s, RETRY_BASE_S) * 2 ** (exponent - 1))
+        waited = parse_retry_after(error.response.headers.get("retry-after")) or 0.0
+        return max(waited, random.uniform(ceiling / 2, ceiling))
+    ceiling = min(feed.max_backoff_s, RETRY_BASE_S * 2**exponent)
+    return max(1.0, random.uniform(0, ceiling))
+

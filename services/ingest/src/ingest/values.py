@@ -38,6 +38,11 @@ def pub_status(value: object) -> PubStatus:
     return _STATUS[key]
 
 
+def says_embargoed(status: object) -> bool:
+    """Whether a wire status is "embargoed" (which alone does not say until when)."""
+    return isinstance(status, str) and qcode_code(status.strip()).lower() == "embargoed"
+
+
 def integer(value: object) -> int | None:
     """An integer from a number or a numeric string; anything else is None."""
     if isinstance(value, bool) or value is None:

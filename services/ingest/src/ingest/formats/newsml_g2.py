@@ -56,7 +56,7 @@ def _item(item: etree._Element, digest: str) -> Draft:
     content = item.find("contentMeta")
     guid = item.get("guid")
     label = repr(guid) if guid else "#1"
-    item_class = attr_at(meta, "itemClass", "qcode")
+    item_class = _concept(meta, "itemClass")
     draft = Draft(
         label=label,
         raw_hash=digest,
@@ -64,7 +64,7 @@ def _item(item: etree._Element, digest: str) -> Draft:
         version=item.get("version"),
         version_created=text_at(meta, "versionCreated"),
         first_created=text_at(meta, "firstCreated") or text_at(content, "contentCreated"),
-        pub_status=attr_at(meta, "pubStatus", "qcode"),
+        pub_status=_concept(meta, "pubStatus"),
         embargoed=text_at(meta, "embargoed"),
         urgency=text_at(content, "urgency"),
         language=attr_at(content, "language", "tag") or item.get(XML_LANG),
@@ -118,9 +118,22 @@ def _signals(meta: etree._Element | None) -> list[str]:
     result = []
     for element in meta.findall("signal") if meta is not None else ():
         qcode = element.get("qcode") or ""
+        uri = element.get("uri") or ""
         if qcode.startswith("sig:"):
             result.append(values.qcode_code(qcode))
+        elif "/newscodes/signal/" in uri:
+            result.append(uri.rstrip("/").rsplit("/", 1)[-1])
     return result
+
+
+def _concept(meta: etree._Element | None, path: str) -> str | None:
+    """A concept's code: its ``qcode``, or the last segment of its ``uri`` (G2 allows either:
+    ``uri="http://cv.iptc.org/newscodes/pubstatusg2/canceled"`` is a kill too)."""
+    qcode = attr_at(meta, path, "qcode")
+    if qcode:
+        return qcode
+    uri = attr_at(meta, path, "uri")
+    return uri.rstrip("/").rsplit("/", 1)[-1] if uri else None
 
 
 def _add_concepts(draft: Draft, content: etree._Element | None) -> None:

@@ -7,7 +7,6 @@ import re
 from ingest import markup
 from ingest.draft import Draft, raw_hash
 
-_ATX = re.compile(r"^\s{0,3}#{1,6}\s*(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _EMPHASIS = re.compile(r"^(\*\*|__)(.+)\1$")
 
@@ -31,7 +30,18 @@ def drafts(text: str, document: bytes) -> list[Draft]:
 
 
 def _headline(line: str) -> str:
-    atx = _ATX.match(line)
-    text = atx.group(1) if atx else line.strip()
+    atx = _atx_heading(line)
+    text = atx if atx is not None else line.strip()
     emphasis = _EMPHASIS.match(text)
     return emphasis.group(2) if emphasis else text
+
+
+def _atx_heading(line: str) -> str | None:
+    """The text of a Markdown "# Heading #" line, else None. Written out rather than as one
+    regex, whose backtracking on a long run of spaces took seconds per kilobyte."""
+    stripped = line.lstrip()
+    hashes = len(stripped) - len(stripped.lstrip("#"))
+    if len(line) - len(stripped) > 3 or not 1 <= hashes <= 6:
+        return None
+    return stripped[hashes:].strip().rstrip("#").rstrip()
+
