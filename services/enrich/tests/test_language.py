@@ -36,3 +36,24 @@ def test_declared_language_kept_when_plausible_replaced_when_wrong(identifier):
     assert identifier.resolve("en-GB", english) == "en-GB"
     assert identifier.resolve("it", english) == "en"
     assert identifier.resolve(None, english) == "en"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Biden meets Merkel\nJoe Biden met Angela Merkel in Berlin on Monday.",
+        "SQUASH - HONG KONG OPEN QUARTER-FINAL RESULTS . HONG KONG",
+    ],
+)
+def test_declared_language_kept_on_short_text(identifier, text):
+    assert identifier.resolve("en", text) == "en"
+    assert identifier.resolve("en-GB", text) == "en-GB"
+
+
+def test_declared_language_corrected_on_long_text(identifier):
+    danish = (
+        "Regeringen har tirsdag fremlagt en ny plan for at bremse de stigende priser. "
+        "Ifølge ministeren skal planen træde i kraft allerede næste måned, og den vil "
+        "blive fulgt tæt af både virksomheder og forbrugere."
+    )
+    assert identifier.resolve("it", danish) == "da"

@@ -1,5 +1,5 @@
 from enrich.cleaning import clean_text
-from enrich.summary import split_sentences, summarize
+from enrich.summary import MAX_CHARS, split_sentences, summarize
 
 
 def sentences(text: str) -> list[str]:
@@ -70,3 +70,69 @@ def test_summary_prefers_central_sentences_over_asides():
     assert 2 <= len(summary) <= 3
     assert summary[0].startswith("The city council approved")
     assert "It was raining." not in summary and "One member wore a red hat." not in summary
+
+
+def test_summary_of_unpunctuated_text_is_cut_at_a_word_boundary():
+    raw = "\n".join("alpha beta gamma delta river market council" for _ in range(2000))
+    text = raw.replace("\n", " ")
+    summary = summarize(clean_text(raw), "x")
+    assert len(summary) == 1
+    kept, ellipsis = summary[0][:-1], summary[0][-1]
+    assert ellipsis == "…"
+    assert MAX_CHARS // 2 < len(summary[0]) <= MAX_CHARS
+    assert text.startswith(kept) and text[len(kept)] == " "
+
+
+LONG_SENTENCES = [
+    "Metropolitan transportation commissioners unanimously authorised construction of the "
+    "controversial northern tramway extension on Wednesday, notwithstanding considerable "
+    "opposition from neighbourhood associations, independent shopkeepers and several "
+    "influential parliamentary representatives who had campaigned against it for years.",
+    "Engineering consultants calculated that the tramway would transport approximately "
+    "forty-five thousand passengers daily between the international airport, the university "
+    "hospital and the refurbished central railway station, reducing automobile congestion "
+    "throughout the surrounding residential districts considerably.",
+    "Environmental organisations welcomed the tramway decision enthusiastically, although "
+    "financial auditors warned that construction expenditure could exceed original "
+    "projections substantially, because underground utilities beneath historic boulevards "
+    "require painstaking relocation before excavation machinery arrives.",
+]
+
+
+def test_summary_of_long_sentences_stays_within_the_cap():
+    short = "The new tramway line opens in 2027."
+    asides = [f"Aside number {n} is here." for n in range(6)]
+    text = " ".join([*LONG_SENTENCES, short, *asides])
+    summary = summarize(clean_text(text), "Commissioners authorise tramway extension")
+    assert summary == [*LONG_SENTENCES[:2], short]  # the third long one would overrun the cap
+    assert len(" ".join(summary)) <= MAX_CHARS
+
+
+def test_chinese_and_japanese_split_after_full_stops_without_spaces():
+    assert sentences("习近平会见了拜登。双方讨论了贸易问题！会谈持续了三个小时？是的。") == [
+        "习近平会见了拜登。",
+        "双方讨论了贸易问题！",
+        "会谈持续了三个小时？",
+        "是的。",
+    ]
+    assert sentences("首相は月曜日に会見した。「増税はしない」と述べた。") == [
+        "首相は月曜日に会見した。",
+        "「増税はしない」と述べた。",
+    ]
+    assert sentences("Rates held. Prices rose! Why? Nobody knows.") == [
+        "Rates held.",
+        "Prices rose!",
+        "Why?",
+        "Nobody knows.",
+    ]
+
+
+def test_summary_never_repeats_a_sentence():
+    assert summarize(clean_text("He did it. He did it. He did it. It was so.")) == [
+        "He did it.",
+        "It was so.",
+    ]
+    assert summarize(clean_text("He did it. HE  DID IT. It was so.")) == [
+        "He did it.",
+        "It was so.",
+    ]

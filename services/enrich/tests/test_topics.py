@@ -77,3 +77,38 @@ def test_agency_subjects_are_kept(enricher, make_article):
         make_article("Cup final", "The team won the cup final.", subjects=[given])
     )
     assert result.subjects[0] == given
+
+
+def test_dates_are_not_scorelines(classifier):
+    dated = "The central bank raised interest rates on 2024-05-03 and again on 2024-06-14."
+    plain = "The central bank raised interest rates in May and again in June."
+    assert classifier.classify("Bank raises rates", dated) == classifier.classify(
+        "Bank raises rates", plain
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Leeds won 3-1 at home.",
+        "Leeds 2-1 Chelsea.",
+        "It was a 21-17 win for the visitors.",
+        "The match ended 0-0.",
+    ],
+)
+def test_scorelines_are_sport_evidence(classifier, body):
+    assert "medtop:15000000" in {s.code for s in classifier.classify("Result", body)}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "The report is dated 05-03-2024.",
+        "Rates will be 4.5-4.75 percent.",
+        "The office opens 10:30-11:00.",
+        "Between 1,500-2,000 people came.",
+        "Form A21-17 was filed.",
+    ],
+)
+def test_number_runs_are_not_sport_evidence(classifier, body):
+    assert "medtop:15000000" not in {s.code for s in classifier.classify("Notice", body)}

@@ -33,7 +33,10 @@ LANGUAGES = (
 MIN_LETTERS = 20  # below this, a guess is noise
 MIN_CONFIDENCE = 0.5
 SAMPLE_CHARS = 1000  # the language of a story shows in its first lines; longer costs time
-# A declared language is kept unless the text is clearly another one.
+# A declared language is kept unless the text is clearly another one: long enough to judge
+# (below about 100 characters lingua's low-accuracy mode is often sure and wrong: a headline and
+# one English sentence can score Dutch 1.0) and scoring the declared language near zero.
+DECLARED_MIN_LETTERS = 80
 DECLARED_MIN_CONFIDENCE = 0.05
 # The commonest function words per language: on short texts lingua's low-accuracy (trigram) mode
 # can be sure and wrong ("The mayor of Paris, Anne Hidalgo, ..." scores Spanish); these words
@@ -78,7 +81,7 @@ class LanguageIdentifier:
 
     def confidences(self, text: str) -> dict[str, float]:
         sample = text[:SAMPLE_CHARS]
-        if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+        if _letters(sample) < MIN_LETTERS:
             return {}
         values = self._detector.compute_language_confidence_values(sample)
         confidences = {self._codes[v.language]: v.value for v in values}
@@ -88,7 +91,8 @@ class LanguageIdentifier:
         """The declared language when plausible for `text`, else the detected one.
 
         A declared tag such as "en-GB" is kept as given when its base language fits; it is replaced
-        only when the text is long enough to judge and the declared language scores near zero.
+        only when the text is long enough to judge, another language is detected with confidence
+        and the declared language scores near zero.
         """
         confidences = self.confidences(text)
         detected = None
@@ -99,9 +103,17 @@ class LanguageIdentifier:
             base = _base(declared)
             if not confidences or base not in confidences:
                 return declared  # nothing to judge it by
-            if confidences[base] >= DECLARED_MIN_CONFIDENCE or detected is None:
+            if (
+                detected is None
+                or confidences[base] >= DECLARED_MIN_CONFIDENCE
+                or _letters(text[:SAMPLE_CHARS]) < DECLARED_MIN_LETTERS
+            ):
                 return declared
         return detected
+
+
+def _letters(sample: str) -> int:
+    return sum(ch.isalpha() for ch in sample)
 
 
 def _base(tag: str) -> str:

@@ -25,7 +25,9 @@ MIN_LEVEL2_CONFIDENCE = 0.3
 EVIDENCE_SATURATION = 6.0  # score at which confidence is no longer damped by scarce evidence
 HEADLINE_WEIGHT = 2.0
 _WORD = re.compile(r"\w+(?:[-']\w+)*")
-_SCORELINE = re.compile(r"\b\d{1,3}-\d{1,3}\b")
+# "won 3-1", "Leeds 2-1 Chelsea"; never a piece of a date (2024-05-03), a decimal range
+# (4.5-4.75), a time (10:30-11:00), a thousands range (1,500-2,000) or a code (A21-17, 1-2-3).
+_SCORELINE = re.compile(r"(?<![\w.,:/-])\d{1,3}-\d{1,3}(?![\w-]|[.,:/]\d)")
 
 
 @dataclass(frozen=True, slots=True)
