@@ -8,69 +8,158 @@ summary sentences.
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from itertools import pairwise
 from typing import Literal
 
 BlockKind = Literal["paragraph", "heading", "byline"]
 
-# Decorative pictographs: flags (regional indicators), emoji blocks, dingbats, their modifiers
-# (variation selectors, zero-width joiner, skin tones, keycaps, tag characters).
-_EMOJI = re.compile(
+# Emoji, from the Unicode emoji data (emoji-data.txt, Unicode 17.0). Characters that are emoji by
+# default (Emoji_Presentation) go wherever they stand: those of the BMP, and outside it the
+# emoji code points (regional indicators included), rounded to whole blocks where a block holds
+# nothing but pictographs.
+_PICTOGRAPH = (
     "["
-    "\U0001f1e6-\U0001f1ff"
-    "\U0001f300-\U0001f5ff"
-    "\U0001f600-\U0001f64f"
-    "\U0001f680-\U0001f6ff"
-    "\U0001f700-\U0001f7ff"
-    "\U0001f900-\U0001faff"
-    "\u2600-\u26ff"
-    "\u2700-\u27bf"
-    "\u2b50\u2b55\u2b1b\u2b1c\u231a\u231b\u23e9-\u23fa"
-    "\ufe0e\ufe0f\u200d\u20e3"
-    "\U000e0020-\U000e007f"
-    "]+"
+    "\u231a-\u231b\u23e9-\u23ec\u23f0\u23f3\u25fd-\u25fe\u2614-\u2615\u2648-\u2653\u267f\u2693"
+    "\u26a1\u26aa-\u26ab\u26bd-\u26be\u26c4-\u26c5\u26ce\u26d4\u26ea\u26f2-\u26f3\u26f5\u26fa"
+    "\u26fd\u2705\u270a-\u270b\u2728\u274c\u274e\u2753-\u2755\u2757\u2795-\u2797\u27b0\u27bf"
+    "\u2b1b-\u2b1c\u2b50\u2b55"
+    "\U0001f004\U0001f0cf\U0001f170-\U0001f171\U0001f17e-\U0001f17f\U0001f18e"
+    "\U0001f191-\U0001f19a\U0001f1e6-\U0001f1ff\U0001f201-\U0001f202\U0001f21a\U0001f22f"
+    "\U0001f232-\U0001f23a\U0001f250-\U0001f251\U0001f300-\U0001f64f\U0001f680-\U0001f6ff"
+    "\U0001f7e0-\U0001f7eb\U0001f7f0\U0001f90c-\U0001f9ff\U0001fa70-\U0001faff"
+    "]"
 )
-_INVISIBLE = re.compile("[\u200b\u200c\u2060\ufeff\u00ad]")
+# Any emoji of the BMP (Emoji=Yes) followed by variation selector 16, which asks for the picture:
+# without it most of them are text symbols, "‼" or "▶". © ® ™ and the card suits ♠ ♣ ♥ ♦ are left
+# out: they are real symbols of news text, so "♥️" only loses its selector. Musical signs
+# (♭ ♮ ♯) are not emoji at all.
+_TEXT_STYLE = (
+    "["
+    "\u203c\u2049\u2139\u2194-\u2199\u21a9-\u21aa\u231a-\u231b\u2328\u23cf\u23e9-\u23f3"
+    "\u23f8-\u23fa\u24c2\u25aa-\u25ab\u25b6\u25c0\u25fb-\u25fe\u2600-\u2604\u260e\u2611"
+    "\u2614-\u2615\u2618\u261d\u2620\u2622-\u2623\u2626\u262a\u262e-\u262f\u2638-\u263a\u2640"
+    "\u2642\u2648-\u2653\u265f\u2668\u267b\u267e-\u267f\u2692-\u2697\u2699\u269b-\u269c"
+    "\u26a0-\u26a1\u26a7\u26aa-\u26ab\u26b0-\u26b1\u26bd-\u26be\u26c4-\u26c5\u26c8\u26ce-\u26cf"
+    "\u26d1\u26d3-\u26d4\u26e9-\u26ea\u26f0-\u26f5\u26f7-\u26fa\u26fd\u2702\u2705\u2708-\u270d"
+    "\u270f\u2712\u2714\u2716\u271d\u2721\u2728\u2733-\u2734\u2744\u2747\u274c\u274e"
+    "\u2753-\u2755\u2757\u2763-\u2764\u2795-\u2797\u27a1\u27b0\u27bf\u2934-\u2935\u2b05-\u2b07"
+    "\u2b1b-\u2b1c\u2b50\u2b55\u3030\u303d\u3297\u3299"
+    "]"
+)
+# One emoji: a keycap ("1️⃣"), a pictograph, or a text symbol asking for emoji presentation, with
+# its skin tone and tag characters (the subdivision flags); a zero-width joiner chains emoji
+# into one ("👩‍🚒").
+_EMOJI_HEAD = (
+    rf"(?:[0-9#*]\ufe0f?\u20e3|{_PICTOGRAPH}[\ufe0e\ufe0f]?|{_TEXT_STYLE}\ufe0f)"
+    r"[\U0001f3fb-\U0001f3ff]?[\U000e0020-\U000e007f]*"
+)
+_EMOJI_LINK = rf"\u200d(?:{_PICTOGRAPH}|{_TEXT_STYLE})[\ufe0e\ufe0f]?[\U0001f3fb-\U0001f3ff]?"
+_EMOJI = re.compile(rf"{_EMOJI_HEAD}(?:{_EMOJI_LINK})*\u200d?")
+# Characters that are not text: invisible format characters, what is left of emoji sequences
+# (variation selectors, keycap and tag marks), C0 controls other than tab and line breaks (\v and
+# \f count as spaces), DEL, and the bidi embeddings, overrides and isolates that can reorder
+# what readers see.
+_INVISIBLE = re.compile(
+    "[\u200b\u200c\u2060\ufeff\u00ad\ufe0e\ufe0f\u20e3\U000e0020-\U000e007f"
+    "\x00-\x08\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
+)
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 
-# A whole line that is site furniture, wherever it stands.
+# Names as bylines and site furniture write them: capitalised words ("Jane Doe", "BBC News",
+# "Reuters/Toby Melville") with the small words that join them.
+_UPPER = "".join(ch for ch in map(chr, range(0x530)) if ch.isupper())  # Latin, Greek, Cyrillic
+_CAPITALISED = rf"(?-i:[{_UPPER}0-9])[\w.'’&/-]*"
+_JOINER = r"(?-i:of|and|the|for|at|in|on|by|de|da|di|du|la|le|van|von|der|al|bin)"
+_PROPER = rf"{_CAPITALISED}(?:\s+(?:{_JOINER}\s+)*{_CAPITALISED})*"
+_PLATFORM = (
+    r"(?:facebook|twitter|x|instagram|linkedin|youtube|tiktok|threads|bluesky|mastodon|telegram"
+    r"|whatsapp|pinterest|snapchat|reddit|flipboard|google\s+news|apple\s+news|social\s+media"
+    r"|e-?mail)"
+)
+_PLATFORMS = rf"{_PLATFORM}(?:\s*(?:,|/|\||·|•|&|\band\b|\bor\b|,\s*and\b)\s*{_PLATFORM})*"
+_SHARE_BUTTON = (
+    r"(?:tweet|share|e-?mail|print|whatsapp|facebook|twitter|linkedin|pinterest|reddit|telegram"
+    r"|copy\s+link)"
+)
+# "Copyright 2024 Reuters. All rights reserved.", "© 2025 The Associated Press", "(c) 2024 BBC":
+# the owner is a run of capitalised words, so "Copyright law has not kept pace ..." is prose.
+_COPYRIGHT = rf"""
+    (?:©|\(c\)(?=\s*(?:\d|copyright))|copyright\s*(?:©|\(c\)|:|(?=\d))
+      | copyright\s+(?={_PROPER}\s*,?\s*(?:19|20)\d\d\b))
+    \s*(?:copyright\s*)?
+    (?:{_PROPER}(?:\s*,\s*{_PROPER})*)?
+    (?:\s*\.?\s*all\s+rights\s+reserved)?
+    (?:\s*\.?\s*this\s+material\s+may\s+not\s+be\s+published[^.]{{0,100}})?
+"""
+# A whole line that is site furniture, wherever it stands. Each rule is a fixed phrase or a phrase
+# and a tail that is not prose (a list of platforms, a name, a headline after a colon), so a
+# story sentence that merely starts with "Copyright", "Follow us" or "See more" stays.
 _BOILERPLATE = re.compile(
-    r"""^(?:
+    rf"""^(?:
         comments?(?:\s*\(\d+\))?
       | \d+\s+comments?
-      | (?:leave|add|post|view|show)\s+(?:a\s+|all\s+)?comments?.*
-      | share(?:\s+(?:this|on)\b.*)?
-      | share\s+(?:this\s+)?(?:article|story|post)
-      | (?:read|see)\s+(?:more|also|next)\b.{0,100}
-      | related(?:\s+(?:articles?|stories|content|coverage))?\s*:?
+      | (?:leave|add|post|view|show|hide|read|see)\s+(?:a\s+|all\s+|the\s+|\d+\s+)?comments?
+            (?:\s*\(\d+\)|\s+(?:below|here))?
+      | share(?:\s+this(?:\s+(?:article|story|post|page|video|link))?)?
+            (?:\s+(?:on|via)\s+{_PLATFORMS})?
+      | (?:read|see)\s+(?:more|also|next)(?:\s*[:|»›>–—-].{{0,160}}|\s*(?:\.\.\.|…))?
+      | read\s+more\s+(?:about|on|at)\s+[^.!?,;]{{1,80}}
+      | related(?:\s+(?:articles?|stories|content|coverage|topics|news|links))?\s*:?
       | more\s+on\s+this\s+story
-      | follow\s+us\b.{0,100}
-      | (?:like|follow|find)\s+us\s+on\b.{0,80}
-      | (?:sign\s+up|subscribe)\b.{0,120}
-      | click\s+here\b.{0,120}
+      | (?:like|follow|find)\s+us(?:\s+on\s+{_PLATFORMS}|\s*:\s*{_PLATFORMS})?(?:\s*:?\s*@\w+)?
+            (?:\s+for\s+(?:the\s+|all\s+the\s+)?(?:latest|more|breaking|live)\b[^.!?,;]{{0,60}})?
+      | (?:sign\s+up|subscribe)(?:\s+(?:now|here|today|for\s+free))?
+      | (?:sign\s+up|subscribe)(?:\s+(?:now|here|today))?\s+(?:to|for)\s+
+            (?:our\b[^.!?,;]{{0,80}}
+              | {_PROPER}
+              | [^.!?,;]{{0,60}}\b(?:newsletters?|briefings?|bulletins?|alerts|digest|e-?mails?
+                  |updates|podcast|channel)\b[^.!?,;]{{0,60}})
+      | click\s+here(?:\s+(?:to|for)\s+[^.!?,;]{{0,100}})?
       | advertisement | sponsored(?:\s+content)? | ad
-      | (?:tweet|email|print|whatsapp|facebook|twitter|linkedin|pinterest)(?:\s*[|/·•,]\s*\w+)*
-      | (?:©|\(c\)|copyright\b).{0,160}
-      | all\s+rights\s+reserved\.?
-      | (?:edited|written|compiled|produced)\s+and\s+published\s+by\b.{0,160}
-      | published\s+by\b.{0,120}
+      | {_SHARE_BUTTON}(?:\s*[|/·•,]\s*{_SHARE_BUTTON})*
+      | {_COPYRIGHT}
+      | all\s+rights\s+reserved
+      | (?:edited|written|compiled|produced)\s+and\s+published\s+by\s+[^,;:.!?]{{1,120}}
+      | published\s+by\s+{_PROPER}(?:\s*[|·•–—]\s*[^.!?]{{1,40}})?
       | back\s+to\s+top
       | top\s+stories
-    )$""",
+    )[.!]?$""",
     re.IGNORECASE | re.VERBOSE,
 )
-# Agency sign-offs and bylines: kept for readers, never entities or summary sentences.
+# Agency sign-offs, bylines and picture credits: kept for readers, never entities or summary
+# sentences. Names are capitalised ("By Friday, the rebels ..." is prose); the keywords are in
+# any case ("BY JOHN SMITH").
+_NOT_A_NAME = (
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april"
+    r"|may|june|july|august|september|october|november|december|then|now|noon|midnight)\b"
+)
+# A person or a place: "Jane Doe", "Isle of Man". "and", "in", "from" and "at" only ever separate
+# names, so that a line has one reading and a line that is no byline fails fast.
+_NAME_WORD = rf"(?!(?i:and|in|from|at)\b){_CAPITALISED}"
+_PARTICLE = r"(?:of|the|de|da|di|du|la|le|van|von|der|al|bin)"
+_NAME = rf"{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{0,3}}"
+_AND = r"(?:\s*,\s*(?i:and)\s+|\s*,\s*|\s+(?:&|(?i:and))\s+)"
+_FROM = rf"(?:\s+(?i:in|from|at)\s+{_NAME})?"
+_PEOPLE = rf"{_NAME}{_FROM}(?:{_AND}{_NAME}{_FROM})*"
+_AFFILIATION = rf"(?:(?:\s*[,|]\s*|\s+[/–—-]\s+){_PROPER}){{0,3}}"
+_CREDIT_ROLE = (
+    r"(?:additional\s+)?(?:reporting|writing|editing|research|graphics|photography|production"
+    r"|translation|fact[\s-]checking|compiled|compiling|written|edited|produced|translated"
+    r"|photos?|pictures?|images?|video|illustrations?)"
+)
+_CREDIT = rf"(?i:{_CREDIT_ROLE}\s+by)\s+{_PEOPLE}"
 _BYLINE = re.compile(
-    r"""^(?:
-        by\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3}
-            (?:\s*(?:,|and|&)\s*[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3}){0,3}
-            (?:\s*[,|/-]\s*.{0,40})?
-      | \(?(?:reporting|writing|editing|additional\s+reporting)\s+by\b.{0,200}\)?
-      | \(?\s*(?:photo|picture|image|video|graphic)s?(?:\s+credit)?\s*:.{0,120}\)?
+    rf"""^(?:
+        (?i:by)\s+(?!(?i:{_NOT_A_NAME})){_PEOPLE}{_AFFILIATION}
+      | \(?\s*{_CREDIT}(?:\s*[;,.]\s*(?:(?i:and)\s+)?{_CREDIT})*\s*\.?\s*\)?
+      | \(?\s*(?i:(?:photo(?:graph)?|picture|image|video|graphic|illustration)s?(?:\s+credit)?)
+            \s*:.{{0,120}}
+      | \(?[^()]{{0,160}}?\b(?i:contributed\s+(?:to\s+this\s+(?:report|story|article)|reporting))
+            \.?\)?
     )$""",
     re.VERBOSE,
 )
@@ -173,10 +262,12 @@ def clean_text(raw: str) -> CleanText:
         offset += len(para) + 2
     text = "\n\n".join(text_parts)
     dateline_end = 0
-    if blocks and blocks[0].kind == "paragraph":
-        match = _DATELINE.match(text, 0, blocks[0].end)
+    # The dateline opens the story, after any byline: "By Jane Doe" then "LONDON (Reuters) -".
+    first = next((b for b in blocks if b.kind != "byline"), None)
+    if first is not None and first.kind == "paragraph":
+        match = _DATELINE.match(text[first.start : first.end])  # "^" holds at 0 only
         if match:
-            dateline_end = match.end()
+            dateline_end = first.start + match.end()
     return CleanText(text, tuple(blocks), dateline_end)
 
 
@@ -196,8 +287,8 @@ def html_to_text(markup: str) -> str:
 def _normalise(raw: str) -> str:
     text = unicodedata.normalize("NFC", raw)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
-    text = _INVISIBLE.sub("", text)
-    return _EMOJI.sub(" ", text)
+    text = _EMOJI.sub(" ", text)
+    return _INVISIBLE.sub("", text)
 
 
 def _clean_line(line: str) -> str:
@@ -219,16 +310,26 @@ def _paragraphs(lines: list[str]) -> list[str]:
 
 
 def _unwrap(lines: list[str]) -> list[str]:
-    out = [lines[0]]
-    for line in lines[1:]:
-        prev = out[-1]
-        wrapped = not _SENTENCE_END.search(prev) and (
-            line[0].islower() or (len(prev) >= 50 and prev[-1] not in ":")
+    """Join each line to the one before unless that ends a sentence; a byline stands alone.
+
+    Only the line before is looked at and each paragraph is joined once, so a long block without
+    sentence punctuation costs linear time.
+    """
+    out: list[str] = []
+    current = [lines[0]]
+    length = len(lines[0])  # of the paragraph being built
+    for prev, line in pairwise(lines):
+        wrapped = (
+            not _SENTENCE_END.search(prev)
+            and not _is_byline(prev)
+            and (line[0].islower() or (length >= 50 and prev[-1] != ":" and not _is_byline(line)))
         )
-        if wrapped:
-            out[-1] = f"{prev} {line}"
-        else:
-            out.append(line)
+        if not wrapped:
+            out.append(" ".join(current))
+            current, length = [], -1
+        current.append(line)
+        length += 1 + len(line)
+    out.append(" ".join(current))
     return out
 
 
@@ -242,13 +343,17 @@ def _is_boilerplate(paragraph: str) -> bool:
 def _kinds(paragraphs: list[str]) -> list[BlockKind]:
     kinds: list[BlockKind] = []
     for index, para in enumerate(paragraphs):
-        if _BYLINE.match(para.strip(_QUOTES + " ")) and len(para) < 160:
+        if _is_byline(para):
             kinds.append("byline")
         elif 0 < index < len(paragraphs) - 1 and _looks_like_heading(para, paragraphs[index + 1]):
             kinds.append("heading")
         else:
             kinds.append("paragraph")
     return kinds
+
+
+def _is_byline(paragraph: str) -> bool:
+    return len(paragraph) < 250 and bool(_BYLINE.match(paragraph.strip(_QUOTES + " ")))
 
 
 def _looks_like_heading(line: str, following: str) -> bool:
@@ -321,4 +426,5 @@ class _TextExtractor(HTMLParser):
             self._parts.append(data.replace("\n", " "))
 
     def text(self) -> str:
-        return html.unescape("".join(self._parts))
+        # convert_charrefs has decoded every reference once: "&amp;lt;" is the text "&lt;".
+        return "".join(self._parts)
