@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -43,3 +44,19 @@ async def test_without_a_version_the_content_and_its_embargo_decide(
     moved = _story(version=None, embargoedUntil=embargo + timedelta(hours=1))
     lifted = _story(version=None)
     assert await statuses(intake, moved, lifted, held) == ["accepted", "accepted", "duplicate"]
+
+
+async def test_two_replicas_given_the_same_story_at_once_append_it_once(
+        redis_url: str, aredis: Redis, prefix: str) -> None:
+    replicas = [Redis.from_url(redis_url) for _ in range(2)]
+    try:
+        intakes = [Intake(r, stream=prefix + "ingested", namespace=prefix) for r in replicas]
+        for round_ in range(20):
+            story = _story(version=round_)
+            answers = await asyncio.gather(*(statuses(i, story) for i in intakes))
+            assert sorted(a for [a] in answers) == ["accepted", "duplicate"]
+        assert await aredis.xlen(prefix + "ingested") == 20
+    finally:
+        for client in replicas:
+            await client.aclose()
+

@@ -17,6 +17,17 @@ SEEN_PREFIX = "newsflow:ingest:seen:"
 EVENT_SOURCE = "newsflow/ingest"
 
 
+# KEYS: stream, seen key; ARGV: ttl, event id, then the entry's fields and values -> 1 if
+# appended, 0 if the key was seen. One script, so two ingest replicas given the same story at the
+# same moment append it once.
+_APPEND_ONCE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class IntakeResult:
     uri: str
@@ -33,9 +44,8 @@ class Intake:
     """Appends each new article version to the ingested stream exactly once per key.
 
     A repeat of (source, uri, version), or of the content when there is no version, is a
-    no-op reported as ``duplicate``. The seen-marker is written after the event, in the same
-    pipeline: a crash in between can only cause a harmless second event (consumers are
-    idempotent), never a story that is reported accepted but was not appended.
+    no-op reported as ``duplicate``. The look-up, the event and the seen-marker are one script
+    per story, so the marker exists exactly when the event does, whichever replica got it.
     """
 
     def __init__(self, redis: Redis, *, stream: str = INGESTED_STREAM, namespace: str = "",
@@ -45,30 +55,21 @@ class Intake:
         self.seen_prefix = namespace + SEEN_PREFIX
         self.dedupe_ttl_s = dedupe_ttl_s
         self.waitaof = waitaof
+        self._append = redis.register_script(_APPEND_ONCE)
 
     async def submit(self, articles: list[Article]) -> list[IntakeResult]:
         events = [ArticleIngested.for_article(a, EVENT_SOURCE) for a in articles]
-        keys = [self.seen_prefix + a.idempotency_key() for a in articles]
-        check = self.redis.pipeline(transaction=False)
-        for key in keys:
-            check.get(key)
-        seen = await check.execute()
-
-        results: list[IntakeResult] = []
-        write = self.redis.pipeline(transaction=False)
-        fresh: set[str] = set()
-        for article, event, key, previous in zip(articles, events, keys, seen, strict=True):
-            if previous is not None or key in fresh:
-                results.append(IntakeResult(article.uri, article.version, "duplicate", event.id))
-                continue
-            fresh.add(key)
-            write.xadd(self.stream, event.to_fields())
-            write.set(key, event.id, ex=self.dedupe_ttl_s)
-            results.append(IntakeResult(article.uri, article.version, "accepted", event.id))
-        if fresh:
-            await write.execute()
-            if self.waitaof:
-                await self.redis.execute_command("WAITAOF", 1, 0, 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        for article, event in zip(articles, events, strict=True):
+            fields = [part for pair in event.to_fields().items() for part in pair]
+            await self._append(keys=[self.stream, self.seen_prefix + article.idempotency_key()],
+                               args=[self.dedupe_ttl_s, event.id, *fields], client=pipe)
+        appended = await pipe.execute()
+        results = [IntakeResult(article.uri, article.version,
+                                "accepted" if added else "duplicate", event.id)
+                   for article, event, added in zip(articles, events, appended, strict=True)]
+        if any(appended) and self.waitaof:
+            await self.redis.execute_command("WAITAOF", 1, 0, 1000)
         for result in results:
             log.info("article.ingested", article_id=result.uri, version=result.version,
                      status=result.status, event_id=result.event_id)
