@@ -146,3 +146,16 @@ def test_a_version_too_large_to_store_is_left_out_and_said() -> None:
 def test_markdown_heading_lines_become_the_headline(first_line: str, headline: str) -> None:
     [article] = parse(f"{first_line}\n\nTalks begin.".encode(), "text/markdown", provider="p")
     assert " ".join(article.headline.split()) == headline
+
+
+@pytest.mark.parametrize("text", [b"[1/3] Storm nears the coast\n\nWinds rise.",
+                                  b"{Draft} Ministers meet\n\nTalks begin."])
+def test_prose_opening_with_a_bracket_is_text_without_a_content_type(text: bytes) -> None:
+    [article] = parse(text, provider="p")
+    assert article.headline == text.decode().split("\n")[0]
+
+
+@pytest.mark.parametrize("broken", [b'{"headline": "x",}', b'[{"headline": "x"'])
+def test_broken_json_is_still_a_json_error(broken: bytes) -> None:
+    with pytest.raises(ParseError, match="invalid JSON"):
+        parse(broken, provider="p")

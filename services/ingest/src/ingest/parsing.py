@@ -145,7 +145,7 @@ def parse_document(
     first = stripped[0]
     if (first == "{" or _JSON_ARRAY_START.match(stripped)
             or (_is_json_type(hint) and first != "<" and _is_json(stripped))):
-        if hint in _TEXT_TYPES:
+        if hint in _TEXT_TYPES or (not _is_json_type(hint) and _may_be_prose(stripped)):
             try:
                 return _json(jsonshape.load(stripped), raw, provider)
             except ParseError:
@@ -163,6 +163,15 @@ def _refuse_declared(hint: str) -> None:
             "(curl --data-binary @story.xml)", field="content-type")
     if hint.startswith(_NOT_NEWS_TYPES):
         raise UnsupportedFormat(f"{hint} is not a news document format", field="content-type")
+
+
+def _may_be_prose(document: str) -> bool:
+    """A text opening with a bracket that JSON could not continue the way it does:
+    "{Draft} Ministers meet", "[1/3] Storm nears" (a JSON object goes on with a quote)."""
+    after = document[1:].lstrip()[:1]
+    if document[0] == "{":
+        return after not in ('"', "}", "")
+    return after not in ("{", "[", '"', "]", "")
 
 
 def _is_json_type(hint: str) -> bool:
