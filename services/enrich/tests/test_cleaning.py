@@ -175,8 +175,14 @@ def test_html_entities_are_decoded_once():
 
 
 def test_control_and_bidi_override_characters_are_removed():
-    raw = "Joe\x00 Biden\x07 met \x1b\u202eAngela\u202c \u2066Merkel\u2069\x7f.\tThen\x0bmore."
+    raw = "Joe\x00 Biden\x07 met \x1b\u202eAngela\u202c \u2066Merkel\u2069\x7f\x9d.\tThen\x0bmore."
     assert clean_text(raw).text == "Joe Biden met Angela Merkel. Then more."
+
+
+def test_a_next_line_character_breaks_the_line_and_persian_keeps_its_non_joiner():
+    assert clean_text("First line.\x85Second line.") == clean_text("First line.\nSecond line.")
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # "I want", spelt with ZWNJ
+    assert clean_line(persian) == persian
 
 
 def test_musical_signs_card_suits_and_symbols_stay():

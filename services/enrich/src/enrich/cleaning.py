@@ -61,12 +61,12 @@ _EMOJI_LINK = rf"\u200d(?:{_PICTOGRAPH}|{_TEXT_STYLE})[\ufe0e\ufe0f]?[\U0001f3fb
 _EMOJI = re.compile(rf"{_EMOJI_HEAD}(?:{_EMOJI_LINK})*\u200d?")
 # Characters that are not text: invisible format characters, what is left of emoji sequences
 # (variation selectors, keycap and tag marks), C0 controls other than tab and line breaks (\v and
-# \f count as spaces), DEL, and the bidi embeddings, overrides and isolates that can reorder
-# what readers see.
+# \f count as spaces), DEL and the C1 controls (mis-decoded bytes; NEL was made a line break
+# before), and the bidi embeddings, overrides and isolates that can reorder what readers see.
 _INVISIBLE = re.compile(
-    "[\u200b\u200c\u2060\ufeff\u00ad\ufe0e\ufe0f\u20e3\U000e0020-\U000e007f"
-    "\x00-\x08\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
-)
+    "[\u200b\u2060\ufeff\u00ad\ufe0e\ufe0f\u20e3\U000e0020-\U000e007f"
+    "\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)  # not U+200C, the zero-width non-joiner: Persian and other scripts spell words with it
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 
 # Names as bylines and site furniture write them: capitalised words ("Jane Doe", "BBC News",
@@ -286,7 +286,8 @@ def html_to_text(markup: str) -> str:
 
 def _normalise(raw: str) -> str:
     text = unicodedata.normalize("NFC", raw)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
+    for line_break in ("\r\n", "\r", "\u2028", "\x85"):
+        text = text.replace(line_break, "\n")
     text = _EMOJI.sub(" ", text)
     return _INVISIBLE.sub("", text)
 
