@@ -116,3 +116,13 @@ async def test_a_kill_also_drops_dead_letters_of_its_story(redis: tuple[Redis, s
     await queue.enqueue([delivery(3, "urn:killed", "article.killed")])
     assert [d.uri for d in await queue.list("sub_a", "dead", 10)] == ["urn:kept"]
     assert await queue.dead_ids("sub_a") == [delivery(2).id]
+
+
+async def test_nothing_is_queued_for_a_deleted_subscription(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(1)])
+    await queue.drop_subscription("sub_a")
+    # a replica that has not heard of the deletion yet
+    assert await queue.enqueue([delivery(2), delivery(3, sub="sub_b")]) == (1, 0)
+    assert await queue.depth("sub_a") == 0 and await queue.depth("sub_b") == 1

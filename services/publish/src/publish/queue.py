@@ -12,6 +12,7 @@ Keys per subscription (``{id}`` is a Redis Cluster hash tag, so each script touc
     webhooks:{sub}:sent          ZSET delivery id -> time delivered (a re-read of news.published
                                  after a crash does not send it again), trimmed after a day
     webhooks:{sub}:story:<hash>  SET of queued or dead delivery ids of one story (a kill drops them)
+    webhooks:{sub}:deleted       set when the subscription is deleted: nothing is queued for it
 
 The delivery id is ``<subscription id>_<ce_id>``: stable across retries, it is the
 ``webhook-id`` header.
@@ -29,14 +30,16 @@ import orjson
 from redis.asyncio import Redis
 
 SENT_MEMORY_MS = 24 * 3600 * 1000
+TOMBSTONE_S = 7 * 24 * 3600  # far longer than any replica takes to hear of a deletion
 
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: due rec story got sent dead; ARGV: id record uri is_kill
+# KEYS: due rec story got sent dead deleted; ARGV: id record uri is_kill
 _ENQUEUE = _NOW + """
+if redis.call('EXISTS', KEYS[7]) == 1 then return {0, 0} end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('ZSCORE', KEYS[5], ARGV[1]) then
   return {0, 0}
 end
@@ -187,7 +190,8 @@ class DeliveryQueue:
             s = d.subscription
             await self._enqueue(
                 keys=[self.key(s, "due"), self.key(s, "rec"), self.story_key(s, d.uri),
-                      self.key(s, "got"), self.key(s, "sent"), self.key(s, "dead")],
+                      self.key(s, "got"), self.key(s, "sent"), self.key(s, "dead"),
+                      self.key(s, "deleted")],
                 args=[d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"],
                 client=pipe)
         results = await pipe.execute()
@@ -272,8 +276,14 @@ class DeliveryQueue:
         await pipe.execute()
 
     async def drop_subscription(self, subscription_id: str) -> None:
-        """Delete everything queued, dead-lettered or remembered for a deleted subscription."""
-        keys = [k async for k in self.redis.scan_iter(match=self.key(subscription_id, "*"))]
+        """Delete everything queued, dead-lettered or remembered for a deleted subscription.
+
+        A tombstone, set first, stops a replica that has not yet heard of the deletion from
+        queueing anything new for it (subscription ids are never reused)."""
+        tombstone = self.key(subscription_id, "deleted")
+        await self.redis.set(tombstone, b"1", ex=TOMBSTONE_S)
+        keys = [k async for k in self.redis.scan_iter(match=self.key(subscription_id, "*"))
+                if _text(k) != tombstone]
         if keys:
             await self.redis.delete(*keys)
 
