@@ -60,6 +60,8 @@ def test_an_enrich_replica_killed_mid_batch_loses_and_repeats_nothing(
         while not client.exists(plat.stream_prefix + "news.enriched"):
             assert time.monotonic() < deadline
             time.sleep(0.02)
+        workers = _children(plat.processes["enrich"].popen.pid)
+        assert workers  # its NLP worker processes
         plat.processes["enrich"].kill()  # SIGKILL with batches in its workers
         pending = client.xpending(plat.stream_prefix + INGESTED_STREAM, "enrich")["pending"]
         assert pending > 0  # the crash left entries pending: the test exercises recovery
@@ -67,6 +69,7 @@ def test_an_enrich_replica_killed_mid_batch_loses_and_repeats_nothing(
         plat.start_service("enrich")  # another replica takes over after the min-idle time
         plat.wait_ready(names=("enrich",))
         _wait_all(plat, uris)
+        assert not [pid for pid in workers if _alive(pid)]  # the dead one's workers left too
         time.sleep(1.0)
         counts = _announcements(plat)
         assert all(counts[uri] == 1 for uri in uris), {u: counts[u] for u in uris if counts[u] != 1}
@@ -104,3 +107,26 @@ def test_publish_waits_out_a_database_restart_and_loses_nothing(
         assert all(counts[uri] == 1 for uri in uris)
         dead_letters = plat.stream_prefix + ENRICHED_STREAM + ".dlq"
         assert not redis.Redis.from_url(redis_url).exists(dead_letters)  # retried, not given up
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc, Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not gone and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -136,7 +137,22 @@ def _ready(hold_s: float) -> None:
 
 def _init_worker() -> None:
     global _worker_enricher
+    _exit_with_parent()
     _worker_enricher = Enricher()
+
+
+def _exit_with_parent(every_s: float = 1.0) -> None:
+    """End this worker when the service that started it dies. A SIGKILLed service cannot shut
+    its pool down, and its workers would otherwise wait on the pool's queue for ever (their
+    siblings keep the queue's pipe open), each holding a model in memory."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="enrich-parent-watch", daemon=True).start()
 
 
 def _enrich_chunk(payload: bytes) -> bytes:
