@@ -6,6 +6,8 @@ Nothing accepted may be lost, and nothing may be announced twice on news.publish
 from __future__ import annotations
 
 import secrets
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,8 +18,10 @@ import orjson
 import pytest
 import redis
 
-from shared.events import ENRICHED_STREAM, INGESTED_STREAM
+from shared.article import Article, Source
+from shared.events import ENRICHED_STREAM, INGESTED_STREAM, ArticleEnriched
 
+from newsflow_cli.main import _supervise
 from newsflow_cli.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -107,6 +111,35 @@ def test_publish_waits_out_a_database_restart_and_loses_nothing(
         assert all(counts[uri] == 1 for uri in uris)
         dead_letters = plat.stream_prefix + ENRICHED_STREAM + ".dlq"
         assert not redis.Redis.from_url(redis_url).exists(dead_letters)  # retried, not given up
+
+
+def test_a_service_whose_group_vanished_exits_and_is_restarted_by_newsflow_run(
+        tmp_path: Path, redis_url: str, mongodb_uri: str,
+        isolated_platform: PlatformFactory) -> None:
+    with isolated_platform(tmp_path, redis_url, mongodb_uri, services=("publish",),
+                           **FAST) as plat:
+        client = redis.Redis.from_url(redis_url)
+        stream = plat.stream_prefix + ENRICHED_STREAM
+        client.delete(stream)  # a flush, or a Redis restarted without its data
+        uri = f"urn:fault:{secrets.token_hex(6)}"
+        client.xadd(stream, _enriched(uri).to_fields())
+        publish = plat.processes["publish"]
+        # It stopped consuming, so it shuts itself down (uvicorn re-raises the SIGTERM it got).
+        assert publish.popen.wait(timeout=20) in (0, -signal.SIGTERM)
+        assert "consumer.stopped" in publish.log_path.read_text()
+
+        supervisor = threading.Thread(target=_supervise, args=(plat,), kwargs={"max_restarts": 1},
+                                      daemon=True)
+        supervisor.start()  # what `newsflow run` does; compose restarts it likewise
+        [event] = plat.wait_published(uri, timeout=60)  # the restart made the group again
+        assert event.subject == uri
+
+
+def _enriched(uri: str) -> ArticleEnriched:
+    article = Article(uri=uri, version=1, source=Source(provider="t", format="json"),
+                      headlines=[{"value": "Bridge reopens"}], bodies=[{"value": "Traffic."}],
+                      language="en")
+    return ArticleEnriched.for_article(article, "test")  # type: ignore[return-value]
 
 
 def _children(pid: int) -> list[int]:

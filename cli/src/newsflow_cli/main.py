@@ -20,7 +20,7 @@ from shared.logging import configure_logging
 
 from newsflow_cli.dead_letters import app as dead_letters_app
 from newsflow_cli.deliveries import app as deliveries_app
-from newsflow_cli.platform import Platform, PlatformError, read_events, running
+from newsflow_cli.platform import SERVICES, Platform, PlatformError, read_events, running
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Newsflow: wire stories in, enriched stories out.")
@@ -69,15 +69,35 @@ def run(
             if exit_after_demo:
                 return
             typer.echo("running; Ctrl-C stops everything")
-            while all(p.popen.poll() is None for p in platform.processes.values()):
-                time.sleep(1)
-            typer.echo("a process exited; stopping", err=True)
+            _supervise(platform)
             raise typer.Exit(1)
     except KeyboardInterrupt:
         typer.echo("stopping ...")
     except PlatformError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+def _supervise(platform: Platform, max_restarts: int = 5, window_s: float = 60.0) -> None:
+    """Restart a service that exits, as compose does; return when one keeps exiting, or when
+    nx-27017 exits (its data would be gone with it)."""
+    restarts: dict[str, list[float]] = {}
+    while True:
+        time.sleep(1)
+        for name, process in list(platform.processes.items()):
+            status = process.popen.poll()
+            if status is None:
+                continue
+            recent = [t for t in restarts.get(name, []) if time.monotonic() - t < window_s]
+            if name not in SERVICES or len(recent) >= max_restarts:
+                typer.echo(f"{name} exited with status {status}; stopping (see "
+                           f"{process.log_path})", err=True)
+                return
+            typer.echo(f"{name} exited with status {status}; restarting it", err=True)
+            restarts[name] = [*recent, time.monotonic()]
+            assert process.url is not None
+            platform.start_service(name, port=int(process.url.rsplit(":", 1)[1]))
+            platform.wait_ready(names=(name,))
 
 
 def _demo(platform: Platform) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -205,6 +206,25 @@ class GroupConsumer:
             if entry_id in wanted:
                 counts[entry_id] = int(item["times_delivered"])
         return counts
+
+
+async def exit_when_stopped(broker: RedisBroker, interval_s: float = 1.0) -> None:
+    """End the process when one of its stream subscribers has stopped for good.
+
+    FastStream stops a subscriber whose consumer group has disappeared (NOGROUP: the stream was
+    deleted, or Redis restarted without its data) and, run without a FastStream app as the
+    services are, nothing else would notice: the service would stay up, ready and idle. It
+    sends itself SIGTERM instead, shuts down cleanly, and its supervisor (compose restarts on
+    any exit; so does ``newsflow run``) starts it again, which creates the groups afresh."""
+    while True:
+        await asyncio.sleep(interval_s)
+        stopped = [s for s in broker.subscribers if not s.running]
+        if stopped:
+            log.critical("consumer.stopped", action="exiting to be restarted",
+                         subscribers=[str(getattr(getattr(s, "stream_sub", None), "name", s))
+                                      for s in stopped])
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
 
 
 # KEYS: stream; ARGV: group idle_ms -> names removed. Atomic, so a consumer that reads between

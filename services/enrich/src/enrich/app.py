@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from shared.events import ENRICHED_STREAM, INGESTED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
-from shared.streams import GroupConsumer, StreamTrimmer, ensure_group
+from shared.streams import GroupConsumer, StreamTrimmer, ensure_group, exit_when_stopped
 
 from enrich.handlers import EnrichArticles
 from enrich.settings import EnrichSettings
@@ -47,10 +47,11 @@ def create_app(settings: EnrichSettings | None = None, pool: EnrichPool | None =
         await ensure_group(redis, in_stream, GROUP)
         await pool.warm_up()  # ready only once the models are loaded in every worker
         await broker.start()
-        trimming = asyncio.create_task(trimmer.run())
+        tasks = [asyncio.create_task(trimmer.run()), asyncio.create_task(exit_when_stopped(broker))]
         log.info("enrich.started", stream=in_stream, consumer=consumer.consumer)
         yield
-        trimming.cancel()
+        for task in tasks:
+            task.cancel()
         await broker.stop()  # finishes the batch in hand (graceful timeout) before returning
         pool.close()
         await redis.aclose()

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
-from shared.streams import GroupConsumer, StreamTrimmer, ensure_group
+from shared.streams import GroupConsumer, StreamTrimmer, ensure_group, exit_when_stopped
 
 from publish.api import read_router
 from publish.auth import admin_guard
@@ -87,6 +87,7 @@ def create_app(settings: PublishSettings | None = None,
         tasks = [asyncio.create_task(t.run()) for t in trimmers]
         tasks.append(asyncio.create_task(embargo.run()))
         tasks += [asyncio.create_task(c) for c in channels.loops()]
+        tasks.append(asyncio.create_task(exit_when_stopped(broker)))
         log.info("publish.started", stream=in_stream, consumer=consumer.consumer)
         yield
         for task in tasks:
