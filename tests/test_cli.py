@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -70,17 +71,21 @@ def test_enrich_jsonl_keeps_order_and_ids_and_reports_bad_lines() -> None:
 
 
 @pytest.mark.integration
-def test_tail_prints_published_events_of_the_prefixed_stream(redis_url: str, prefix: str) -> None:
+def test_tail_waits_out_a_quiet_stream_and_prints_the_next_event(
+        redis_url: str, prefix: str) -> None:
     client = redis.Redis.from_url(redis_url)
     article = Article(uri="urn:t:tail", version=1, source=Source(provider="t", format="json"),
                       headlines=[{"value": "Bridge reopens"}])
     event = ArticlePublished.for_article(article, "test")
+    # Published after 6 s of quiet: longer than the Redis client's 5 s socket timeout.
+    later = threading.Timer(6.0, client.xadd, (prefix + PUBLISHED_STREAM, event.to_fields()))
     try:
-        client.xadd(prefix + PUBLISHED_STREAM, event.to_fields())
-        result = runner.invoke(app, ["tail", "--from-start", "--count", "1"],
+        later.start()
+        result = runner.invoke(app, ["tail", "--count", "1"],
                                env={"NEWSFLOW_REDIS_URL": redis_url,
                                     "NEWSFLOW_STREAM_PREFIX": prefix})
     finally:
+        later.join()
         client.delete(prefix + PUBLISHED_STREAM)
     assert result.exit_code == 0, result.output
     [line] = result.stdout.splitlines()

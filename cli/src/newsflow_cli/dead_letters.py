@@ -14,7 +14,10 @@ from shared.dead_letters import dead_letters, replay
 from shared.events import ENRICHED_STREAM, INGESTED_STREAM, PUBLISHED_STREAM
 from shared.streams import DLQ_SUFFIX
 
+from newsflow_cli.platform import PlatformError, connect_redis
+
 STREAMS = (INGESTED_STREAM, ENRICHED_STREAM, PUBLISHED_STREAM)
+ENTRY_ID = re.compile(r"\d+-\d+")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Stream entries a service dead-lettered (<stream>.dlq): list, replay.")
@@ -60,6 +63,11 @@ def replay_dead_letters(
     if bool(ids) == all_:
         typer.echo("give dead letter IDs or --all", err=True)
         raise typer.Exit(2)
+    malformed = [i for i in ids or [] if not ENTRY_ID.fullmatch(i)]
+    if malformed:
+        typer.echo(f"not a stream entry id: {', '.join(malformed)} (like 1700000000000-0)",
+                   err=True)
+        raise typer.Exit(2)
     replayed = replay(_client(redis_url), _name(stream, stream_prefix), None if all_ else ids)
     for dead_id, new_id in replayed.items():
         typer.echo(f"replayed {dead_id} as {new_id}")
@@ -80,11 +88,8 @@ def _name(stream: str, prefix: str) -> str:
 
 
 def _client(url: str) -> redis.Redis:
-    client = redis.Redis.from_url(url)
     try:
-        client.ping()
-    except redis.RedisError as exc:
-        shown = re.sub(r"//[^@/]*@", "//***@", url)  # no password on the terminal
-        typer.echo(f"cannot reach Redis at {shown}: {exc}", err=True)
+        return connect_redis(url)
+    except PlatformError as exc:
+        typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    return client

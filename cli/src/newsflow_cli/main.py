@@ -8,7 +8,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import httpx
 import orjson
@@ -20,7 +20,15 @@ from shared.logging import configure_logging
 
 from newsflow_cli.dead_letters import app as dead_letters_app
 from newsflow_cli.deliveries import app as deliveries_app
-from newsflow_cli.platform import SERVICES, Platform, PlatformError, read_events, running
+from newsflow_cli.platform import (
+    SERVICES,
+    Platform,
+    PlatformError,
+    connect_redis,
+    masked,
+    read_events,
+    running,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Newsflow: wire stories in, enriched stories out.")
@@ -48,11 +56,13 @@ def run(
     key: Annotated[str, typer.Option(
         envvar="NEWSFLOW_LOCAL_KEY", help="ingest key of the 'local' source (default: random)")
     ] = "",
+    stream_prefix: Annotated[str, typer.Option(envvar="NEWSFLOW_STREAM_PREFIX",
+                                               show_default=False)] = "",
 ) -> None:
     """Run the whole platform locally: nx-27017 (unless NEWSFLOW_MONGODB_URI is set), ingest,
     enrich and publish as separate processes against NEWSFLOW_REDIS_URL."""
     platform = Platform(workdir=workdir.resolve(), redis_url=redis_url,
-                        mongodb_uri=mongodb_uri or None,
+                        mongodb_uri=mongodb_uri or None, stream_prefix=stream_prefix,
                         ingest_key=key or secrets.token_urlsafe(24))
     typer.echo("starting nx-27017, ingest, enrich, publish ...")
     try:
@@ -62,7 +72,7 @@ def run(
                        f"'{platform.source}': {platform.ingest_key})")
             typer.echo(f"enrich   {platform.url('enrich')}   /metrics")
             typer.echo(f"publish  {publish}   GET /v1/articles")
-            typer.echo(f"mongodb  {platform.mongodb_uri}   redis {platform.redis_url}")
+            typer.echo(f"mongodb  {platform.mongodb_uri}   redis {masked(platform.redis_url)}")
             typer.echo(f"logs     {platform.workdir}")
             if demo:
                 _demo(platform)
@@ -73,7 +83,7 @@ def run(
             raise typer.Exit(1)
     except KeyboardInterrupt:
         typer.echo("stopping ...")
-    except PlatformError as exc:
+    except (PlatformError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
 
@@ -172,9 +182,12 @@ def push(
 
 def _post(url: str, key: str, path: Path) -> list[dict[str, object]]:
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    response = httpx.post(f"{url}/v1/articles", content=path.read_bytes(), timeout=30,
-                          headers={"Authorization": f"Bearer {key}",
-                                   "Content-Type": content_type})
+    try:
+        response = httpx.post(f"{url}/v1/articles", content=path.read_bytes(), timeout=30,
+                              headers={"Authorization": f"Bearer {key}",
+                                       "Content-Type": content_type})
+    except (httpx.HTTPError, OSError) as exc:
+        raise PlatformError(f"cannot push to {url}: {exc}") from exc
     if response.status_code != 202:
         raise PlatformError(f"HTTP {response.status_code}: {response.text}")
     results: list[dict[str, object]] = response.json()["results"]
@@ -185,24 +198,32 @@ def _post(url: str, key: str, path: Path) -> list[dict[str, object]]:
 def tail(
     redis_url: Annotated[str, typer.Option(envvar="NEWSFLOW_REDIS_URL")] = "redis://127.0.0.1:6379/0",
     from_start: Annotated[bool, typer.Option("--from-start", help="Replay from the start")] = False,
-    count: Annotated[int, typer.Option(help="Stop after this many events (0: never)")] = 0,
+    count: Annotated[int, typer.Option(min=0, help="Stop after this many events (0: never)")] = 0,
     stream_prefix: Annotated[str, typer.Option(envvar="NEWSFLOW_STREAM_PREFIX",
                                                show_default=False)] = "",
 ) -> None:
     """Follow news.published and print each event as one JSON line."""
-    client = redis.Redis.from_url(redis_url)
-    last = "0-0" if from_start else "$"
-    seen = 0
-    while True:
-        for entry_id, event in read_events(client, stream_prefix + PUBLISHED_STREAM, last,
-                                           block_ms=5000):
-            last = entry_id
-            typer.echo(json.dumps({"entry_id": entry_id, "id": event.id, "type": event.type,
-                                   "subject": event.subject, "time": event.time.isoformat(),
-                                   "data": event.data}))
-            seen += 1
-            if count and seen >= count:
-                return
+    try:
+        client = connect_redis(redis_url)
+        stream = stream_prefix + PUBLISHED_STREAM
+        # The newest entry now, not "$": "$" means "after the newest" at each read, and an
+        # event arriving between two reads would be skipped.
+        newest = cast(list[tuple[bytes, Any]], client.xrevrange(stream, count=1))
+        last = "0-0" if from_start or not newest else newest[0][0].decode()
+        seen = 0
+        while True:
+            for entry_id, event in read_events(client, stream, last,
+                                               block_ms=1000):  # under redis-py's 5 s timeout
+                last = entry_id
+                typer.echo(json.dumps({"entry_id": entry_id, "id": event.id, "type": event.type,
+                                       "subject": event.subject, "time": event.time.isoformat(),
+                                       "data": event.data}))
+                seen += 1
+                if count and seen >= count:
+                    return
+    except (PlatformError, redis.RedisError) as exc:
+        typer.echo(f"tail: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -242,6 +263,9 @@ def enrich(
     """Enrich offline, no servers needed: a file, or JSON lines on stdin with --jsonl."""
     from newsflow_cli.offline import enrich_file, enrich_jsonl
 
+    if jsonl and path is not None:
+        typer.echo("give a PATH or --jsonl, not both", err=True)
+        raise typer.Exit(2)
     if jsonl:
         enrich_jsonl(sys.stdin, sys.stdout)
     elif path is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -204,12 +205,24 @@ class Platform:
         return url
 
     def _check_redis(self) -> None:
-        try:
-            redis.Redis.from_url(self.redis_url, socket_timeout=2).ping()
-        except redis.RedisError as exc:
-            raise PlatformError(
-                f"Redis is not answering at {self.redis_url} ({exc}); start it with: "
-                "redis-server --daemonize yes --bind 127.0.0.1 --port 6379") from exc
+        connect_redis(self.redis_url)
+
+
+def connect_redis(url: str) -> redis.Redis:
+    """A client that answered a PING; PlatformError (password masked) otherwise."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5)
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise PlatformError(
+            f"Redis is not answering at {masked(url)} ({exc}); start it with: "
+            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379") from exc
+    return client
+
+
+def masked(url: str) -> str:
+    """A URL without its password, for the terminal."""
+    return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 @contextlib.contextmanager

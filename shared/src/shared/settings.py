@@ -18,7 +18,8 @@ class Settings(BaseSettings):
     log_json: bool | None = None  # None: JSON unless stdout is a terminal
     # Consumer groups (see shared.streams).
     batch_size: int = Field(default=100, ge=1, le=1000)
-    block_ms: int = Field(default=1000, ge=10)
+    # Below redis-py's default socket timeout (5 s), which a longer blocking read would hit.
+    block_ms: int = Field(default=1000, ge=10, le=4000)
     reclaim_idle_ms: int = Field(default=60_000, ge=100)
     reclaim_interval_ms: int = Field(default=5_000, ge=50)
     max_attempts: int = Field(default=5, ge=1)
