@@ -288,8 +288,8 @@ class StreamTrimmer:
                 await self.forget_idle_consumers(stream, name)
             if lag is not None:
                 self.metrics.group_lag.labels(stream, name).set(int(lag))
-            if pending:
-                summary = await self.redis.xpending(stream, name)
+            summary = await self.redis.xpending(stream, name) if pending else None
+            if summary and summary.get("min") is not None:  # acked meanwhile: none pending
                 needed = _id_key(summary["min"])
             else:
                 last = _id_key(group["last-delivered-id"])
