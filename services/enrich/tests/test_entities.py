@@ -131,3 +131,13 @@ def test_thousands_of_names_still_merge_their_short_forms():
     by_name = {c.mentions[0].text: c for c in merged}
     assert len(by_name[names[7]].mentions) == 2
     assert len(by_name["Volodymyr Zelensky"].mentions) == 2
+
+
+def test_a_credit_glued_to_the_first_name_is_cut_off(enricher, make_article):
+    body = ("(CNN)Sofia Vergara and her former fiance Nick Loeb met lawyers in Los Angeles on "
+            "Monday. Sofia Vergara said the talks had been friendly, according to her lawyer.")
+    result = enricher.enrich(make_article("Talks in Los Angeles", body, language="en"))
+    people = {e.name: e for e in result.people}
+    assert "Sofia Vergara" in people and not any(")" in name for name in people)
+    assert {result.body_text[m.start:m.end] for m in people["Sofia Vergara"].mentions} == {
+        "Sofia Vergara"}

@@ -160,6 +160,8 @@ _PREPOSITIONS = frozenset(
      "outside", "throughout", "around", "after", "before", "during", "since", "via", "with",
      "without", "towards", "toward"]
 )
+_LOCATIVE = frozenset(["in", "at", "from", "near", "inside", "outside", "throughout", "around",
+                       "into", "across", "towards", "toward"])
 _POSSESSIVE = frozenset({"'s", "’s", "'", "’"})
 _DEMONYM_SUFFIXES = ("ian", "ean", "ese", "ish", "ic", "an", "i")
 _MERGE_STOPWORDS = frozenset({"of", "the", "and", "for", "de", "la", "&"})
@@ -205,6 +207,7 @@ class _Mention:
     titled: bool = False
     demonym: bool = False
     words: tuple[str, ...] = ()
+    preposition: str = ""  # the word before it, when a preposition: "in Vegas", "on Twitter"
 
 
 @dataclass(slots=True)
@@ -383,6 +386,14 @@ def _trim(ent: Span, doc_text: str, kind: str, field_name: str) -> _Mention | No
     if newline >= 0:
         text = text[:newline].rstrip()
         end = start + len(text)
+    words = tuple(t.text for t in doc[first:last] if t.idx < end)
+    close = text.find(")")
+    if close >= 0 and "(" not in text[:close]:  # "(CNN)Sofia Vergara": a credit glued on
+        glued = len(text) - len(text[close + 1 :].lstrip())
+        start, text = start + glued, text[glued:]
+        words = tuple(text.split())
+        if text.lower() in _DETERMINERS:
+            return None
     # A name starts with a capital, somewhere in its first word: "Kyiv", "eBay", "al-Qaeda".
     if len(text) < 2 or not any(ch.isupper() for ch in text.split()[0]):
         return None
@@ -402,8 +413,9 @@ def _trim(ent: Span, doc_text: str, kind: str, field_name: str) -> _Mention | No
         and doc[last].is_alpha
         and doc[last].is_lower
     )
-    words = tuple(t.text for t in doc[first:last] if t.idx < end)
-    return _Mention(field_name, start, end, text, kind, False, titled, demonym, words)
+    preposition = doc[first - 1].lower_ if after_preposition else ""
+    return _Mention(field_name, start, end, text, kind, False, titled, demonym, words,
+                    preposition)
 
 
 def _group(mentions: list[_Mention]) -> list[_Cluster]:
@@ -518,6 +530,13 @@ def _vote(cluster: _Cluster) -> None:
     best = max(votes.values())
     tied = [k for k, v in votes.items() if v == best]
     cluster.kind = longest.kind if longest.kind in tied else tied[0]
+    if cluster.kind == PERSON and all(
+        m.preposition and len(m.words) == 1 and not m.titled for m in cluster.mentions
+    ):
+        # A lone word only ever met as "in Vegas" or "on Twitter" is a place or a service,
+        # not someone: people are not where or what things happen on.
+        places = any(m.preposition in _LOCATIVE for m in cluster.mentions)
+        cluster.kind = PLACE if places else ORGANISATION
     forms = Counter(m.text for m in cluster.strong or cluster.mentions)
     cluster.name = max(forms, key=lambda t: (len(t.split()), forms[t], len(t)))
 
