@@ -28,7 +28,7 @@ def test_rss_items_map_guid_dates_content_and_categories():
     assert "script" not in (first.body_html or "") and "onmouseover" not in (first.body_html or "")
     assert [(s.name, s.scheme) for s in first.subjects] == [
         ("Weather", "category"),
-        ("Coast", "category"),
+        ("Coast", "https://news.example.org/tags"),  # RSS `domain`: the taxonomy
     ]
     assert first.language == "en-US"
     # No guid: the link is the id. A slash date no RFC parser reads, read as UTC.
@@ -106,3 +106,47 @@ def test_truncated_json_feed_names_the_position():
     with pytest.raises(ParseError) as caught:
         parse(document, "application/feed+json", provider="jf")
     assert "line" in caught.value.message and "column" in caught.value.message
+
+
+def test_media_rss_caption_never_replaces_the_item_description():
+    feed = b"""<?xml version="1.0"?>
+    <rss version="2.0" xmlns:m="http://search.yahoo.com/mrss/"><channel><title>W</title>
+      <language>en-gb</language>
+      <item><title>A</title><guid>urn:a</guid>
+        <description>The storm closed the coast road.</description>
+        <m:content url="http://example.org/a.jpg"><m:description>Waves</m:description></m:content>
+      </item>
+      <item><title>B</title><guid>urn:b</guid>
+        <m:content url="http://example.org/b.mp4"><m:description>Video of the flood.</m:description>
+        </m:content></item>
+    </channel></rss>"""
+    with_text, media_only = parse(feed, provider="rss")
+    assert with_text.body_text == "The storm closed the coast road."
+    assert media_only.body_text == "Video of the flood."  # the caption is all there is
+
+
+def test_rss_item_language_wins_over_the_channel_language():
+    feed = b"""<?xml version="1.0"?>
+    <rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>W</title>
+      <language>en-gb</language>
+      <item><title>Orage sur la cote</title><guid>urn:fr</guid><dc:language>fr</dc:language>
+        <description>La route est fermee.</description></item>
+    </channel></rss>"""
+    [article] = parse(feed, provider="rss")
+    assert article.language == "fr"
+
+
+def test_atom_entry_inherits_the_feed_author_and_keeps_category_schemes():
+    feed = b"""<?xml version="1.0" encoding="utf-8"?>
+    <feed xmlns="http://www.w3.org/2005/Atom"><title>W</title><id>urn:feed</id>
+      <updated>2024-05-01T12:00:00Z</updated><author><name>Desk</name></author>
+      <entry><title>T</title><id>urn:e1</id><updated>2024-05-01T11:00:00Z</updated>
+        <category term="20000137" scheme="http://cv.iptc.org/newscodes/mediatopic/"
+                  label="flooding"/>
+        <summary>Rivers rose.</summary></entry>
+    </feed>"""
+    [article] = parse(feed, provider="atom")
+    assert article.byline == "Desk"
+    assert [(s.code, s.name, s.scheme) for s in article.subjects] == [
+        ("20000137", "flooding", "http://cv.iptc.org/newscodes/mediatopic/")
+    ]

@@ -149,3 +149,38 @@ def test_empty_guid_is_refused_naming_the_uri():
     with pytest.raises(InvalidArticle) as caught:
         parse(item, provider="ex")
     assert caught.value.field == "uri"
+
+
+def test_full_story_rendition_wins_over_an_abstract_sent_first():
+    [article] = parse(fixture("g2_renditions.xml"), provider="ex")
+    assert article.body_text == (
+        "The harbour reopened on Wednesday.\n\nFerries will run a reduced timetable until Friday."
+    )
+    # The XHTML rendition tells the same story as the plain one and keeps its markup.
+    assert "<p>Ferries will run a reduced timetable until Friday.</p>" in (article.body_html or "")
+
+
+def test_every_creator_is_in_the_byline_and_located_keeps_its_scheme_and_uri():
+    [article] = parse(fixture("g2_renditions.xml"), provider="ex")
+    assert article.byline == "Ann Archer, Ben Baker"
+    [london] = article.places
+    assert (london.name, london.code, london.scheme, london.uri) == (
+        "London", "geoloc:2643743", "geoloc", "http://sws.geonames.org/2643743/"
+    )
+
+
+def test_picture_item_without_headline_reads_its_caption():
+    item = b"""<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:pic:1"
+        version="1" standard="NewsML-G2" standardversion="2.29">
+      <itemMeta><itemClass qcode="ninat:picture"/><provider qcode="nprov:EX"/>
+        <versionCreated>2024-05-01T12:30:00Z</versionCreated></itemMeta>
+      <contentMeta>
+        <creditline>Example Photo/J. Smith</creditline>
+        <description role="drol:caption">Firefighters battle a blaze on Monday.</description>
+      </contentMeta>
+      <contentSet>
+        <remoteContent href="http://example.org/pic.jpg" contenttype="image/jpeg"/>
+      </contentSet></newsItem>"""
+    [article] = parse(item, provider="ex")
+    assert article.type == "picture"
+    assert article.body_text == "Firefighters battle a blaze on Monday."

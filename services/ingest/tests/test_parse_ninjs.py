@@ -103,3 +103,18 @@ def test_invalid_json_names_line_and_column():
     with pytest.raises(ParseError) as caught:
         parse(document, "application/json", provider="ex")
     assert "line 4, column 22" in caught.value.message  # the trailing comma
+
+
+def test_ninjs3_picture_reads_its_description_located_and_literal_subjects():
+    item = b"""{"uri": "urn:pic:2", "type": "picture", "versionCreated": "2024-05-01T10:00:00Z",
+      "descriptions": [
+        {"role": "text", "contentType": "text/plain", "value": "The ship lies on its side."},
+        {"role": "richtext", "contentType": "text/html",
+         "value": "<p>The ship lies on its side.</p>"}],
+      "subjects": [{"literal": "shipwrecks", "rel": "about"}],
+      "located": "Giglio"}"""
+    [article] = parse(item, provider="nj")
+    assert article.body_text == "The ship lies on its side."
+    assert article.body_html == "<p>The ship lies on its side.</p>"
+    assert [(s.code, s.rel) for s in article.subjects] == [("shipwrecks", "about")]
+    assert [(p.name, p.type) for p in article.places] == [("Giglio", "place")]

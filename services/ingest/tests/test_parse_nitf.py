@@ -66,3 +66,27 @@ def test_placeholder_release_date_is_no_embargo_and_kill_status_is_read():
     [article] = parse(document, provider="cp")
     assert article.embargoed_until is None
     assert article.pub_status is PubStatus.canceled
+
+
+def test_structured_bylines_keep_their_words_apart_and_none_is_lost():
+    [article] = parse((FIXTURES / "nitf_ap_style.xml").read_bytes(), provider="ex")
+    assert article.byline == (
+        "By JOHN DOE Example Press Writer; By MARY ROE Example Press Writer"
+    )
+
+
+def test_identified_content_codes_and_structured_locations():
+    [article] = parse((FIXTURES / "nitf_ap_style.xml").read_bytes(), provider="ex")
+    [org] = article.organisations
+    assert (org.name, org.code, org.scheme) == ("Example Holdings", "EXMP", "ticker")
+    assert [p.name for p in article.places] == ["Madrid, Spain"]
+
+
+def test_body_end_tagline_is_part_of_the_story_and_media_leaves_no_gap():
+    [article] = parse((FIXTURES / "nitf_ap_style.xml").read_bytes(), provider="ex")
+    assert article.body_text == (
+        "Real Madrid won the final 2-1.\n\nThe winner came in stoppage time.\n\n"
+        "Example Press writer Ann Other contributed to this report."
+    )
+    html = article.body_html or ""
+    assert "Players celebrate" not in html and "\n" not in html

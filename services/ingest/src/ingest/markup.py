@@ -49,9 +49,9 @@ _BLOCKS = frozenset(
 )  # fmt: skip
 # NITF and wire XML vocabularies mapped to their HTML meaning before sanitizing.
 _XML_TO_HTML = {
-    "body.content": "div", "block": "div", "hl1": "h2", "hl2": "h3", "bq": "blockquote",
-    "tagline": "p", "nitf-table": "table", "nitf-table-summary": "caption", "section": "div",
-    "article": "div", "main": "div", "fn": "p", "ol": "ol", "dl": "dl",
+    "body.content": "div", "body.end": "div", "block": "div", "hl1": "h2", "hl2": "h3",
+    "bq": "blockquote", "tagline": "p", "nitf-table": "table", "nitf-table-summary": "caption",
+    "section": "div", "article": "div", "main": "div", "fn": "p", "ol": "ol", "dl": "dl",
 }  # fmt: skip
 # Metadata that some providers put inside the body markup (dpa: slugline list and h1 in header).
 _DROPPED = frozenset({"head", "header", "title", "media", "nitf-table-metadata", "meta"})
@@ -75,11 +75,11 @@ def xml_to_html(element: etree._Element) -> str:
     """An XHTML or NITF body subtree (namespaces already stripped) as an HTML fragment."""
     tree = copy.deepcopy(element)
     tree.tail = None
-    for node in list(tree.iter()):
+    # Dropped first: the text around a dropped node joins its neighbours and is compacted below.
+    for node in [n for n in tree.iter() if n.tag in _DROPPED and n is not tree]:
+        _remove_keeping_tail(node)
+    for node in tree.iter():
         if not isinstance(node.tag, str):
-            continue
-        if node.tag in _DROPPED and node is not tree:
-            _remove_keeping_tail(node)
             continue
         node.tag = _XML_TO_HTML.get(node.tag, node.tag)
         for name in list(node.attrib):

@@ -21,6 +21,10 @@ from ingest.errors import InvalidArticle, ParseError
 log = structlog.get_logger()
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_MRSS_PREFIX = re.compile(r"""xmlns:([A-Za-z_][\w.\-]*)\s*=\s*["']http://search\.yahoo\.com/mrss/?["']""")
+# feedparser files a Media RSS caption under the item's own summary or content, whichever is
+# still free, so a photo caption can displace the story. Renamed, it lands in `media_caption`.
+_MEDIA_CAPTION = "caption"
 
 
 def parse_feed(text: str) -> tuple[str, Any]:
@@ -28,6 +32,7 @@ def parse_feed(text: str) -> tuple[str, Any]:
     # Already decoded to str: hand feedparser UTF-8 and a declaration that says so. A stream,
     # never bytes or str: feedparser would treat those as a file name or a URL to fetch.
     body = '<?xml version="1.0" encoding="utf-8"?>' + _XML_DECL.sub("", text, count=1)
+    body = _rename_media_descriptions(body)
     try:
         result = feedparser.parse(
             io.BytesIO(body.encode("utf-8")),
@@ -54,12 +59,23 @@ def drafts(result: Any, document: bytes) -> list[Draft]:
         raise InvalidArticle("the feed has no items", field="items")
     digest = raw_hash(document)
     feed_language = result.feed.get("language")
+    # RFC 4287 4.2.1: an Atom entry without an author has the feed's. RSS has no such rule.
+    feed_byline = _byline(result.feed) if (result.get("version") or "").startswith("atom") else None
     return [
-        _entry(entry, index, digest, feed_language) for index, entry in enumerate(result.entries)
+        _entry(entry, index, digest, feed_language, feed_byline)
+        for index, entry in enumerate(result.entries)
     ]
 
 
-def _entry(entry: Any, index: int, digest: str, feed_language: str | None) -> Draft:
+def _rename_media_descriptions(body: str) -> str:
+    for prefix in set(_MRSS_PREFIX.findall(body)):
+        body = re.sub(rf"<(/?){re.escape(prefix)}:description\b",
+                      rf"<\g<1>{prefix}:{_MEDIA_CAPTION}", body)
+    return body
+
+
+def _entry(entry: Any, index: int, digest: str, feed_language: str | None,
+           feed_byline: str | None) -> Draft:
     uri = _first_text(entry.get("id"), entry.get("link"))
     body_text, body_html = _body(entry)
     published = _date(entry, "published")
@@ -74,18 +90,25 @@ def _entry(entry: Any, index: int, digest: str, feed_language: str | None) -> Dr
         uri=uri,
         version_created=updated or published,
         first_created=published,
-        language=title.get("language") or feed_language,
+        language=_first_text(entry.get("language"), title.get("language"), feed_language),
         headlines=[("main", headline)] if headline.strip() else [],
         body_text=body_text,
         body_html=body_html,
-        byline=_byline(entry),
-        subjects=[
-            Subject(name=name, scheme="category")
-            for name in (
-                _first_text(tag.get("term"), tag.get("label")) for tag in entry.get("tags") or []
-            )
-            if name
-        ],
+        byline=_byline(entry) or feed_byline,
+        subjects=[subject for subject in map(_subject, entry.get("tags") or []) if subject],
+    )
+
+
+def _subject(tag: Any) -> Subject | None:
+    """A category; its RSS `domain` or Atom `scheme` says which vocabulary the term is from."""
+    term = _first_text(tag.get("term"))
+    label = _first_text(tag.get("label"))
+    if not term and not label:
+        return None
+    return Subject(
+        code=term if label and term and label != term else None,
+        name=label or term,
+        scheme=_first_text(tag.get("scheme")) or "category",
     )
 
 
@@ -102,7 +125,8 @@ def _body(entry: Any) -> tuple[str | None, str | None]:
         if "html" in kind or ("plain" not in kind and markup.looks_like_html(value)):
             return None, value
         return value, None
-    return None, None
+    caption = _first_text(dict.get(entry, f"media_{_MEDIA_CAPTION}"))
+    return caption, None
 
 
 def _date(entry: Any, name: str) -> datetime | None:

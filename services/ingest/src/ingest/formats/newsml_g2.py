@@ -24,6 +24,8 @@ _ENTITY_TYPES = {
 }
 # inlineData renditions that are side material rather than the story text.
 _SIDE_RENDITIONS = ("headline", "public", "nonpublic", "notepad", "caption", "abstract")
+# A marked-up rendition this close in length to the longest plain one is the same story.
+_SAME_STORY_SHARE = 0.8
 
 
 def drafts(root: etree._Element, document: bytes) -> list[Draft]:
@@ -80,6 +82,9 @@ def _item(item: etree._Element, digest: str) -> Draft:
         _fill_package(draft, item)
     else:
         _fill_body(draft, item.find("contentSet"))
+    if not draft.body_text and not draft.body_html:
+        # A picture, graphic or remote-only item: its description (the caption) is its text.
+        draft.body_text = _description(content)
     return draft
 
 
@@ -99,8 +104,24 @@ def _byline(content: etree._Element | None) -> str | None:
     by = text_at(content, "by")
     if by:
         return by
-    creator = content.find("creator")
-    return text_at(creator, "name") or attr_at(creator, ".", "literal")
+    names = [
+        text_at(creator, "name") or attr_at(creator, ".", "literal")
+        for creator in content.findall("creator")
+    ]
+    return ", ".join(dict.fromkeys(name for name in names if name)) or None
+
+
+def _description(content: etree._Element | None) -> str | None:
+    descriptions = content.findall("description") if content is not None else []
+    captions = [d for d in descriptions if "caption" in (d.get("role") or "").lower()]
+    return next((text for text in map(_block_text, captions or descriptions) if text), None)
+
+
+def _block_text(element: etree._Element) -> str | None:
+    """A description's text; an XHTML one keeps its paragraphs."""
+    if len(element) == 0:
+        return element.text if element.text and element.text.strip() else None
+    return markup.html_to_text(markup.xml_to_html(element)) or None
 
 
 def _ed_notes(meta: etree._Element | None) -> list[str]:
@@ -167,44 +188,76 @@ def _add_concepts(draft: Draft, content: etree._Element | None) -> None:
         qcode = element.get("qcode")
         name = text_at(element, "name") or element.get("literal") or values.qcode_code(qcode or "")
         if name:
-            draft.places.append(Entity(name=name, type="place", code=qcode))
+            draft.places.append(
+                Entity(
+                    name=name,
+                    type="place",
+                    code=qcode,
+                    scheme=qcode.split(":", 1)[0] if qcode and ":" in qcode else None,
+                    uri=element.get("uri"),
+                )
+            )
 
 
 def _fill_body(draft: Draft, content_set: etree._Element | None) -> None:
-    if content_set is None:
+    """The richest story rendition, so that a NITF or XHTML abstract never stands in for the
+    full text of another rendition: the longest text, though markup about as long is preferred
+    (it carries the same story with its structure)."""
+    renditions = [
+        rendition
+        for rendition in (_rendition(draft, element) for element in _story_renditions(content_set))
+        if rendition is not None
+    ]
+    if not renditions:
         return
-    for inline in content_set.findall("inlineXML"):
-        child = next((c for c in inline if isinstance(c.tag, str)), None)
-        if child is None:
-            continue
-        body = child.find(".//body") if child.tag == "html" else None
-        if child.tag == "nitf":
-            draft.body_html = nitf.body_of(child)
-            draft.headlines = draft.headlines or nitf.headlines(child)
-            draft.byline = draft.byline or nitf.byline(child)
-        elif body is not None and len(body) == 0:
-            # An XHTML body of bare lines (result tables) reads better as the text it is.
-            draft.body_text = body.text
-            return
-        else:
-            draft.body_html = markup.xml_to_html(child)
-        if draft.body_html:
-            return
-    candidates = [
+    longest = max(length for length, _, _ in renditions)
+    marked_up = [r for r in renditions if r[1] and r[0] >= longest * _SAME_STORY_SHARE]
+    _, is_html, value = max(marked_up or renditions, key=lambda rendition: rendition[0])
+    if is_html:
+        draft.body_html = value
+    else:
+        draft.body_text = value
+
+
+def _story_renditions(content_set: etree._Element | None) -> list[etree._Element]:
+    if content_set is None:
+        return []
+    return [
         element
-        for element in content_set.findall("inlineData")
-        if has_words(element.text)
+        for element in content_set
+        if element.tag in ("inlineXML", "inlineData")
         and not any(side in (element.get("rendition") or "").lower() for side in _SIDE_RENDITIONS)
     ]
-    if not candidates:
-        return
-    chosen = max(candidates, key=lambda element: len(element.text or ""))
-    text = chosen.text or ""
-    kind = (chosen.get("contenttype") or "text/plain").lower()
-    if "html" in kind or markup.looks_like_html(text):
-        draft.body_html = text
+
+
+def _rendition(draft: Draft, element: etree._Element) -> tuple[int, bool, str] | None:
+    """(text length, is HTML, value) of one inline rendition, or None when it has no words."""
+    if element.tag == "inlineData":
+        text = element.text or ""
+        if not has_words(text):
+            return None
+        kind = (element.get("contenttype") or "text/plain").lower()
+        is_html = "html" in kind or markup.looks_like_html(text)
+        plain = markup.html_to_text(text) if is_html else text
+        return len(plain.strip()), is_html, text
+    child = next((c for c in element if isinstance(c.tag, str)), None)
+    if child is None:
+        return None
+    body = child.find(".//body") if child.tag == "html" else None
+    if child.tag == "nitf":
+        draft.headlines = draft.headlines or nitf.headlines(child)
+        draft.byline = draft.byline or nitf.byline(child)
+        html = nitf.body_of(child)
+    elif body is not None and len(body) == 0:
+        # An XHTML body of bare lines (result tables) reads better as the text it is.
+        text = body.text or ""
+        return (len(text.strip()), False, text) if has_words(text) else None
     else:
-        draft.body_text = text
+        html = markup.xml_to_html(child)
+    if not html:
+        return None
+    plain = markup.html_to_text(html)
+    return (len(plain), True, html) if has_words(plain) else None
 
 
 def _fill_package(draft: Draft, package: etree._Element) -> None:

@@ -80,7 +80,7 @@ def draft(item: dict[str, Any], *, label: str, digest: str) -> Draft:
         subjects=[s for s in map(_subject, _as_list(_first(keys, "subjects", "subject"))) if s],
         people=_entities(keys, "people", "person"),
         organisations=_entities(keys, "organisations", "organisation"),
-        places=_entities(keys, "places", "place"),
+        places=_entities(keys, "places", "place") + _located(keys.get("located")),
     )
 
 
@@ -136,7 +136,25 @@ def _body(keys: dict[str, Any]) -> tuple[str | None, str | None]:
         html = html or plain
     elif plain:
         text = text or plain
+    if not text and not html:
+        # A picture or a teaser: its description (caption, summary) is the only text it has.
+        return _descriptions(keys)
     return text, html
+
+
+def _descriptions(keys: dict[str, Any]) -> tuple[str | None, str | None]:
+    text = html = None
+    for entry in _as_list(keys.get("descriptions")):
+        if not isinstance(entry, dict):
+            continue
+        entry_keys = {_key(k): v for k, v in entry.items()}
+        value = _string(entry_keys.get("value"))
+        kind = str(entry_keys.get("contenttype") or "text/plain").lower()
+        if value and ("html" in kind or "xml" in kind or markup.looks_like_html(value)):
+            html = html or value
+        elif value:
+            text = text or value
+    return text or _string(keys.get("descriptiontext")), html
 
 
 def _byline(keys: dict[str, Any]) -> str | None:
@@ -162,7 +180,8 @@ def _subject(entry: Any) -> Subject | None:
     if not isinstance(entry, dict):
         return None
     fields = {k: values.text(entry.get(k)) for k in ("uri", "code", "name", "scheme", "rel")}
-    fields["code"] = fields["code"] or values.text(entry.get("qcode"))
+    # ninjs 3 identifies a concept by `uri` or by a free-text `literal`.
+    fields["code"] = fields["code"] or values.text(entry.get("qcode") or entry.get("literal"))
     if not any(fields.values()):
         return None
     return Subject(**fields)
@@ -187,6 +206,12 @@ def _entities(keys: dict[str, Any], kind: str, singular: str) -> list[Entity]:
                         )
                     )
     return result
+
+
+def _located(value: Any) -> list[Entity]:
+    """ninjs `located`: the name of the place the content originates from."""
+    name = values.text(value) if isinstance(value, str) else None
+    return [Entity(name=name, type="place")] if name else []
 
 
 def _string(value: Any) -> str | None:

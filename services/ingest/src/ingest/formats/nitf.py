@@ -67,10 +67,12 @@ def headlines(nitf: etree._Element) -> list[tuple[str, str]]:
 
 
 def byline(nitf: etree._Element) -> str | None:
-    element = nitf.find(".//body.head/byline")
-    if element is None:
-        return None
-    return text_at(element, "person") or text_at(element, ".")
+    """Every byline of the story; a byline's parts (bytag, person, byttl) are separate words."""
+    lines = [
+        text_at(element, "person") or _spaced_text(element)
+        for element in nitf.findall(".//body.head/byline")
+    ]
+    return "; ".join(dict.fromkeys(line for line in lines if line)) or None
 
 
 def body_of(nitf: etree._Element) -> str | None:
@@ -78,7 +80,12 @@ def body_of(nitf: etree._Element) -> str | None:
     content = nitf.find(".//body.content")
     if content is None or not "".join(content.itertext()).strip():
         return None
-    return markup.xml_to_html(content)
+    html = markup.xml_to_html(content)
+    # body.end holds the tagline ("X contributed to this report"), part of the story text.
+    end = nitf.find(".//body.end")
+    if end is not None and "".join(end.itertext()).strip():
+        html += markup.xml_to_html(end)
+    return html
 
 
 def subjects(head: etree._Element | None) -> list[Subject]:
@@ -108,11 +115,24 @@ def entities(nitf: etree._Element) -> tuple[list[Entity], list[Entity], list[Ent
             continue
         for tag, (kind, type_) in _ENTITY_TAGS.items():
             for element in scope.iter(tag):
-                name = text_at(element, ".") or (element.get("value") or "").strip()
+                name = _spaced_text(element, ", ") or (element.get("value") or "").strip()
                 if name:
-                    code = (element.get("idsrc") or element.get("value") or "").strip() or None
-                    found[kind].append(Entity(name=name, type=type_, code=code))
+                    # `value` is the entity's code, `idsrc` the source (scheme) of that code.
+                    code = (element.get("value") or "").strip() or None
+                    scheme = (element.get("idsrc") or "").strip() or None
+                    found[kind].append(Entity(name=name, type=type_, code=code,
+                                              scheme=scheme if code else None))
     return found["people"], found["organisations"], found["places"]
+
+
+def _spaced_text(element: etree._Element, separator: str = " ") -> str | None:
+    """The text of an element whose child elements are separate parts (a location's city and
+    country, a byline's name and title), not runs of one word."""
+    if len(element) == 0:
+        return text_at(element, ".")
+    parts = [" ".join(part.split()) for part in element.itertext()]
+    text = separator.join(part for part in parts if any(char.isalnum() for char in part))
+    return text or None
 
 
 def _title(head: etree._Element | None) -> list[tuple[str, str]]:
