@@ -41,6 +41,22 @@ async def test_a_missing_or_wrong_key_is_refused(header: str | None) -> None:
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+@pytest.mark.parametrize(("header", "says"), [
+    (None, "no Authorization header"), ("   ", "no Authorization header"),
+    (f"Basic {KEY}", "not a bearer token"), (KEY, "not a bearer token"),
+    ("Bearer", "not a bearer token"), ("Bearer    ", "not a bearer token"),
+    ("Bearer wrong", "admin key is not valid"), (f"Bearer {KEY}x", "admin key is not valid"),
+    ("Bearer k\u00e9y", "admin key is not valid"),
+])
+async def test_the_401_says_what_is_wrong_with_the_authorization(header: str | None,
+                                                                 says: str) -> None:
+    headers = {"Authorization": header.encode("latin-1")} if header is not None else {}
+    response = await client(KEY).get("/v1/subscriptions", headers=headers)
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert says in error["message"] and error["field"] == "authorization"
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"url": "http://10.0.0.1/hook"}, "url"),
     ({"url": "http://169.254.169.254/latest/meta-data"}, "url"),

@@ -38,6 +38,11 @@ def test_urgency_at_or_above_needs_an_urgency() -> None:
     ({"topics": ["sport"]}, "topics"), ({"urgency": 0}, "urgency"),
     ({"language": "english!"}, "language"), ({"event_types": ["article.updated"]}, "event_types"),
     ({"entities": [""]}, "entities"), ({"colour": "red"}, "colour"),
+    ({"urgency": True}, "urgency"), ({"urgency": "3"}, "urgency"),
+    ({"event_types": []}, "event_types"), ({"event_types": [1]}, "event_types"),
+    ({"event_types": ["article.killed"] * 1000}, "event_types"),
+    ({"topics": ["medtop:04000000"] * 101}, "topics"), ({"sources": [None]}, "sources"),
+    ({"language": "en-" + "-".join(["abcdefgh"] * 500)}, "language"),
 ])
 def test_bad_filters_name_the_field(filters: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as caught:

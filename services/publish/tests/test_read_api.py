@@ -49,3 +49,12 @@ async def test_a_bad_time_names_the_parameter() -> None:
     response = await get(FakeStore(), "/v1/articles?until=yesterday")
     body: dict[str, Any] = response.json()
     assert response.status_code == 400 and body["error"]["field"] == "until"
+
+
+async def test_an_empty_time_window_is_refused_naming_until() -> None:
+    store = FakeStore()
+    for window in ("since=2026-01-02&until=2026-01-01", "since=2026-01-01&until=2026-01-01"):
+        response = await get(store, f"/v1/articles?{window}")
+        assert response.status_code == 400 and response.json()["error"]["field"] == "until"
+    assert store.queries == []
+    assert (await get(store, "/v1/articles?since=2026-01-01&until=2026-01-02")).status_code == 200

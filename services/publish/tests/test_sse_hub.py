@@ -85,3 +85,27 @@ async def test_a_slow_but_reading_client_gets_the_final_comment() -> None:
     response = EventStreamResponse(client_frames(the_hub, client, None, 30.0), client)
     await asyncio.wait_for(response({"type": "http"}, receive, send), 2.0)
     assert sent[-1].startswith(b": disconnected: too slow")
+
+
+async def test_the_stream_is_readable_by_a_browser_on_another_origin() -> None:
+    the_hub, _ = hub(queue_size=2)
+    client = the_hub.connect(Filters())
+    messages: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+        if message["type"] == "http.response.body" and message.get("more_body"):
+            the_hub.leave(client)
+            client.too_slow.set()  # ends the response after the first chunk
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    response = EventStreamResponse(client_frames(the_hub, client, None, 30.0), client)
+    await asyncio.wait_for(response({"type": "http"}, receive, send), 2.0)
+    headers = dict(messages[0]["headers"])
+    assert headers[b"content-type"] == b"text/event-stream; charset=utf-8"
+    assert headers[b"cache-control"] == b"no-cache"
+    assert headers[b"access-control-allow-origin"] == b"*"
+    assert messages[1]["body"] == b"retry: 2000\n\n"

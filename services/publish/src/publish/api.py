@@ -31,8 +31,11 @@ def read_router(store: ArticleStore, limit_max: int) -> APIRouter:
         until: str | None = Query(None, description="ISO 8601; versionCreated before"),
     ) -> dict[str, Any]:
         """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+        since_ms, until_ms = _ms(since, "since"), _ms(until, "until")
+        if since_ms is not None and until_ms is not None and since_ms >= until_ms:
+            raise BadRequest(f"until: must be later than since ({since!r})", "until")
         query = StoryQuery(topic=topic, entity=entity, language=language, source=source,
-                           since_ms=_ms(since, "since"), until_ms=_ms(until, "until"))
+                           since_ms=since_ms, until_ms=until_ms)
         page = await store.page(query, min(limit, limit_max), cursor)
         return {"items": [s.article for s in page.items], "next_cursor": page.next_cursor}
 

@@ -122,17 +122,25 @@ class WebhookSender:
         except (httpx.InvalidURL, ValueError) as exc:  # e.g. stored before this was checked
             return finish("refused", error=f"refused: not a usable URL: {exc}"[:300])
         try:
-            async with asyncio.timeout(self.deadline_s):
+            async with asyncio.timeout(self.deadline_s) as deadline:
                 response = await client.send(request, stream=True)
-                try:
-                    head = await _read_some(response)
-                finally:
-                    await response.aclose()
         except (TimeoutError, httpx.TimeoutException) as exc:
             return finish("timeout", error=f"timeout: {type(exc).__name__}")
         except (httpx.HTTPError, OSError, ValueError) as exc:
             return finish("network_error", error=f"{type(exc).__name__}: {exc}"[:300])
+        # The status line decides the outcome: a receiver that answered 2xx (or 410, or 503
+        # with Retry-After) and then trickles or breaks off its body must not count as a
+        # timeout, which would send an accepted delivery again.
         status = response.status_code
+        head = bytearray()
+        try:
+            if not (200 <= status < 300 or status == 410):  # only a failure's body is kept
+                async with asyncio.timeout_at(deadline.when()):
+                    await _read_some(response, head)
+        except (TimeoutError, httpx.HTTPError, OSError, ValueError):
+            pass  # what arrived in time is enough for the attempt history
+        finally:
+            await response.aclose()
         if 200 <= status < 300:
             return finish("delivered", status)
         if status == 410:
@@ -320,11 +328,9 @@ class Dispatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _read_some(response: httpx.Response) -> bytes:
-    """Up to RESPONSE_READ_MAX bytes of the body (enough to keep the connection when small)."""
-    head = b""
+async def _read_some(response: httpx.Response, into: bytearray) -> None:
+    """Up to RESPONSE_READ_MAX bytes of a failed response's body, kept if cut off midway."""
     async for chunk in response.aiter_raw():
-        head += chunk
-        if len(head) >= RESPONSE_READ_MAX:
-            break
-    return head
+        into += chunk
+        if len(into) >= RESPONSE_READ_MAX:
+            return

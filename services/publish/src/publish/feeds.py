@@ -25,8 +25,9 @@ from publish.store import ArticleStore, Query, StoredStory
 
 ATOM = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_IRI_SCHEME = re.compile(r"^(urn|tag):", re.IGNORECASE)
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A urn: or tag: uri usable as the entry id as it is: nothing an IRI may not hold (RFC 3987).
+_IRI = re.compile(r'^(urn|tag):[^\x00-\x20\x7f-\x9f<>"{}|\\^`]+$', re.IGNORECASE)
 EPOCH = "1970-01-01T00:00:00Z"
 
 
@@ -132,6 +133,7 @@ def render_atom(feed: Feed) -> tuple[bytes, str]:
             _el(entry, "content", html, type="html")
         else:
             _el(entry, "content", text, type="text")
+    _xml_safe(root)
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return body, "application/atom+xml; charset=utf-8"
 
@@ -167,7 +169,7 @@ def render_json(feed: Feed) -> tuple[bytes, str]:
 
 def entry_id(uri: str) -> str:
     """The story uri when it is already a urn: or tag: IRI, else a urn: built from it."""
-    return uri if _IRI_SCHEME.match(uri) else "urn:newsflow:story:" + quote(uri, safe="")
+    return uri if _IRI.match(uri) else "urn:newsflow:story:" + quote(uri, safe="")
 
 
 def _topic(topic: str) -> str | None:
@@ -189,8 +191,18 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 def _el(parent: ET.Element, name: str, text: str, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{ATOM}}}{name}", attrs)
-    element.text = _XML_INVALID.sub("", text)
+    element.text = text
     return element
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Drop the characters XML 1.0 cannot hold from every text and attribute value: ElementTree
+    escapes markup but writes control characters as they are, which no parser accepts."""
+    for element in root.iter():
+        if element.text:
+            element.text = _XML_INVALID.sub("", element.text)
+        for name, value in element.attrib.items():
+            element.attrib[name] = _XML_INVALID.sub("", value)
 
 
 def _headline(a: dict[str, Any]) -> str:

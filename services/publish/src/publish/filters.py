@@ -29,12 +29,14 @@ class Filters(BaseModel):
                               description="IPTC Media Topic codes, e.g. medtop:11000000")
     entities: list[str] = Field(default_factory=list, max_length=100,
                                 description="people, organisations or places (case-insensitive)")
-    language: str | None = Field(default=None, description="e.g. en (also matches en-GB)")
-    urgency: int | None = Field(default=None, ge=1, le=9,
+    language: str | None = Field(default=None, max_length=35,  # RFC 5646 section 4.4.1
+                                 description="e.g. en (also matches en-GB)")
+    # strict: JSON true or "3" is not an urgency (lax validation would read true as 1).
+    urgency: int | None = Field(default=None, ge=1, le=9, strict=True,
                                 description="at or above: 3 matches urgency 1, 2 and 3")
     sources: list[str] = Field(default_factory=list, max_length=100,
                                description="provider ids")
-    event_types: list[str] = Field(default_factory=lambda: list(EVENT_TYPES),
+    event_types: list[str] = Field(default_factory=lambda: list(EVENT_TYPES), max_length=10,
                                    description="article.published, article.killed")
 
     @field_validator("topics")

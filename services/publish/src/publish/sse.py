@@ -226,7 +226,10 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]})
+            (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"),
+            # Public, credential-free data: a browser EventSource on any origin may read it
+            # (Last-Event-ID on its reconnects needs no preflight).
+            (b"access-control-allow-origin", b"*")]})
 
         async def pump() -> None:
             async for chunk in self.frames:
