@@ -334,6 +334,25 @@ def test_a_kill_reaches_whoever_got_the_story_even_off_filter(
     assert never_got_it.requests == []
 
 
+def test_a_kills_only_subscription_gets_the_kills_of_stories_its_filters_match(
+        plat: Platform, receivers: list[Receiver]) -> None:
+    kills, other_topic = receiver(receivers), receiver(receivers)
+    source = src()
+    sub = subscribe(plat, kills.url, sources=[source], topics=[TOPIC],
+                    event_types=["article.killed"])
+    subscribe(plat, other_topic.url, sources=[source], topics=[OTHER_TOPIC],
+              event_types=["article.killed"])
+    uri = f"urn:wh:{source}:1"
+    push(plat, story(uri, source, topics=(TOPIC,)))
+    push(plat, story(uri, source, version=2, killed=True))
+
+    kills.wait(lambda rs: len(rs) == 1)
+    kill = verify(sub["secret"], kills.requests[0])
+    assert kill["type"] == "article.killed" and kill["data"]["uri"] == uri
+    time.sleep(0.5)
+    assert len(kills.requests) == 1 and other_topic.requests == []
+
+
 def test_a_kill_drops_queued_versions_and_is_still_delivered(
         plat: Platform, receivers: list[Receiver]) -> None:
     # Until the gate opens the subscriber answers 503 with Retry-After, so every delivery stays

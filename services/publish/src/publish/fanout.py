@@ -62,22 +62,31 @@ class FanOut:
         enabled = self.registry.enabled()
         got = await self._who_got_kills(decoded, enabled)
         deliveries: list[Delivery] = []
+        remembered: list[tuple[str, str]] = []  # matched, but the subscription wants kills only
         queued_here: set[tuple[str, str]] = set()  # (subscription, uri) earlier in this batch
         for entry, event, kind in decoded:
             entry_ms = int(entry.id.split("-", 1)[0])
             for sub in enabled:
-                if sub.record.created_ms > entry_ms or not sub.filters.wants_type(kind):
+                if sub.record.created_ms > entry_ms:
                     continue
                 if kind == KILLED:
-                    if sub.id not in got[entry.id] and (sub.id, event.subject) not in queued_here:
+                    if not sub.filters.wants_type(kind) or (
+                            sub.id not in got[entry.id]
+                            and (sub.id, event.subject) not in queued_here):
                         continue
                 elif not sub.filters.matches(event.data):
                     continue
+                elif not sub.filters.wants_type(kind):
+                    if sub.filters.wants_type(KILLED):  # so that the story's kill reaches it
+                        remembered.append((sub.id, event.subject))
+                        queued_here.add((sub.id, event.subject))
+                    continue
                 queued_here.add((sub.id, event.subject))
                 deliveries.append(_delivery(sub, entry, event, kind, entry_ms))
-        if not deliveries:
+        if not deliveries and not remembered:
             return outcomes
         try:
+            await self.queue.remember_stories(remembered)
             queued, dropped = await self.queue.enqueue(deliveries)
         except Exception as exc:
             log.exception("webhooks.enqueue_failed", deliveries=len(deliveries))

@@ -197,6 +197,17 @@ class DeliveryQueue:
         results = await pipe.execute()
         return sum(int(r[0]) for r in results), sum(int(r[1]) for r in results)
 
+    async def remember_stories(self, pairs: list[tuple[str, str]]) -> None:
+        """Note (subscription, uri) as got without a delivery: a subscription that wants only
+        kills must still hear of the kill of a story that matched its filters."""
+        if not pairs:
+            return
+        now = int(time.time() * 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        for subscription_id, uri in pairs:
+            pipe.zadd(self.key(subscription_id, "got"), {uri: now})
+        await pipe.execute()
+
     async def got_story(self, subscription_ids: list[str], uri: str) -> list[str]:
         """The subscriptions that were sent (or queued) any version of the story."""
         pipe = self.redis.pipeline(transaction=False)
