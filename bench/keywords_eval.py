@@ -30,9 +30,14 @@ _WORD = re.compile(r"[a-z][a-z'-]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 
 
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[2] / "shared/data/summaries/news_summaries_dev.jsonl"
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--show", action="store_true", help="print each story's tags and topics")
     args = parser.parse_args()
     enricher = Enricher()
