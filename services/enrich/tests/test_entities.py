@@ -2,7 +2,7 @@ import pytest
 
 from shared.article import Entity
 
-from enrich.entities import PERSON, _group, _Mention, _merge_variants
+from enrich.entities import ORGANISATION, PERSON, PLACE, _group, _Mention, _merge_variants
 
 
 def entity_names(entities: list[Entity]) -> set[str]:
@@ -141,3 +141,26 @@ def test_a_credit_glued_to_the_first_name_is_cut_off(enricher, make_article):
     assert "Sofia Vergara" in people and not any(")" in name for name in people)
     assert {result.body_text[m.start:m.end] for m in people["Sofia Vergara"].mentions} == {
         "Sofia Vergara"}
+
+
+def test_a_place_or_organisation_inside_a_longer_name_is_another_one():
+    def mention(text: str, kind: str) -> _Mention:
+        return _Mention("body", 0, len(text), text, kind, False)
+
+    merged = _merge_variants(_group([
+        mention("North Korea", PLACE), mention("Korea", PLACE), mention("Korea", PLACE),
+        mention("Open Britain", ORGANISATION), mention("Britain", PLACE),
+        mention("Vladimir Putin", PERSON), mention("Putin", PERSON),
+        mention("North Atlantic Treaty Organization", ORGANISATION),
+        mention("NATO", ORGANISATION),
+    ]))
+    names = sorted(sorted({m.text for m in c.mentions}) for c in merged)
+    assert names == [["Britain"], ["Korea"], ["NATO", "North Atlantic Treaty Organization"],
+                     ["North Korea"], ["Open Britain"], ["Putin", "Vladimir Putin"]]
+
+
+def test_a_code_with_digits_is_neither_a_place_nor_a_person(enricher, make_article):
+    _, _, places = _people_orgs_places(enricher, make_article, (
+        "FDI inflows fell in FY19 for the first time in six years, the ministry said on "
+        "Monday. Officials in London expect a rebound."))
+    assert "FY19" not in places and "London" in places

@@ -397,6 +397,8 @@ def _trim(ent: Span, doc_text: str, kind: str, field_name: str) -> _Mention | No
     # A name starts with a capital, somewhere in its first word: "Kyiv", "eBay", "al-Qaeda".
     if len(text) < 2 or not any(ch.isupper() for ch in text.split()[0]):
         return None
+    if any(ch.isdigit() for ch in text) and (kind == PERSON or (kind == PLACE and " " not in text)):
+        return None  # a code, not a name: "FY19", "Q3", "B2"
     after = doc[last : last + 3]
     after_preposition = first > 0 and doc[first - 1].lower_ in _PREPOSITIONS
     if (len(after) >= 2 and after[0].text == "," and after[1].lower_ in TITLES
@@ -454,7 +456,7 @@ def _merge_variants(clusters: list[_Cluster]) -> list[_Cluster]:
             root
             for root in pool
             if _compatible(kind, votes[id(cluster)], kinds[id(root)])
-            and _same_name(cluster.tokens, root.tokens)
+            and _same_name(cluster.tokens, root.tokens, kinds[id(root)])
         ]
         if candidates:
             best = max(candidates, key=lambda c: len(c.mentions))
@@ -480,11 +482,16 @@ def _compatible(kind: str, short_votes: Counter[str], long_kind: str) -> bool:
     return False
 
 
-def _same_name(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+def _same_name(short: tuple[str, ...], long: tuple[str, ...], long_kind: str = PERSON) -> bool:
+    """Whether `short` names what `long` names: a spelling variant, an acronym, or (people only)
+    a part of the full name. A place or an organisation within a longer name is another one:
+    "Britain" is not "Open Britain", nor "Korea" "North Korea"."""
     if len(short) > len(long):
         return False
     if len(short) == 1 and len(long) > 1 and _is_acronym(short[0], long):
         return True
+    if len(short) < len(long) and long_kind != PERSON:
+        return False
     for offset in range(len(long) - len(short) + 1):
         window = long[offset : offset + len(short)]
         if all(_same_word(a, b) for a, b in zip(short, window, strict=True)):
