@@ -52,3 +52,29 @@ def test_newsflow_run_publishes_the_sample_with_its_people_and_places(
     for url in services:  # everything it started is stopped when it exits
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/healthz", timeout=2)
+
+
+def test_sigterm_stops_everything_newsflow_run_started(
+        tmp_path: Path, run_redis_url: str) -> None:
+    run = subprocess.Popen(
+        [sys.executable, "-m", "newsflow_cli.main", "run", "--no-demo",
+         "--workdir", str(tmp_path), "--redis-url", run_redis_url, "--mongodb-uri", ""],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert run.stdout is not None
+        lines = []
+        for line in run.stdout:
+            lines.append(line)
+            if line.startswith("running;"):
+                break
+        out = "".join(lines)
+        urls = re.findall(r"^(?:ingest|enrich|publish)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
+        assert len(urls) == 3, out
+        run.terminate()  # SIGTERM, as a service manager or `kill` sends
+        assert run.wait(timeout=60) == 0
+    finally:
+        if run.poll() is None:
+            run.kill()
+    for url in urls:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/healthz", timeout=2)

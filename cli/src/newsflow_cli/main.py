@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import secrets
+import signal
 import sys
 import time
 from pathlib import Path
@@ -65,6 +66,8 @@ def run(
                         mongodb_uri=mongodb_uri or None, stream_prefix=stream_prefix,
                         ingest_key=key or secrets.token_urlsafe(24))
     typer.echo("starting nx-27017, ingest, enrich, publish ...")
+    # SIGTERM (a service manager, `kill`) stops everything like Ctrl-C, not just this process.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with running(platform):
             ingest, publish = platform.url("ingest"), platform.url("publish")
@@ -86,6 +89,10 @@ def run(
     except (PlatformError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _supervise(platform: Platform, max_restarts: int = 5, window_s: float = 60.0) -> None:
