@@ -128,11 +128,16 @@ def test_a_service_whose_group_vanished_exits_and_is_restarted_by_newsflow_run(
         assert publish.popen.wait(timeout=20) in (0, -signal.SIGTERM)
         assert "consumer.stopped" in publish.log_path.read_text()
 
-        supervisor = threading.Thread(target=_supervise, args=(plat,), kwargs={"max_restarts": 1},
-                                      daemon=True)
+        stop = threading.Event()
+        supervisor = threading.Thread(target=_supervise, args=(plat,),
+                                      kwargs={"max_restarts": 1, "stop": stop})
         supervisor.start()  # what `newsflow run` does; compose restarts it likewise
-        [event] = plat.wait_published(uri, timeout=60)  # the restart made the group again
-        assert event.subject == uri
+        try:
+            [event] = plat.wait_published(uri, timeout=60)  # the restart made the group again
+            assert event.subject == uri
+        finally:
+            stop.set()
+            supervisor.join(timeout=30)
 
 
 def _enriched(uri: str) -> ArticleEnriched:

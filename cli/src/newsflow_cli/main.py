@@ -7,6 +7,7 @@ import mimetypes
 import secrets
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -95,12 +96,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _supervise(platform: Platform, max_restarts: int = 5, window_s: float = 60.0) -> None:
-    """Restart a service that exits, as compose does; return when one keeps exiting, or when
-    nx-27017 exits (its data would be gone with it)."""
+def _supervise(platform: Platform, max_restarts: int = 5, window_s: float = 60.0,
+               stop: threading.Event | None = None) -> None:
+    """Restart a service that exits, as compose does; return when one keeps exiting, when
+    nx-27017 exits (its data would be gone with it), or when `stop` is set."""
+    stop = stop or threading.Event()
     restarts: dict[str, list[float]] = {}
-    while True:
-        time.sleep(1)
+    while not stop.wait(1.0):
         for name, process in list(platform.processes.items()):
             status = process.popen.poll()
             if status is None:
