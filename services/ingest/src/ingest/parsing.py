@@ -143,14 +143,20 @@ def parse_document(
     if not stripped.strip():
         raise ParseError("the document is empty")
     first = stripped[0]
-    if (first == "{" or _JSON_ARRAY_START.match(stripped)
-            or (_is_json_type(hint) and first != "<" and _is_json(stripped))):
-        if hint in _TEXT_TYPES or (not _is_json_type(hint) and _may_be_prose(stripped)):
-            try:
-                return _json(jsonshape.load(stripped), raw, provider)
-            except ParseError:
-                return _finish("text", text.drafts(stripped, raw), provider)
-        return _json(jsonshape.load(stripped), raw, provider)
+    declared_json = _is_json_type(hint)
+    looks_json = first == "{" or bool(_JSON_ARRAY_START.match(stripped))
+    if looks_json or (declared_json and first != "<"):
+        try:
+            value = jsonshape.load(stripped)
+        except ParseError:
+            # Broken JSON is an error, unless it may be prose: declared text, or opening with
+            # a bracket JSON could not continue that way; declared JSON that is plain prose
+            # is read as text below.
+            prose = hint in _TEXT_TYPES or (not declared_json and _may_be_prose(stripped))
+            if looks_json and not prose:
+                raise
+        else:
+            return _json(value, raw, provider)
     if first == "<" and not (hint in _TEXT_TYPES and _looks_like_prose(stripped)):
         return _xml(stripped, raw, provider)
     return _finish("text", text.drafts(stripped, raw), provider)
@@ -176,15 +182,6 @@ def _may_be_prose(document: str) -> bool:
 
 def _is_json_type(hint: str) -> bool:
     return hint == "application/json" or hint.endswith("+json")
-
-
-def _is_json(document: str) -> bool:
-    """Whether a document declared JSON is JSON at all (a bare number, string or null is)."""
-    try:
-        jsonshape.load(document)
-    except ParseError:
-        return False
-    return True
 
 
 def _json(value: object, raw: bytes, provider: str) -> Parsed:

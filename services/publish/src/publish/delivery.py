@@ -108,19 +108,16 @@ class WebhookSender:
             target = await self.egress.check(subscription.record.url)
         except EgressRefused as exc:
             return finish("refused", error=f"refused: {exc}")
-        try:
-            url, host_header, extensions = target.pinned()
-            headers = {
-                "content-type": "application/json",
-                "user-agent": USER_AGENT,
-                **host_header,
-                **signature_headers(delivery.id, int(time.time()), delivery.body,
-                                    subscription.signing_secrets()),
-            }
-            request = client.build_request("POST", url, content=delivery.body.encode(),
-                                           headers=headers, extensions=extensions)
-        except (httpx.InvalidURL, ValueError) as exc:  # e.g. stored before this was checked
-            return finish("refused", error=f"refused: not a usable URL: {exc}"[:300])
+        url, host_header, extensions = target.pinned()  # the check parsed it with httpx too
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            **host_header,
+            **signature_headers(delivery.id, int(time.time()), delivery.body,
+                                subscription.signing_secrets()),
+        }
+        request = client.build_request("POST", url, content=delivery.body.encode(),
+                                       headers=headers, extensions=extensions)
         try:
             async with asyncio.timeout(self.deadline_s) as deadline:
                 response = await client.send(request, stream=True)
