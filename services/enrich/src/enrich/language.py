@@ -80,6 +80,7 @@ class LanguageIdentifier:
             LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
         )
         self._codes = {lang: lang.iso_code_639_1.name.lower() for lang in languages}
+        self._supported = frozenset(self._codes.values())
 
     def detect(self, text: str) -> str | None:
         """ISO 639-1 code of `text`, or None when it is too short or the guess is unsure."""
@@ -107,7 +108,12 @@ class LanguageIdentifier:
         only when the text is long enough to judge, another language is detected with confidence
         and the declared language scores near zero.
         """
-        clear = _clear_language(text[:SAMPLE_CHARS])
+        sample = text[:SAMPLE_CHARS]
+        if declared and (
+            _base(declared) not in self._supported or _letters(sample) < DECLARED_MIN_LETTERS
+        ):
+            return declared  # nothing to judge it by, or too short to judge
+        clear = _clear_language(sample)
         if clear is not None and (not declared or _base(declared) == clear):
             return declared or clear
         confidences = self.confidences(text)
@@ -119,11 +125,7 @@ class LanguageIdentifier:
             base = _base(declared)
             if not confidences or base not in confidences:
                 return declared  # nothing to judge it by
-            if (
-                detected is None
-                or confidences[base] >= DECLARED_MIN_CONFIDENCE
-                or _letters(text[:SAMPLE_CHARS]) < DECLARED_MIN_LETTERS
-            ):
+            if detected is None or confidences[base] >= DECLARED_MIN_CONFIDENCE:
                 return declared
         return detected
 
