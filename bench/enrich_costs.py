@@ -5,8 +5,8 @@ their first sentence as headline) and on one-sentence stories: cleaning, languag
 summary, topics, entity post-processing and keywords (each called as the Enricher calls it),
 and the NER model itself (`nlp.pipe` over headline and body, batched as in a worker); then the
 whole `Enricher` (all of it, as a worker runs it on a chunk: article models in and out
-included). Each step is timed over the whole set, repeated; the best repeat counts (the machine
-is shared).
+included). Times are CPU seconds of this process (other jobs on a shared machine do not count);
+the steps take turns, repeated, and each step's best repeat counts.
 
     uv run python bench/enrich_costs.py [--data PATH/news_summaries_dev.jsonl] [--repeat 5]
 """
@@ -54,7 +54,7 @@ def main() -> None:
     enricher = Enricher()
     sets = {"dev stories": stories, "one sentence": ONE_SENTENCE * 10}
     rows = {name: _costs(enricher, pairs, args.repeat) for name, pairs in sets.items()}
-    print(f"µs per story (best of {args.repeat}); share = step / NER model")
+    print(f"CPU µs per story (best of {args.repeat}); share = step / NER model")
     header = "".join(f"{name:>22}" for name in rows)
     print(f"  {'step':12}{header}")
     for step in (*AROUND, "around total", "ner model", "enricher"):
@@ -95,18 +95,21 @@ def _costs(
         "ner model": lambda: list(nlp.pipe(texts, batch_size=enricher.batch_size)),
         "enricher": lambda: enricher.enrich_many_reported(articles),
     }
-    costs = {name: _best(work, repeat) / len(pairs) * 1e6 for name, work in steps.items()}
+    costs = {name: best / len(pairs) * 1e6 for name, best in _best(steps, repeat).items()}
     costs["around total"] = sum(costs[step] for step in AROUND)
     return costs
 
 
-def _best(work: Callable[[], object], repeat: int) -> float:
-    work()  # warm caches and lazy models
-    best = float("inf")
+def _best(steps: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Each step's least CPU time over `repeat` rounds, the steps taking turns in each round."""
+    for work in steps.values():
+        work()  # warm caches and lazy models
+    best = dict.fromkeys(steps, float("inf"))
     for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
+        for name, work in steps.items():
+            started = time.process_time()
+            work()
+            best[name] = min(best[name], time.process_time() - started)
     return best
 
 
