@@ -28,6 +28,10 @@ def test_splitter_handles_abbreviations_initials_and_quotes():
         '"Will it last?" asked John F. Kennedy Jr. of the group.',
         "Talks end Friday.",
     ]
+    assert sentences("Blues legend B.B. King is home. He is 89.") == [
+        "Blues legend B.B. King is home.",
+        "He is 89.",
+    ]
 
 
 def test_sentences_never_cross_paragraphs_or_include_the_dateline():

@@ -229,7 +229,8 @@ def _is_boundary(text: str, match: re.Match[str], end: int) -> bool:
     word = text[word_start:mark].lower()
     if word in _ABBREVIATIONS:
         return False
-    return not (len(word) == 1 and word.isalpha())  # an initial: "John F. Kennedy"
+    # An initial ("John F. Kennedy") or dotted initials ("B.B. King", "D.C.").
+    return not all(len(part) == 1 and part.isalpha() for part in word.split("."))
 
 
 def _shorten(sentence: str, limit: int) -> str:
