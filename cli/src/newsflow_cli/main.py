@@ -31,6 +31,7 @@ from newsflow_cli.platform import (
     read_events,
     running,
 )
+from newsflow_cli.stats import stats
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Newsflow: wire stories in, enriched stories out.")
@@ -38,6 +39,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(dead_letters_app, name="dead-letters")
+app.command()(stats)
 
 
 @app.callback()
