@@ -289,7 +289,7 @@ class OpsReader:
             sample[name] = {
                 "added": _int(info.get("entries-added")),
                 "dlq": c["dlq"],
-                "read": {g: _int(v.get("entries-read")) for g, v in c["groups"].items()},
+                "read": {g: _entries_read(v) for g, v in c["groups"].items()},
                 "lag": {g: _int(v.get("lag")) for g, v in c["groups"].items()},
             }
         pipe = self.redis.pipeline(transaction=False)
@@ -322,7 +322,7 @@ class OpsReader:
             name=spec.name, stream=self.keys.stream(spec.stream), group=spec.group,
             length=_int(info.get("length")) or 0, entries_added=_int(
                 info.get("entries-added")) or 0,
-            through=(_int(group.get("entries-read")) if group else None) if spec.group
+            through=(_entries_read(group) if group else None) if spec.group
             else _int(info.get("entries-added")) or 0,
             rate_per_s=_rate(points, now - RATE_WINDOW_MS), series=_series(points, now),
             lag=lag, pending=pending,
@@ -447,7 +447,8 @@ class OpsReader:
             stories.append(Story(
                 entry_id=_text(entry_id), time_ms=_id_ms(entry_id), type=event.type,
                 uri=event.subject, headline=str(headlines[0].get("value") or ""),
-                topics=[str(s.get("name") or s.get("code")) for s in data.get("subjects", [])],
+                topics=list(dict.fromkeys(str(s.get("name") or s.get("code"))
+                                          for s in data.get("subjects", []))),
                 entities=[str(e.get("name")) for kind in ("people", "organisations", "places")
                           for e in data.get(kind, [])][:12]))
         return stories
@@ -596,6 +597,14 @@ def _last_error(records: list[Any]) -> tuple[str | None, int | None, bool]:
                 best = (str(text)[:300], at, status == 410)
             break
     return best
+
+
+def _entries_read(group: dict[str, Any]) -> int | None:
+    """The group's entries-read; Redis leaves it nil until the group's first read."""
+    read = _int(group.get("entries-read"))
+    if read is None and _text(group.get("last-delivered-id")) == "0-0":
+        return 0
+    return read
 
 
 def _streams() -> list[str]:

@@ -46,14 +46,26 @@
     const known = series.filter((v) => v !== null);
     const max = Math.max(1e-9, ...known);
     svg.setAttribute("aria-label", name + " rate over the last 15 minutes, peak " + fmtRate(known.length ? max : null) + "/s");
-    const step = 120 / Math.max(1, series.length - 1);
+    const step = 116 / Math.max(1, series.length - 1);  // 2 units of margin: the dot fits
+    const base = document.createElementNS(SVG, "line");
+    base.setAttribute("x1", "0"); base.setAttribute("x2", "120");
+    base.setAttribute("y1", "23"); base.setAttribute("y2", "23");
+    base.setAttribute("class", "base");
+    svg.append(base);
     const points = [];
     series.forEach((v, i) => {
-      if (v !== null) points.push((i * step).toFixed(1) + "," + (22 - (v / max) * 20).toFixed(1));
+      if (v !== null) points.push([2 + i * step, 21 - (v / max) * 19]);
     });
     const line = document.createElementNS(SVG, "polyline");
-    line.setAttribute("points", points.join(" "));
+    line.setAttribute("points", points.map((p) => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" "));
     svg.append(line);
+    if (points.length) {  // the latest value, visible even when it is the only one
+      const [x, y] = points[points.length - 1];
+      const dot = document.createElementNS(SVG, "circle");
+      dot.setAttribute("cx", x.toFixed(1)); dot.setAttribute("cy", y.toFixed(1));
+      dot.setAttribute("r", "2");
+      svg.append(dot);
+    }
     return svg;
   }
 
