@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -18,28 +17,19 @@ pytestmark = pytest.mark.integration
 runner = CliRunner()
 
 
-@pytest.fixture
-def client(redis_url: str, prefix: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-
-
 def _stats(redis_url: str, prefix: str, *args: str) -> Result:
     return runner.invoke(app, ["stats", *args], env={"NEWSFLOW_REDIS_URL": redis_url,
                                                      "NEWSFLOW_STREAM_PREFIX": prefix})
 
 
-def test_json_output_describes_every_stage(client: redis.Redis, redis_url: str,
-                                           prefix: str) -> None:
+def test_json_output_describes_every_stage(
+        redis_client: redis.Redis, redis_url: str, prefix: str) -> None:
     stream = prefix + ENRICHED_STREAM
-    client.xgroup_create(stream, "publish", id="0", mkstream=True)
+    redis_client.xgroup_create(stream, "publish", id="0", mkstream=True)
     for i in range(4):
-        client.xadd(stream, {"ce_id": str(i)})
-    client.xreadgroup("publish", "publish-host-1", {stream: ">"}, count=1)
-    client.xadd(stream + ".dlq", {"dlq_error": "ValueError: bad date", "dlq_attempts": "5"})
+        redis_client.xadd(stream, {"ce_id": str(i)})
+    redis_client.xreadgroup("publish", "publish-host-1", {stream: ">"}, count=1)
+    redis_client.xadd(stream + ".dlq", {"dlq_error": "ValueError: bad date", "dlq_attempts": "5"})
 
     result = _stats(redis_url, prefix, "--json")
 
@@ -55,12 +45,12 @@ def test_json_output_describes_every_stage(client: redis.Redis, redis_url: str,
     assert snap["stuck"] == [] and snap["prefix"] == prefix
 
 
-def test_exit_status_is_non_zero_while_a_stage_is_stuck(client: redis.Redis, redis_url: str,
-                                                        prefix: str) -> None:
+def test_exit_status_is_non_zero_while_a_stage_is_stuck(
+        redis_client: redis.Redis, redis_url: str, prefix: str) -> None:
     stream = prefix + INGESTED_STREAM
-    client.xgroup_create(stream, "enrich", id="0", mkstream=True)
-    client.xadd(stream, {"ce_id": "1"})
-    client.xreadgroup("enrich", "enrich-host-1", {stream: ">"}, count=1)  # read, never acked
+    redis_client.xgroup_create(stream, "enrich", id="0", mkstream=True)
+    redis_client.xadd(stream, {"ce_id": "1"})
+    redis_client.xreadgroup("enrich", "enrich-host-1", {stream: ">"}, count=1)  # read, never acked
     assert _stats(redis_url, prefix, "--stuck-after", "60").exit_code == 0
 
     deadline = time.monotonic() + 10
@@ -70,8 +60,8 @@ def test_exit_status_is_non_zero_while_a_stage_is_stuck(client: redis.Redis, red
     assert result.exit_code == 1, result.output
     assert "enrich: stuck" in result.stdout
 
-    client.xack(stream, "enrich", *[p["message_id"] for p in
-                                    client.xpending_range(stream, "enrich", "-", "+", 10)])
+    redis_client.xack(stream, "enrich", *[p["message_id"] for p in
+                                    redis_client.xpending_range(stream, "enrich", "-", "+", 10)])
     assert _stats(redis_url, prefix, "--stuck-after", "0.5").exit_code == 0
 
 
