@@ -12,20 +12,24 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 import redis
 
 from shared.events import INGESTED_STREAM
 
-from newsflow_cli.platform import Platform
+from newsflow_cli.platform import Platform, free_port
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 ADMIN_KEY = "dashboard-test-key"
-FAST = {"NEWSFLOW_BLOCK_MS": "100", "NEWSFLOW_WORKERS": "1", "NEWSFLOW_ADMIN_KEY": ADMIN_KEY}
+FAST = {"NEWSFLOW_BLOCK_MS": "100", "NEWSFLOW_WORKERS": "1", "NEWSFLOW_ADMIN_KEY": ADMIN_KEY,
+        "NEWSFLOW_WEBHOOK_ALLOW_HOSTS": "127.0.0.1", "NEWSFLOW_WEBHOOK_RETRY_SCHEDULE_S": "0.05",
+        "NEWSFLOW_WEBHOOK_CONNECT_TIMEOUT_S": "1", "NEWSFLOW_WEBHOOK_READ_TIMEOUT_S": "1",
+        "NEWSFLOW_WEBHOOK_CLAIM_LEASE_S": "5", "NEWSFLOW_SUBSCRIPTION_REFRESH_S": "1"}
 PlatformFactory = Callable[..., AbstractContextManager[Platform]]
 
 
@@ -93,6 +97,12 @@ def test_the_dashboard_shows_stories_flowing_and_a_dead_letter_with_its_reason(
         published_before = number("[data-stage=webhooks] [data-field=through]")
         assert not driver.find_element(By.ID, "key-form").is_displayed()
 
+        # A subscriber that is down: its deliveries fail and die; its row says so.
+        created = httpx.post(f"{plat.url('publish')}/v1/subscriptions", timeout=10,
+                             headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                             json={"url": f"http://127.0.0.1:{free_port()}/hook"})
+        assert created.status_code == 201, created.text
+        subscription = created.json()["id"]
         response = plat.push(_stories(3), "application/json")
         assert response.status_code == 202, response.text
         wait.until(lambda d: number("[data-stage=ingest] [data-field=through]") == before + 3)
@@ -105,6 +115,15 @@ def test_the_dashboard_shows_stories_flowing_and_a_dead_letter_with_its_reason(
         wait.until(lambda d: text("[data-stage=ingest] [data-field=rate]") not in ("", "-"))
         assert float(text("[data-stage=ingest] [data-field=rate]")) > 0
         assert driver.find_elements(By.CSS_SELECTOR, "[data-stage=ingest] svg.spark circle")
+
+        wait.until(lambda d: "0.0 %" in text(f"[data-subscription={subscription}]"))
+        hook = text(f"[data-subscription={subscription}]")
+        assert "enabled" in hook and "ConnectError" in hook
+
+        # An SSE client: publish reports it, the page counts it.
+        with httpx.stream("GET", f"{plat.url('publish')}/v1/stream", timeout=60) as sse:
+            assert sse.status_code == 200
+            wait.until(lambda d: text("#sse-clients") == "1")
 
         # A poison entry: enrich dead-letters it at once; the page shows it with its reason.
         redis.Redis.from_url(redis_url).xadd(plat.stream_prefix + INGESTED_STREAM, {

@@ -116,7 +116,7 @@
 
     fill("webhooks", snap.webhooks.map((w) => el("tr", { class: w.status, "data-subscription": w.subscription },
       el("th", { scope: "row", class: "wrap" }, w.subscription, w.url ? el("br") : "", w.url || ""),
-      cell("State", el("span", { class: "badge " + w.status },
+      cell("State", el("span", { class: "badge " + (w.disabled === null ? "" : w.disabled ? "red" : "ok") },
         w.disabled === null ? "unknown" : w.disabled ? "disabled" + (w.disabled_reason ? " (" + w.disabled_reason + ")" : "") : "enabled")),
       cell("Success (1 h)", w.success_rate === null ? "-" : (w.success_rate * 100).toFixed(1) + " %", { class: "num" }),
       cell("Delivered (1 h)", fmtNum(w.delivered_1h), { class: "num" }),
@@ -133,12 +133,18 @@
       cell("Entities", s.entities.join(", ") || "-", { class: "wrap" }))),
       "nothing published yet", 4);
 
+    const hooks = { red: [], amber: [] };
+    snap.webhooks.forEach((w) => {
+      if (hooks[w.status]) hooks[w.status].push("webhook " + w.subscription);
+      if (order[w.status] > order[worst]) worst = w.status;
+    });
     $("sse-clients").textContent = snap.sse_clients === null ? "-" : fmtNum(snap.sse_clients);
     const overall = $("overall");
     overall.className = "badge " + worst;
-    overall.textContent = worst === "ok" ? "all stages ok" : worst === "red"
-      ? "attention: " + snap.stages.filter((s) => s.status === "red").map((s) => s.name).join(", ")
-      : "watch: " + snap.stages.filter((s) => s.status === "amber").map((s) => s.name).join(", ");
+    const named = (status) => snap.stages.filter((s) => s.status === status).map((s) => s.name)
+      .concat(hooks[status]).join(", ");
+    overall.textContent = worst === "ok" ? "all ok" : worst === "red"
+      ? "attention: " + named("red") : "watch: " + named("amber");
     const updated = $("updated");
     updated.textContent = fmtTime(snap.time_ms);
     updated.setAttribute("datetime", new Date(snap.time_ms).toISOString());
