@@ -131,3 +131,20 @@ async def test_webhook_health_per_subscription_from_the_queue_keys(
     assert (gone.dead, gone.dead_1h, gone.success_rate) == (1, 1, 0.0)
     assert gone.disabled is True and gone.disabled_reason == "gone: 410"
     assert gone.status == "red"
+
+
+async def test_a_backlog_nobody_reads_is_stuck_once_the_samples_span_the_threshold(
+        aredis: Redis, prefix: str) -> None:
+    await _backlog(aredis, prefix, 3, read=0)  # lag 3, nothing pending, no replica
+    reader = OpsReader(aredis, prefix, stuck_after_s=1.0)
+    first = stage(await reader.snapshot(), "enrich")
+    assert (first.lag, first.pending, first.stuck, first.status) == (3, 0, False, "amber")
+    assert first.reasons == ["3 waiting and no replica consuming"]
+    deadline = time.monotonic() + 10
+    while not (snap := await reader.snapshot()).stuck:
+        assert time.monotonic() < deadline, stage(snap, "enrich")
+        await aredis.delete(Keys(prefix).sample_lock)  # as if the sampling interval had passed
+        await asyncio.sleep(0.2)
+    enrich = stage(snap, "enrich")
+    assert enrich.idle_for_s is not None and enrich.idle_for_s >= 1.0
+    assert enrich.reasons[0].startswith("stuck: 3 waiting, nothing consumed for")
