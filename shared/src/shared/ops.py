@@ -421,9 +421,14 @@ class OpsReader:
             reason = info.disabled_reason if info else ("gone: 410" if gone else None)
             done = sent_1h + dead_1h
             rate = sent_1h / done if done else None
-            status = ("red" if disabled or dead_1h or (rate is not None and rate < 0.9)
-                      else "amber" if dead or (error_ms and now - error_ms < RECENT_MS)
-                      else "ok")
+            failing_now = bool(dead_1h) or (rate is not None and rate < 0.9)
+            # Disabled by Newsflow (a 410) needs a look; disabled by an operator does not.
+            if (disabled and reason) or failing_now:
+                status = "red"
+            elif dead or (error_ms and now - error_ms < RECENT_MS):
+                status = "amber"
+            else:
+                status = "ok"
             out.append(WebhookHealth(
                 subscription=sub, url=info.url if info else None, disabled=disabled,
                 disabled_reason=reason, queued=queued, dead=dead, delivered_1h=sent_1h,
