@@ -134,7 +134,7 @@ def render(snap: Snapshot) -> Group:
             table.add_column(column)
         for story in snap.latest:
             table.add_row(_time(story.time_ms), story.headline or story.uri,
-                          ", ".join(story.topics), ", ".join(story.entities))
+                          "; ".join(story.topics), "; ".join(story.entities))
         parts.append(table)
     return Group(*parts)
 

@@ -129,8 +129,8 @@
     fill("latest", snap.latest.map((s) => el("tr", { "data-uri": s.uri },
       el("th", { scope: "row" }, fmtTime(s.time_ms)),
       cell("Headline", (s.type.endsWith("killed") ? "[killed] " : "") + (s.headline || s.uri), { class: "wrap" }),
-      cell("Topics", s.topics.join(", ") || "-", { class: "wrap" }),
-      cell("Entities", s.entities.join(", ") || "-", { class: "wrap" }))),
+      cell("Topics", s.topics.join("; ") || "-", { class: "wrap" }),
+      cell("Entities", s.entities.join("; ") || "-", { class: "wrap" }))),
       "nothing published yet", 4);
 
     const hooks = { red: [], amber: [] };
