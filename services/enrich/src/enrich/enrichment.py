@@ -149,7 +149,7 @@ class Enricher:
     def _ner(self, items: list[_Prepared]) -> dict[int, tuple[Doc, Doc] | Exception]:
         """One `nlp.pipe` over every headline and body of the batch; each story is charged its
         share of the time, by length."""
-        texts = [t for p in items for t in (p.headline, p.clean.text[:MAX_NER_CHARS])]
+        texts = [t for p in items for t in (p.headline, _ner_text(p.clean.text))]
         started = time.perf_counter()
         try:
             docs = list(self.nlp.pipe(texts, batch_size=self.batch_size))
@@ -163,7 +163,7 @@ class Enricher:
 
     def _ner_one(self, item: _Prepared) -> tuple[Doc, Doc] | Exception:
         try:
-            headline, body = self.nlp.pipe([item.headline, item.clean.text[:MAX_NER_CHARS]])
+            headline, body = self.nlp.pipe([item.headline, _ner_text(item.clean.text)])
         except Exception as exc:
             return exc
         return headline, body
@@ -218,6 +218,15 @@ class Enricher:
             return work()
         finally:
             item.spent += time.perf_counter() - started
+
+
+def _ner_text(text: str) -> str:
+    """The part of a body NER reads: all of it, or its first MAX_NER_CHARS characters cut at a
+    space, so that no word is cut in two (a cut "Offi|cials" reads as a name)."""
+    if len(text) <= MAX_NER_CHARS:
+        return text
+    cut = text.rfind(" ", 0, MAX_NER_CHARS + 1)
+    return text[: cut if cut > MAX_NER_CHARS // 2 else MAX_NER_CHARS]
 
 
 def _base(language: str) -> str:
