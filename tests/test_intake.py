@@ -28,11 +28,65 @@ async def statuses(intake: Intake, *articles: Article) -> list[str]:
     return [r.status for r in await intake.submit(list(articles))]
 
 
-async def test_a_version_is_taken_once_per_source(aredis: Redis, prefix: str) -> None:
+async def test_a_version_is_taken_once(aredis: Redis, prefix: str) -> None:
     intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix)
     assert await statuses(intake, _story(), _story(version=2)) == ["accepted", "accepted"]
-    assert await statuses(intake, _story(), _story(provider="afp")) == ["duplicate", "accepted"]
-    assert await aredis.xlen(prefix + "ingested") == 3
+    assert await statuses(intake, _story(), _story(version=2)) == ["duplicate", "duplicate"]
+    assert await aredis.xlen(prefix + "ingested") == 2
+
+
+async def test_a_story_belongs_to_the_source_that_first_sent_it(
+        aredis: Redis, prefix: str) -> None:
+    intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix)
+    assert await statuses(intake, _story(version=1)) == ["accepted"]
+    kill = _story(provider="afp", version=None, pubStatus="canceled")
+    [higher, killed] = await intake.submit([_story(provider="afp", version=2), kill])
+    assert (higher.status, killed.status) == ("forbidden", "forbidden")
+    assert higher.error is not None and higher.error.status == 403
+    assert higher.error.field == "uri"
+    assert await statuses(intake, _story(version=5)) == ["accepted"]  # the owner goes on
+    assert await aredis.xlen(prefix + "ingested") == 2
+
+
+async def test_sources_of_a_shared_namespace_continue_each_others_stories(
+        aredis: Redis, prefix: str) -> None:
+    intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix,
+                    shared_namespaces={"dpa": ["dpa", "dpa-sport"]})
+    assert await statuses(intake, _story(version=1),
+                          _story(provider="dpa-sport", version=2),
+                          _story(provider="afp", version=3)) == [
+        "accepted", "accepted", "forbidden"]
+    entries = await aredis.xrange(prefix + "ingested")
+    assert b'"namespace":"dpa"' in entries[1][1][b"data"]
+
+
+async def test_a_version_far_above_the_chain_cannot_squat_a_uri(
+        aredis: Redis, prefix: str) -> None:
+    intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix,
+                    max_version_jump=1000)
+    [squat] = await intake.submit([_story(provider="afp", version=2**62 - 1)])
+    assert squat.status == "refused" and squat.error is not None
+    assert (squat.error.status, squat.error.field) == (422, "version")
+    assert await statuses(intake, _story(version=1000), _story(version=2000),
+                          _story(version=3001)) == ["accepted", "accepted", "refused"]
+    assert await aredis.xlen(prefix + "ingested") == 2
+
+
+async def test_two_sources_racing_for_a_new_uri_cannot_both_own_it(
+        redis_url: str, aredis: Redis, prefix: str) -> None:
+    replicas = [Redis.from_url(redis_url) for _ in range(2)]
+    try:
+        intakes = [Intake(r, stream=prefix + "ingested", namespace=prefix) for r in replicas]
+        for round_ in range(20):
+            stories = [_story(provider=p, version=1, uri=f"urn:race:{round_}")
+                       for p in ("dpa", "afp")]
+            answers = await asyncio.gather(*(statuses(i, s)
+                                             for i, s in zip(intakes, stories, strict=True)))
+            assert sorted(a for [a] in answers) == ["accepted", "forbidden"]
+        assert await aredis.xlen(prefix + "ingested") == 20
+    finally:
+        for client in replicas:
+            await client.aclose()
 
 
 async def test_without_a_version_the_content_and_its_embargo_decide(

@@ -105,6 +105,14 @@ class Source(Model):
     provider: str
     format: str
     raw_hash: str | None = None
+    # The uri namespace the story belongs to when the provider shares one with other providers
+    # (NEWSFLOW_SHARED_NAMESPACES); absent, the provider alone owns its stories.
+    namespace: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who owns the story's uri: only this owner may send its versions and kills."""
+        return self.namespace or self.provider
 
 
 # Versions are stored as signed 64-bit integers, with room above them for a final kill.

@@ -39,6 +39,9 @@ FORMATS: tuple[str, ...] = (
 )
 _FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
 _JSON_ARRAY_START = re.compile(r"\[\s*[\[{\"\d\-tfn\]]")
+# The elements that are one item each in the XML formats (RSS, Atom, NewsML-G2, NewsML 1.2).
+_ITEM_TAG = re.compile(r"<(?:[\w.\-]+:)?(?:item|entry|newsItem|packageItem|NewsItem)[\s/>]")
+DEFAULT_MAX_ITEMS = 1000
 _TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
 # Declared types that are never a news document, whatever the bytes look like.
 _NOT_NEWS_TYPES = ("image/", "audio/", "video/", "font/", "model/")
@@ -82,6 +85,7 @@ def parse(
     *,
     provider: str,
     max_bytes: int = 10_000_000,
+    max_items: int = DEFAULT_MAX_ITEMS,
 ) -> list[Article]:
     """One Article per item of the document, whatever its format.
 
@@ -89,7 +93,8 @@ def parse(
     UnsafeDocument), InvalidArticle. Items that are unusable inside an otherwise good document
     are logged and left out; when none is usable the document is refused.
     """
-    return parse_checked(raw, content_type, provider=provider, max_bytes=max_bytes).articles
+    return parse_checked(raw, content_type, provider=provider, max_bytes=max_bytes,
+                         max_items=max_items).articles
 
 
 def parse_checked(
@@ -98,10 +103,12 @@ def parse_checked(
     *,
     provider: str,
     max_bytes: int = 10_000_000,
+    max_items: int = DEFAULT_MAX_ITEMS,
 ) -> Parsed:
     """Like `parse`, keeping the items left out so that a caller can report them."""
     try:
-        parsed = parse_document(raw, content_type, provider=provider, max_bytes=max_bytes)
+        parsed = parse_document(raw, content_type, provider=provider, max_bytes=max_bytes,
+                                max_items=max_items)
         parsed.raise_if_empty()
     except IngestError:
         raise
@@ -131,6 +138,7 @@ def parse_document(
     *,
     provider: str,
     max_bytes: int = 10_000_000,
+    max_items: int = DEFAULT_MAX_ITEMS,
 ) -> Parsed:
     """Like `parse`, but keeps the per-item rejections and does not turn defects into
     ParseError (tests and the corpus bench rely on seeing them)."""
@@ -156,9 +164,9 @@ def parse_document(
             if looks_json and not prose:
                 raise
         else:
-            return _json(value, raw, provider)
+            return _json(value, raw, provider, max_items)
     if first == "<" and not (hint in _TEXT_TYPES and _looks_like_prose(stripped)):
-        return _xml(stripped, raw, provider)
+        return _xml(stripped, raw, provider, max_items)
     return _finish("text", text.drafts(stripped, raw), provider)
 
 
@@ -184,14 +192,17 @@ def _is_json_type(hint: str) -> bool:
     return hint == "application/json" or hint.endswith("+json")
 
 
-def _json(value: object, raw: bytes, provider: str) -> Parsed:
+def _json(value: object, raw: bytes, provider: str, max_items: int) -> Parsed:
     shape = jsonshape.classify(value)
+    _check_count(len(shape.items), max_items)
     if shape.format == "jsonfeed":
         return _finish("jsonfeed", jsonfeed.drafts(shape.feed or {}, shape.items), provider)
     return _finish(shape.format, ninjs.drafts(shape.items, raw, shape.single), provider)
 
 
-def _xml(document: str, raw: bytes, provider: str) -> Parsed:
+def _xml(document: str, raw: bytes, provider: str, max_items: int) -> Parsed:
+    # Counted before any parser builds a tree: a 40,000-item feed is refused in milliseconds.
+    _check_count(_count_items(document, max_items + 1), max_items)
     name = safexml.root_name(document)
     if name is None:
         raise ParseError("malformed XML: no root element")
@@ -210,6 +221,22 @@ def _xml(document: str, raw: bytes, provider: str) -> Parsed:
     if root.tag in ("NewsML", "NewsItem"):
         return _finish("newsml-1.2", newsml12.drafts(root, raw), provider)
     raise UnsupportedFormat(f"XML with root element <{root.tag}> is not a format Newsflow reads")
+
+
+def _count_items(document: str, stop: int) -> int:
+    """How many item elements the document opens, counting no further than ``stop``."""
+    count = 0
+    for _ in _ITEM_TAG.finditer(document):
+        count += 1
+        if count >= stop:
+            break
+    return count
+
+
+def _check_count(count: int, max_items: int) -> None:
+    if count > max_items:
+        raise PayloadTooLarge(f"more than {max_items} items in one request; send them in "
+                              "smaller batches", field="items")
 
 
 def _finish(format_name: str, drafts: list[Draft], provider: str) -> Parsed:
