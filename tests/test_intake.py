@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
 from shared.article import Article, Source
+from shared.events import INGESTED_STREAM
 
+from ingest.app import create_app
+from ingest.auth import hash_key
 from ingest.intake import Intake
+from ingest.settings import IngestSettings
+from newsflow_cli.platform import _wait_port, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +126,109 @@ async def test_two_replicas_given_the_same_story_at_once_append_it_once(
         for client in replicas:
             await client.aclose()
 
+
+
+KEY = "test-source-key"
+
+
+def _ingest_app(redis_url: str, prefix: str) -> httpx.AsyncClient:
+    settings = IngestSettings(redis_url=redis_url, stream_prefix=prefix,
+                              ingest_keys={"local": hash_key(KEY)})
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)),
+                             base_url="http://ingest",
+                             headers={"Authorization": f"Bearer {KEY}"})
+
+
+class OwnRedis:
+    """A redis-server of a test's own on a free port, to freeze, kill and start again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.servers: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def server(self) -> subprocess.Popen[bytes]:
+        return self.servers[-1]
+
+    def start(self) -> None:
+        server = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.servers.append(server)
+        _wait_port(self.port, server, timeout=10, what="redis-server",
+                   log=self.workdir / "redis.log")
+
+    def stop(self) -> None:
+        for server in self.servers:
+            if server.poll() is None:
+                server.send_signal(signal.SIGCONT)
+                server.kill()
+                server.wait(5)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    own = OwnRedis(tmp_path)
+    own.start()
+    yield own
+    own.stop()
+
+
+async def _timed_post(client: httpx.AsyncClient, body: str) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    async with asyncio.timeout(15):  # without a bound of its own, ingest would hang here
+        response = await client.post("/v1/articles", content=body,
+                                     headers={"Content-Type": "text/plain"})
+    return response, time.monotonic() - started
+
+
+async def test_a_frozen_or_dead_redis_gets_a_quick_503_and_ingest_recovers_by_itself(
+        own_redis: OwnRedis, prefix: str) -> None:
+    async with _ingest_app(own_redis.url, prefix) as client:
+        response, _ = await _timed_post(client, "Bridge reopens\n\nTraffic flows again.")
+        assert response.status_code == 202, response.text
+        own_redis.server.send_signal(signal.SIGSTOP)
+        try:
+            response, took = await _timed_post(client, "Storm nears\n\nThe coast braces.")
+        finally:
+            own_redis.server.send_signal(signal.SIGCONT)
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"]
+        assert took < 2.0, took
+        print(f"frozen Redis: 503 in {took:.2f}s")
+        # The timed-out append may have happened: the retry is answered once, never twice.
+        retry, _ = await _timed_post(client, "Storm nears\n\nThe coast braces.")
+        assert retry.status_code == 202, retry.text
+        assert retry.json()["results"][0]["status"] in ("accepted", "duplicate")
+        plain = Redis.from_url(own_redis.url)
+        assert await plain.xlen(prefix + INGESTED_STREAM) == 2
+        await plain.aclose()
+
+        own_redis.server.kill()
+        own_redis.server.wait(5)
+        response, took = await _timed_post(client, "Harbour fire\n\nNobody was hurt.")
+        assert response.status_code == 503 and took < 2.0, (response.text, took)
+        print(f"dead Redis: 503 in {took:.2f}s")
+        own_redis.start()
+        again, _ = await _timed_post(client, "Harbour fire\n\nNobody was hurt.")
+        assert again.status_code == 202, again.text
+        assert again.json()["results"][0]["status"] == "accepted"
+
+
+async def test_a_gzip_story_is_taken_and_a_gzip_bomb_refused_at_once(
+        redis_url: str, aredis: Redis, prefix: str) -> None:
+    async with _ingest_app(redis_url, prefix) as client:
+        story = gzip.compress(b"Bridge reopens\n\nTraffic flows again on the old bridge.")
+        taken = await client.post("/v1/articles", content=story,
+                                  headers={"Content-Encoding": "gzip"})
+        assert taken.status_code == 202, taken.text
+        bomb = gzip.compress(b"Bridge reopens\n\n" + b" " * 50_000_000, compresslevel=9)
+        assert len(bomb) < 100_000
+        refused = await client.post("/v1/articles", content=bomb,
+                                    headers={"Content-Encoding": "gzip"})
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["error"]["field"] == "body"
+    assert await aredis.xlen(prefix + INGESTED_STREAM) == 1

@@ -19,14 +19,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes; the limit is {limit}", "body")
-    coding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    coding = request.headers.get("content-encoding") or "identity"
     return await read_stream(request.stream(), coding, limit)
 
 
 async def read_stream(chunks: AsyncIterator[bytes], coding: str, limit: int) -> bytes:
     """The bytes of a (possibly compressed) body; PayloadTooLarge as soon as either the sent
     or the inflated bytes pass ``limit``."""
-    codings = [c.strip() for c in coding.split(",") if c.strip() and c.strip() != "identity"]
+    codings = [c.strip() for c in coding.lower().split(",") if c.strip() not in ("", "identity")]
     if len(codings) > 1 or any(c not in ("gzip", "x-gzip", "deflate") for c in codings):
         raise UnsupportedFormat(f"Content-Encoding {coding[:40]!r}; send gzip, deflate or "
                                 "an uncompressed body", field="content-encoding")
