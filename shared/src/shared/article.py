@@ -99,6 +99,18 @@ class Entity(Model):
     mentions: list[Mention] = Field(default_factory=list)
 
 
+class Association(Model):
+    """An item a package (``type`` composite) refers to, as ninjs 3 ``associations`` carry it:
+    enough for a subscriber to resolve the member (its uri and version) and to show it."""
+
+    name: str | None = None  # the member's place in the package: its group role ("main")
+    uri: str = Field(min_length=1, max_length=2048)
+    version: int | None = Field(default=None, ge=0, le=2**62 - 1)
+    rel: str | None = None
+    type: str | None = None  # text, picture, video, composite ...
+    headlines: list[Headline] = Field(default_factory=list)
+
+
 class Source(Model):
     """Where the story came from: provider id, original format, hash of the raw bytes."""
 
@@ -142,6 +154,7 @@ class Article(Model):
     people: list[Entity] = Field(default_factory=list)
     organisations: list[Entity] = Field(default_factory=list)
     places: list[Entity] = Field(default_factory=list)
+    associations: list[Association] = Field(default_factory=list)  # a package's members
     # Added by enrich.
     keywords: list[str] = Field(default_factory=list)
     descriptions: list[Description] = Field(default_factory=list)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import nh3
 from lxml import etree, html
@@ -14,7 +16,7 @@ _ALLOWED_TAGS = {
     "ins", "li", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup", "table",
     "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
 }  # fmt: skip
-_CLEANER = nh3.Cleaner(
+_CLEANER_OPTIONS: dict[str, Any] = dict(
     tags=_ALLOWED_TAGS,
     clean_content_tags={
         "script",
@@ -60,15 +62,72 @@ _HTML_HINT = re.compile(
     re.IGNORECASE,
 )
 _WHITESPACE = re.compile(r"\s+")
+# A tag: `<`, an optional `/`, its name, then anything up to `>` but `<`, where a quoted value
+# may hold either. Alternatives that start with different characters: no backtracking.
+_TAG = re.compile(r"""<(/?)([A-Za-z][^\s/<>]*)((?:[^<>"']+|"[^"]*"|'[^']*')*)""")
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+_ATTRIBUTE = re.compile(r"[^\s=/]+(?:\s*=\s*[^\s=]*)?")
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+# Void elements and those a parser closes by itself when the next one opens: they never
+# nest deep in real markup, so they are not counted as nesting.
+_NOT_NESTING = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rb", "rt",
+    "rp", "tbody", "thead", "tfoot", "colgroup", "caption",
+})  # fmt: skip
 
 
 def looks_like_html(text: str) -> bool:
     return bool(_HTML_HINT.search(text))
 
 
-def sanitize(markup: str) -> str:
-    """HTML safe to hand to any subscriber: no scripts, styles, event handlers or unsafe URLs."""
-    return _CLEANER.clean(markup).strip()
+@dataclass(frozen=True)
+class Shape:
+    """What a linear scan of an HTML fragment's tags finds: the costs a parser would pay."""
+
+    tags: int
+    most_attributes: int
+    depth: int
+
+
+def shape(markup: str) -> Shape:
+    """Tags, the most attributes on one element and the deepest nesting of block elements.
+
+    One pass of regular expressions without backtracking; it reads tags (quoted values may
+    hold `<` and `>`) as an HTML tokenizer does, closely enough to bound what the sanitizer
+    (whose cost grows with the square of attributes per element and of nesting) will meet.
+    """
+    tags = most = depth = deepest = 0
+    for match in _TAG.finditer(markup):
+        tags += 1
+        closing, name, rest = match.group(1), match.group(2).lower(), match.group(3)
+        if rest:
+            attributes = len(_ATTRIBUTE.findall(_QUOTED.sub(" ", rest)))
+            most = max(most, attributes)
+        if name in _NOT_NESTING:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+        elif not rest.rstrip().endswith("/"):
+            depth += 1
+            deepest = max(deepest, depth)
+    return Shape(tags, most, deepest)
+
+
+def sanitize(markup: str, value_chars: int = 1_000) -> tuple[str, bool]:
+    """HTML safe to hand to any subscriber: no scripts, styles, event handlers or unsafe URLs;
+    attribute values cut to ``value_chars`` (a URL that long is dropped: cut, it would point
+    elsewhere). Also says whether any value was cut or dropped."""
+    cut: list[str] = []
+
+    def bounded(element: str, attribute: str, value: str) -> str | None:
+        if len(value) <= value_chars:
+            return value
+        cut.append(attribute)
+        return None if attribute in _URL_ATTRIBUTES else value[:value_chars]
+
+    cleaner = nh3.Cleaner(**_CLEANER_OPTIONS, attribute_filter=bounded)
+    return cleaner.clean(markup).strip(), bool(cut)
 
 
 def xml_to_html(element: etree._Element) -> str:
