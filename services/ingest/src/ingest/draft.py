@@ -304,7 +304,7 @@ def _bodies(text: str | None, html: str | None, label: str, limits: Limits,
 
 def _sanitized(html: str, label: str, limits: Limits, notices: list[Notice]) -> str:
     """Sanitized HTML, once the markup is known to cost the sanitizer linear time."""
-    found = markup.shape(html)
+    found = markup.shape(html, limits.attributes_per_element)
     if found.most_attributes > limits.attributes_per_element:
         raise InvalidArticle(f"item {label}: an element of the body has {found.most_attributes}"
                              f" attributes; at most {limits.attributes_per_element}",

@@ -13,7 +13,7 @@ class Limits:
     needs whole."""
 
     # Markup: tags in one request, attributes on one element, block elements open at once.
-    markup_tags: int = 200_000
+    markup_tags: int = 100_000
     attributes_per_element: int = 100
     nesting_depth: int = 256
     # The article as it will be stored (its JSON), leaving room under MongoDB's 16 MiB for

@@ -61,7 +61,6 @@ _HTML_HINT = re.compile(
     r"<(?:p|br|div|span|a|b|i|em|strong|ul|ol|li|h[1-6]|table|img|blockquote|figure)\b[^<>]*/?>",
     re.IGNORECASE,
 )
-_WHITESPACE = re.compile(r"\s+")
 # A tag: `<`, an optional `/`, its name, then anything up to `>` but `<`, where a quoted value
 # may hold either. Alternatives that start with different characters: no backtracking.
 _TAG = re.compile(r"""<(/?)([A-Za-z][^\s/<>]*)((?:[^<>"']+|"[^"]*"|'[^']*')*)""")
@@ -90,18 +89,20 @@ class Shape:
     depth: int
 
 
-def shape(markup: str) -> Shape:
+def shape(markup: str, attributes_from: int = 0) -> Shape:
     """Tags, the most attributes on one element and the deepest nesting of block elements.
 
     One pass of regular expressions without backtracking; it reads tags (quoted values may
     hold `<` and `>`) as an HTML tokenizer does, closely enough to bound what the sanitizer
     (whose cost grows with the square of attributes per element and of nesting) will meet.
+    Attributes are counted only on tags long enough to hold ``attributes_from`` of them.
     """
+    shortest = 2 * attributes_from
     tags = most = depth = deepest = 0
     for match in _TAG.finditer(markup):
         tags += 1
         closing, name, rest = match.group(1), match.group(2).lower(), match.group(3)
-        if rest:
+        if len(rest) > shortest:
             attributes = len(_ATTRIBUTE.findall(_QUOTED.sub(" ", rest)))
             most = max(most, attributes)
         if name in _NOT_NESTING:
@@ -146,8 +147,8 @@ def xml_to_html(element: etree._Element) -> str:
                 del node.attrib[name]
         if node.tag != "pre":
             # Indentation of the XML source is not content; keep the HTML compact.
-            node.text = _WHITESPACE.sub(" ", node.text) if node.text else node.text
-            node.tail = _WHITESPACE.sub(" ", node.tail) if node.tail else node.tail
+            node.text = _squash(node.text) if node.text else node.text
+            node.tail = _squash(node.tail) if node.tail else node.tail
     if tree.tag in ("html", "body", "nitf"):
         body = tree.find(".//body") if tree.tag != "body" else tree
         tree = body if body is not None else tree
@@ -183,12 +184,12 @@ def html_to_text(markup: str) -> str:
             elif tag in ("td", "th"):
                 buffer.append(" ")
             if node.text and tag:
-                buffer.append(_WHITESPACE.sub(" ", node.text))
+                buffer.append(_squash(node.text))
         else:
             if tag in _BLOCKS:
                 flush()
             if node.tail and node is not root:
-                buffer.append(_WHITESPACE.sub(" ", node.tail))
+                buffer.append(_squash(node.tail))
     flush()
     return "\n\n".join(paragraphs)
 
@@ -212,6 +213,15 @@ def normalize_text(text: str) -> str:
 def one_line(text: str | None) -> str:
     """Whitespace (newlines and indentation inside XML elements) collapsed to single spaces."""
     return " ".join(text.split()) if text else ""
+
+
+def _squash(text: str) -> str:
+    """Each run of whitespace as one space, ends included (a regular expression substitution
+    costs a match per word: seconds on a 10 MB body)."""
+    inner = " ".join(text.split())
+    if not inner:
+        return " "
+    return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
 
 
 def _collapse(text: str) -> str:

@@ -23,6 +23,7 @@ from ingest.errors import (
     UnsupportedFormat,
 )
 from ingest.formats import feeds, jsonfeed, jsonshape, newsml12, newsml_g2, ninjs, nitf, text
+from ingest.limits import DEFAULT_LIMITS, Limits
 
 log = structlog.get_logger()
 
@@ -86,6 +87,7 @@ def parse(
     provider: str,
     max_bytes: int = 10_000_000,
     max_items: int = DEFAULT_MAX_ITEMS,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[Article]:
     """One Article per item of the document, whatever its format.
 
@@ -94,7 +96,7 @@ def parse(
     are logged and left out; when none is usable the document is refused.
     """
     return parse_checked(raw, content_type, provider=provider, max_bytes=max_bytes,
-                         max_items=max_items).articles
+                         max_items=max_items, limits=limits).articles
 
 
 def parse_checked(
@@ -104,11 +106,12 @@ def parse_checked(
     provider: str,
     max_bytes: int = 10_000_000,
     max_items: int = DEFAULT_MAX_ITEMS,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Parsed:
     """Like `parse`, keeping the items left out so that a caller can report them."""
     try:
         parsed = parse_document(raw, content_type, provider=provider, max_bytes=max_bytes,
-                                max_items=max_items)
+                                max_items=max_items, limits=limits)
         parsed.raise_if_empty()
     except IngestError:
         raise
@@ -139,6 +142,7 @@ def parse_document(
     provider: str,
     max_bytes: int = 10_000_000,
     max_items: int = DEFAULT_MAX_ITEMS,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Parsed:
     """Like `parse`, but keeps the per-item rejections and does not turn defects into
     ParseError (tests and the corpus bench rely on seeing them)."""
@@ -164,10 +168,10 @@ def parse_document(
             if looks_json and not prose:
                 raise
         else:
-            return _json(value, raw, provider, max_items)
+            return _json(value, stripped, raw, provider, max_items, limits)
     if first == "<" and not (hint in _TEXT_TYPES and _looks_like_prose(stripped)):
-        return _xml(stripped, raw, provider, max_items)
-    return _finish("text", text.drafts(stripped, raw), provider)
+        return _xml(stripped, raw, provider, max_items, limits)
+    return _finish("text", text.drafts(stripped, raw), provider, limits)
 
 
 def _refuse_declared(hint: str) -> None:
@@ -192,34 +196,44 @@ def _is_json_type(hint: str) -> bool:
     return hint == "application/json" or hint.endswith("+json")
 
 
-def _json(value: object, raw: bytes, provider: str, max_items: int) -> Parsed:
+def _json(value: object, document: str, raw: bytes, provider: str, max_items: int,
+          limits: Limits) -> Parsed:
     shape = jsonshape.classify(value)
     _check_count(len(shape.items), max_items)
+    _check_markup(document.count("<"), limits)
     if shape.format == "jsonfeed":
-        return _finish("jsonfeed", jsonfeed.drafts(shape.feed or {}, shape.items), provider)
-    return _finish(shape.format, ninjs.drafts(shape.items, raw, shape.single), provider)
+        return _finish("jsonfeed", jsonfeed.drafts(shape.feed or {}, shape.items), provider,
+                       limits)
+    return _finish(shape.format, ninjs.drafts(shape.items, raw, shape.single), provider, limits)
 
 
-def _xml(document: str, raw: bytes, provider: str, max_items: int) -> Parsed:
+def _xml(document: str, raw: bytes, provider: str, max_items: int, limits: Limits) -> Parsed:
     # Counted before any parser builds a tree: a 40,000-item feed is refused in milliseconds.
     _check_count(_count_items(document, max_items + 1), max_items)
     name = safexml.root_name(document)
+    if name in _FEED_ROOTS:
+        # feedparser takes the text between two references (`&quot;`, `&lt;`) one piece at a
+        # time, in Python, and escaped markup is read again by the sanitizer: all count.
+        _check_markup(document.count("<") + document.count("&") + document.count("&lt;"),
+                      limits)
+    else:
+        _check_markup(document.count("<"), limits)
     if name is None:
         raise ParseError("malformed XML: no root element")
     if name.lower() == "html":
         raise UnsupportedFormat("an HTML page, not a feed")
     if name in _FEED_ROOTS:
         format_name, result = feeds.parse_feed(document)
-        return _finish(format_name, feeds.drafts(result, raw), provider)
+        return _finish(format_name, feeds.drafts(result, raw), provider, limits)
     if name in newsml_g2.NON_NEWS_TAGS:
         newsml_g2.refuse_non_news(name)
     root = safexml.load(document)
     if root.tag in newsml_g2.ITEM_TAGS or root.tag == "newsMessage":
-        return _finish("newsml-g2", newsml_g2.drafts(root, raw), provider)
+        return _finish("newsml-g2", newsml_g2.drafts(root, raw), provider, limits)
     if root.tag == "nitf":
-        return _finish("nitf", nitf.drafts(root, raw_hash(raw)), provider)
+        return _finish("nitf", nitf.drafts(root, raw_hash(raw)), provider, limits)
     if root.tag in ("NewsML", "NewsItem"):
-        return _finish("newsml-1.2", newsml12.drafts(root, raw), provider)
+        return _finish("newsml-1.2", newsml12.drafts(root, raw), provider, limits)
     raise UnsupportedFormat(f"XML with root element <{root.tag}> is not a format Newsflow reads")
 
 
@@ -239,13 +253,24 @@ def _check_count(count: int, max_items: int) -> None:
                               "smaller batches", field="items")
 
 
-def _finish(format_name: str, drafts: list[Draft], provider: str) -> Parsed:
+def _check_markup(tags: int, limits: Limits) -> None:
+    """Markup costs work per tag whatever its size: bounded per request (about half as many
+    elements as tags), so that no request within the size limit takes long to read."""
+    if tags > limits.markup_tags:
+        raise PayloadTooLarge(f"about {tags} markup tags; at most {limits.markup_tags} in one "
+                              "request (send fewer items per request)", field="body")
+
+
+def _finish(format_name: str, drafts: list[Draft], provider: str, limits: Limits) -> Parsed:
+    # Markup sent escaped (RSS descriptions, JSON strings) is only seen as tags now.
+    _check_markup(sum(d.body_html.count("<") for d in drafts if d.body_html), limits)
     parsed = Parsed(format=format_name)
     for draft in drafts:
         notices: list[Notice] = []
         try:
-            article = build(draft, provider=provider, format=format_name, notices=notices)
-        except InvalidArticle as exc:
+            article = build(draft, provider=provider, format=format_name, notices=notices,
+                            limits=limits)
+        except (InvalidArticle, PayloadTooLarge) as exc:
             parsed.rejections.append(Rejection(item=draft.label, error=exc))
             continue
         parsed.articles.append(article)
