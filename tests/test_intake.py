@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -232,3 +233,33 @@ async def test_a_gzip_story_is_taken_and_a_gzip_bomb_refused_at_once(
         assert refused.status_code == 413, refused.text
         assert refused.json()["error"]["field"] == "body"
     assert await aredis.xlen(prefix + INGESTED_STREAM) == 1
+
+
+async def test_hostile_values_never_split_a_log_line_and_ids_with_controls_are_refused(
+        redis_url: str, prefix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    forged = '\r\n{"event": "article.ingested", "level": "info", "admin": true}\n'
+    settings = IngestSettings(redis_url=redis_url, stream_prefix=prefix, log_json=True,
+                              ingest_keys={"local": hash_key(KEY)})
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i",
+                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
+        capsys.readouterr()
+        refused = await client.post("/v1/articles", content=orjson.dumps(
+            {"uri": "urn:x:1" + forged, "headline": "Storm", "body": "Rain."}))
+        taken = await client.post("/v1/articles", content=orjson.dumps(
+            {"uri": "urn:x:2", "headline": "Storm" + forged, "body": "Rain." + forged,
+             "version": "1" + forged, "language": forged}))
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "uri"
+    assert taken.status_code == 202, taken.text
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    events = [orjson.loads(line) for line in lines]  # every line is one whole JSON event
+    assert [e["event"] for e in events].count("article.ingested") == 1
+    assert not any(e.get("admin") for e in events)
+
+
+def test_a_source_name_with_control_characters_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="control or bidi"):
+        IngestSettings(ingest_keys={"dpa\r\nadmin": hash_key(KEY)})
+    with pytest.raises(ValueError, match="control or bidi"):
+        IngestSettings(ingest_keys={"dpa": hash_key(KEY)},
+                       shared_namespaces={"dpa": ["dpa", "afp\u202e"]})

@@ -35,6 +35,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
                                     socket_connect_timeout=settings.redis_timeout_s)
     metrics = Metrics("ingest")
     keys = SourceKeys(settings.ingest_keys)
+    limits = settings.limits()
     intake = Intake(redis, stream=settings.stream_prefix + INGESTED_STREAM,
                     namespace=settings.stream_prefix,
                     dedupe_ttl_s=settings.dedupe_ttl_s, waitaof=settings.waitaof,
@@ -51,6 +52,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
                 redis,
                 namespace=settings.stream_prefix,
                 max_bytes=settings.max_request_bytes,
+                limits=limits,
             )
             tasks.append(asyncio.create_task(poller.run()))
         log.info("ingest.started", port=settings.http_port, sources=sorted(settings.ingest_keys))
@@ -87,7 +89,8 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         # Parsing a large document is CPU work: keep it off the event loop.
         parsed = await asyncio.to_thread(
             parse_checked, raw, request.headers.get("content-type"), provider=source,
-            max_bytes=settings.max_request_bytes, max_items=settings.max_items_per_request)
+            max_bytes=settings.max_request_bytes, max_items=settings.max_items_per_request,
+            limits=limits)
         try:
             # A stalled Redis must not hold the sender longer than this: it gets a 503 and
             # retries; the (source, uri, version) key makes that retry a `duplicate` if the

@@ -26,9 +26,6 @@ from ingest.errors import InvalidArticle, PayloadTooLarge
 from ingest.limits import DEFAULT_LIMITS, Limits
 
 _Part = TypeVar("_Part", Subject, Entity)
-# C0 and C1 controls, and the invisible marks and overrides that reorder text (bidi): none
-# belongs in an identifier, where they forge log lines or make two ids look alike.
-UNSAFE_IN_ID = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # The end of a first sentence: a stop after a word of two letters or more (not "U.S." or an
 # initial), then a space and a capital, a digit or a quote.
 _ABBREVIATIONS = frozenset({
@@ -197,7 +194,7 @@ def first_sentence(text: str) -> str:
 
 
 def _check_identifier(value: str | None, name: str, label: str) -> None:
-    if value is not None and UNSAFE_IN_ID.search(value.strip()):
+    if value is not None and values.UNSAFE_IN_ID.search(value.strip()):
         raise InvalidArticle(f"item {label}: {name} holds a control or bidi character; an "
                              "identifier is printable text only", field=name)
 
