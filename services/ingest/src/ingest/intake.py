@@ -25,6 +25,7 @@ SEEN_PREFIX = "newsflow:ingest:seen:"
 OWNER_PREFIX = "newsflow:ingest:owner:"
 EVENT_SOURCE = "newsflow/ingest"
 DEFAULT_MAX_VERSION_JUMP = 10**15
+WAITAOF_TIMEOUT_MS = 500
 
 # KEYS: stream, seen key, owner key; ARGV: ttl, event id, owner, version ('' when none),
 # max version jump, then the entry's fields and values.
@@ -115,7 +116,8 @@ class Intake:
         results = [self._result(article, event.id, int(outcome))
                    for article, event, outcome in zip(articles, events, outcomes, strict=True)]
         if self.waitaof and any(r.status == "accepted" for r in results):
-            await self.redis.execute_command("WAITAOF", 1, 0, 1000)
+            # Within the client's socket timeout (NEWSFLOW_REDIS_TIMEOUT_S, 1 s by default).
+            await self.redis.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
         for result in results:
             log.info("article.ingested", article_id=result.uri, version=result.version,
                      status=result.status, event_id=result.event_id)
