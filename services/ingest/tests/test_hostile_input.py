@@ -111,6 +111,10 @@ HOSTILE = {
     "many-paragraphs": _ninjs_html("<p>x</p>" * 500_000),
     "many-paragraphs-nitf": _nitf("<p>x</p>" * 500_000),
     "many-paragraphs-rss": _rss_html("<p>x</p>" * 100_000),
+    "references-nitf": _nitf("<p>" + "&nbsp;" * 1_500_000 + "</p>"),
+    "references-xml-nitf": _nitf("<p>" + "&amp;" * 1_500_000 + "</p>"),
+    "references-ninjs": _ninjs_html("<p>" + "&amp;" * 1_500_000 + "</p>"),
+    "references-rss": _rss_html('"' * 1_500_000),  # escaped: &quot; each
 }
 
 

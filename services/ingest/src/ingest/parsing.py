@@ -217,7 +217,7 @@ def _xml(document: str, raw: bytes, provider: str, max_items: int, limits: Limit
         _check_markup(document.count("<") + document.count("&") + document.count("&lt;"),
                       limits)
     else:
-        _check_markup(document.count("<"), limits)
+        _check_markup(document.count("<") + safexml.named_references(document), limits)
     if name is None:
         raise ParseError("malformed XML: no root element")
     if name.lower() == "html":
@@ -257,13 +257,16 @@ def _check_markup(tags: int, limits: Limits) -> None:
     """Markup costs work per tag whatever its size: bounded per request (about half as many
     elements as tags), so that no request within the size limit takes long to read."""
     if tags > limits.markup_tags:
-        raise PayloadTooLarge(f"about {tags} markup tags; at most {limits.markup_tags} in one "
+        raise PayloadTooLarge(f"about {tags} markup tags and references; at most "
+                              f"{limits.markup_tags} in one "
                               "request (send fewer items per request)", field="body")
 
 
 def _finish(format_name: str, drafts: list[Draft], provider: str, limits: Limits) -> Parsed:
-    # Markup sent escaped (RSS descriptions, JSON strings) is only seen as tags now.
-    _check_markup(sum(d.body_html.count("<") for d in drafts if d.body_html), limits)
+    # Markup sent escaped (RSS descriptions, JSON strings) is only seen as tags now; the
+    # sanitizer reads each character reference one by one too.
+    _check_markup(sum(d.body_html.count("<") + d.body_html.count("&")
+                      for d in drafts if d.body_html), limits)
     parsed = Parsed(format=format_name)
     for draft in drafts:
         notices: list[Notice] = []
