@@ -11,6 +11,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
+from ingest import markup
 from ingest.errors import IngestError, InvalidArticle, PayloadTooLarge
 from ingest.limits import Limits
 from ingest.parsing import Parsed, parse, parse_checked
@@ -170,3 +171,14 @@ def test_a_nitf_story_near_the_request_limit_is_stored_within_mongodb_limits() -
     stored = len(article.model_dump_json(by_alias=True, exclude_none=True))
     assert stored <= Limits().stored_bytes < 16 * 1024 * 1024
     assert len(article.bodies) == 1 and "bodies" in {n.field for n in parsed.notices[0]}
+
+
+@pytest.mark.parametrize(("tag", "attributes"), [
+    ('<p a="1" b=\'2\' c=3 d e = "5">', 5),
+    ('<a href="x>y" title="a b c">', 2),
+    ("<img src=x alt=y/>", 2),
+    ("<br/>", 0),
+])
+def test_attributes_are_counted_as_an_html_tokenizer_counts_them(
+        tag: str, attributes: int) -> None:
+    assert markup.shape(tag).most_attributes == attributes

@@ -103,7 +103,7 @@ def shape(markup: str, attributes_from: int = 0) -> Shape:
         tags += 1
         closing, name, rest = match.group(1), match.group(2).lower(), match.group(3)
         if len(rest) > shortest:
-            attributes = len(_ATTRIBUTE.findall(_QUOTED.sub(" ", rest)))
+            attributes = len(_ATTRIBUTE.findall(_QUOTED.sub("v", rest)))
             most = max(most, attributes)
         if name in _NOT_NESTING:
             continue
