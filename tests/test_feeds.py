@@ -232,5 +232,8 @@ def test_links_come_from_the_public_url_never_from_the_host_header(plat: Platfor
         assert response.status_code == 200, path
         assert "evil.example" not in response.text, path
         assert PUBLIC_URL in response.text, path
+    for path in (f"/v1/articles?topic={topic}", "/v1/articles/" + uri):  # the read API too
+        response = httpx.get(base + path, headers=evil)
+        assert response.status_code == 200 and "evil.example" not in response.text, path
     atom = feedparser.parse(httpx.get(f"{base}/feeds/{topic}.atom", headers=evil).content)
     assert {urlsplit(link.href).netloc for link in atom.feed.links} == {"news.example.test"}
