@@ -66,3 +66,8 @@ def test_dateline_byline_and_feed_links() -> None:
 def test_story_paths_keep_slashes_and_queries_inside_the_path() -> None:
     assert story_path("https://example.com/a?b=1#c") == \
         "/stories/https:%2F%2Fexample.com%2Fa%3Fb%3D1%23c"
+
+
+def test_a_byline_that_says_by_is_not_doubled() -> None:
+    assert '<p class="meta byline">BY Jane Doe, Reuters</p>' in render_story(
+        story(byline="BY Jane Doe, Reuters"), BASE)

@@ -80,9 +80,10 @@ def render_story(a: dict[str, Any], base_url: str) -> str:
     title = headline(a) or str(a.get("uri", ""))
     parts = [_head(title, a, base_url), "<main><article><header>",
              f"<h1>{escape(title)}</h1>"]
-    byline = a.get("byline")
+    byline = str(a.get("byline") or "").strip()
     if byline:
-        parts.append(f'<p class="meta byline">By {escape(str(byline))}</p>')
+        by = "" if byline[:3].casefold() == "by " else "By "  # agencies often write it in
+        parts.append(f'<p class="meta byline">{by}{escape(byline)}</p>')
     parts.append(_dateline(a))
     parts.append("</header>")
     parts.append(_body(a))
