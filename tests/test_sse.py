@@ -169,6 +169,7 @@ def test_bad_parameters_are_named(plat: Platform) -> None:
     "1700000000000-" + "9" * 5000,
     "18446744073709551616-0",  # 2**64
     "1700000000000-18446744073709551616",
+    "18446744073709551615-18446744073709551615",  # the last id: nothing can follow it
     "1-2-3", "-1", "1-", "1700000000000-0 1", "\u0661\u0662\u0663-0",  # Arabic-Indic digits
 ])
 @pytest.mark.parametrize("where", ["header", "query"])

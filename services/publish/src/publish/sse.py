@@ -327,8 +327,9 @@ def entry_key(value: str) -> tuple[int, int] | None:
     match = ENTRY_ID.fullmatch(value.strip())
     if match is None:
         return None
-    ms, seq = int(match[1]), int(match[2] or 0)
-    return (ms, seq) if ms < _U64 and seq < _U64 else None
+    key = int(match[1]), int(match[2] or 0)
+    # The very last id is one nothing can follow (Redis refuses a range that starts after it).
+    return key if max(key) < _U64 and key != (_U64 - 1, _U64 - 1) else None
 
 
 def _key(entry_id: str) -> tuple[int, int]:
