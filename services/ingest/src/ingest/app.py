@@ -20,6 +20,7 @@ from ingest.auth import SourceKeys
 from ingest.body import read_body
 from ingest.errors import IngestError
 from ingest.intake import Intake
+from ingest.openapi import articles_request_body
 from ingest.parsing import parse_checked
 from ingest.polling import FeedPoller
 from ingest.settings import IngestSettings
@@ -81,7 +82,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         400: {"description": "malformed document"}, 401: {"description": "bad source key"},
         413: {"description": "too large"}, 415: {"description": "unsupported format"},
         422: {"description": "a field is missing or wrong"},
-        503: {"description": "queue unavailable; retry"}})
+        503: {"description": "queue unavailable; retry"}}, openapi_extra=articles_request_body())
     async def post_articles(request: Request) -> JSONResponse:
         """Accept one story or a batch, in any supported format (detected from the content)."""
         source = keys.authenticate(request.headers.get("authorization"))

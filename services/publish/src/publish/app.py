@@ -33,6 +33,7 @@ from publish.fanout import FanOut
 from publish.feeds import feed_router
 from publish.handlers import PublishArticles
 from publish.metrics import ChannelMetrics
+from publish.pages import pages_router
 from publish.queue import DeliveryQueue
 from publish.registry import SubscriptionRegistry
 from publish.settings import PublishSettings
@@ -116,7 +117,8 @@ def create_app(settings: PublishSettings | None = None,
                                          channels.dispatcher.wake, guard))
     app.include_router(sse_router(channels.hub, settings.sse_heartbeat_s))
     app.include_router(feed_router(store, channels.metrics, settings.feed_size,
-                                   settings.public_base_url))
+                                   settings.base_url))
+    app.include_router(pages_router(store, settings.base_url))
     app.include_router(dashboard_router(ops, guard))
 
     @app.exception_handler(PublishError)
