@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.identifiers import UNSAFE_IN_ID
+
 from ingest.errors import IngestError
 from ingest.limits import DEFAULT_LIMITS
 from ingest.parsing import parse_document
-from ingest.values import UNSAFE_IN_ID
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOCUMENTS = {p.name: p.read_bytes()

@@ -20,6 +20,7 @@ from shared.article import (
     Source,
     Subject,
 )
+from shared.identifiers import UNSAFE_IN_ID
 
 from ingest import dates, markup, values
 from ingest.errors import InvalidArticle, PayloadTooLarge
@@ -194,7 +195,7 @@ def first_sentence(text: str) -> str:
 
 
 def _check_identifier(value: str | None, name: str, label: str) -> None:
-    if value is not None and values.UNSAFE_IN_ID.search(value.strip()):
+    if value is not None and UNSAFE_IN_ID.search(value.strip()):
         raise InvalidArticle(f"item {label}: {name} holds a control or bidi character; an "
                              "identifier is printable text only", field=name)
 

@@ -20,12 +20,12 @@ from pydantic import BaseModel, Field, HttpUrl
 from redis.asyncio import Redis
 
 from shared.http import parse_retry_after
+from shared.identifiers import PRINTABLE_ID
 
 from ingest.errors import PayloadTooLarge
 from ingest.intake import Intake
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.parsing import parse
-from ingest.values import PRINTABLE_ID
 
 log = structlog.get_logger()
 

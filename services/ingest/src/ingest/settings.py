@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from shared.identifiers import UNSAFE_IN_ID
 from shared.settings import Settings
 
 from ingest.limits import Limits
-from ingest.values import UNSAFE_IN_ID
 
 
 class IngestSettings(Settings):

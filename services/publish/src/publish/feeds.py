@@ -22,7 +22,9 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from publish.errors import BadRequest, NotFound
+from shared.identifiers import unsafe_value
+
+from publish.errors import BadRequest, Invalid, NotFound
 from publish.filters import MEDTOP, topics_of
 from publish.metrics import ChannelMetrics
 from publish.pages import article_path, bodies, headline, story_path
@@ -53,6 +55,9 @@ def feed_router(store: ArticleStore, metrics: ChannelMetrics, size: int,
             metrics.feed_requests.labels(fmt, "404").inc()
             raise NotFound("feeds exist for `all` and for medtop codes such as "
                            "medtop:11000000", "topic")
+        if unsafe_value(entity):
+            metrics.feed_requests.labels(fmt, "422").inc()
+            raise Invalid("entity: control and bidi characters are not allowed", "entity")
         entity = (entity or "").strip() or None
         if entity is not None and _XML_INVALID.search(entity):
             metrics.feed_requests.labels(fmt, "400").inc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from shared.article import Association, Entity, Headline, Subject
+from shared.identifiers import UNSAFE_IN_ID
 
 from ingest import markup, values
 from ingest.draft import Draft, has_words, raw_hash
@@ -290,7 +291,7 @@ def _fill_package(draft: Draft, package: etree._Element) -> None:
 
 def _association(ref: etree._Element) -> Association | None:
     uri = (ref.get("residref") or ref.get("href") or "").strip()
-    if not uri or len(uri) > 2048 or values.UNSAFE_IN_ID.search(uri):
+    if not uri or len(uri) > 2048 or UNSAFE_IN_ID.search(uri):
         return None
     group = ref.getparent()
     role = group.get("role") if group is not None and group.tag == "group" else None

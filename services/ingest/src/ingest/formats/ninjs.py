@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 
 from shared.article import Association, Entity, Headline, Subject
+from shared.identifiers import UNSAFE_IN_ID
 
 from ingest import markup, values
 from ingest.draft import Draft, raw_hash
@@ -96,7 +97,7 @@ def _associations(raw: Any) -> list[Association]:
             continue
         keys = {_key(k): v for k, v in member.items()}
         uri = _uri(keys)
-        if not uri or len(uri) > 2048 or values.UNSAFE_IN_ID.search(uri):
+        if not uri or len(uri) > 2048 or UNSAFE_IN_ID.search(uri):
             continue
         headlines = [Headline(value=text[:1000]) for _, text in _headlines(keys)]
         result.append(Association(
