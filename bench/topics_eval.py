@@ -33,6 +33,7 @@ import types
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from shared.medtop_migration import migrate_code
 
@@ -43,8 +44,9 @@ MASAKHANE = "masakhane-io+masakhane-news/data"
 DESKS = {"business": "04", "entertainment": "01", "health": "07", "politics": "11",
          "sports": "15", "technology": "13"}
 CONFIDENT = 0.5
+LANGUAGES = {"eng": "en", "fra": "fr", "hau": "ha", "swa": "sw"}
 Story = tuple[str, str, str]  # headline, body, desk
-Ranker = Callable[[str, str], list[tuple[str, float]]]  # top-level codes "NN", best first
+Ranker = Callable[[str, str, str], list[tuple[str, float]]]  # top-level codes "NN", best first
 
 
 def main() -> None:
@@ -54,23 +56,15 @@ def main() -> None:
     parser.add_argument("--baseline-commit", default="fd0faaf")
     args = parser.parse_args()
     model = TopicClassifier()
-    rankers = {"model": _ranker(model, str),
-               "old keywords": _ranker(_old_classifier(args.baseline_commit), migrate_code)}
-    for language in ("eng", "fra"):
+    old = _old_classifier(args.baseline_commit)
+    rankers: dict[str, Ranker] = {
+        "model": lambda h, b, language: _codes(model.classify(h, b, language), str),
+        "old keywords": lambda h, b, language: _codes(old.classify(h, b), migrate_code)}
+    for language in ("eng", "fra", "hau", "swa"):
         stories = load(args.corpora, language, args.half)
-        print(f"\n{language}: {len(stories)} stories ({args.half} half)")
-        _accuracy(stories, rankers)
-    for language in ("hau", "swa"):
-        stories = load(args.corpora, language, args.half)
-        print(f"\n{language} (not trained on): {len(stories)} stories")
-        for name, rank in rankers.items():
-            wrong = abstain = 0
-            for headline, body, desk in stories:
-                ranked = rank(headline, body)
-                abstain += not ranked
-                wrong += bool(ranked) and ranked[0][0] != DESKS[desk] and ranked[0][1] >= CONFIDENT
-            print(f"  {name:14} confidently wrong {wrong / len(stories):6.1%}"
-                  f"   no topic {abstain / len(stories):6.1%}")
+        print(f"\n{language}{' (not trained on)' if language in ('hau', 'swa') else ''}:"
+              f" {len(stories)} stories ({args.half} half)")
+        _accuracy(stories, rankers, LANGUAGES[language])
 
 
 def load(root: Path, language: str, half: str) -> list[Story]:
@@ -84,7 +78,7 @@ def load(root: Path, language: str, half: str) -> list[Story]:
     return stories
 
 
-def _accuracy(stories: list[Story], rankers: dict[str, Ranker]) -> None:
+def _accuracy(stories: list[Story], rankers: dict[str, Ranker], language: str) -> None:
     header = "".join(f"{name + ' top1':>18}{'top3':>7}" for name in rankers)
     print(f"  {'desk':14}{'n':>5}{header}")
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -92,12 +86,17 @@ def _accuracy(stories: list[Story], rankers: dict[str, Ranker]) -> None:
     for story in stories:
         by_desk[story[2]].append(story)
     cost = {}
+    wrong: dict[str, int] = defaultdict(int)
+    abstain: dict[str, int] = defaultdict(int)
     for name, rank in rankers.items():
         started = time.process_time()
         for headline, body, desk in stories:
-            codes = [c for c, _ in rank(headline, body)]
+            ranked = rank(headline, body, language)
+            codes = [c for c, _ in ranked]
             totals[f"{name}|{desk}"][0] += codes[:1] == [DESKS[desk]]
             totals[f"{name}|{desk}"][1] += DESKS[desk] in codes[:3]
+            abstain[name] += not ranked
+            wrong[name] += bool(ranked) and codes[0] != DESKS[desk] and ranked[0][1] >= CONFIDENT
         cost[name] = (time.process_time() - started) / len(stories) * 1e6
     for desk in sorted(by_desk):
         n = len(by_desk[desk])
@@ -108,19 +107,18 @@ def _accuracy(stories: list[Story], rankers: dict[str, Ranker]) -> None:
     cells = "".join(f"{sum(totals[f'{m}|{d}'][0] for d in by_desk) / n:18.1%}"
                     f"{sum(totals[f'{m}|{d}'][1] for d in by_desk) / n:7.1%}" for m in rankers)
     print(f"  {'overall':14}{n:5}{cells}")
+    for m in rankers:
+        print(f"  {m}: first topic wrong with confidence >= {CONFIDENT}: {wrong[m] / n:.1%},"
+              f" no topic: {abstain[m] / n:.1%}")
     print("  CPU per story: " + ", ".join(f"{m} {us:.0f} µs" for m, us in cost.items())
           + f" (ratio {cost['old keywords'] / cost['model']:.2f})")
 
 
-def _ranker(classifier: object, translate: Callable[[str], str]) -> Ranker:
-    def rank(headline: str, body: str) -> list[tuple[str, float]]:
-        subjects = classifier.classify(headline, body)  # type: ignore[attr-defined]
-        return [(translate(s.code).split(":")[1][:2], s.confidence)
-                for s in subjects if s.level == 1]
-    return rank
+def _codes(subjects: list[Any], translate: Callable[[str], str]) -> list[tuple[str, float]]:
+    return [(translate(s.code).split(":")[1][:2], s.confidence) for s in subjects if s.level == 1]
 
 
-def _old_classifier(commit: str) -> object:
+def _old_classifier(commit: str) -> Any:
     """The keyword classifier as it was at `commit`, with its own keyword table."""
     def show(path: str) -> str:
         return subprocess.run(["git", "-C", str(REPO), "show", f"{commit}:{path}"], check=True,

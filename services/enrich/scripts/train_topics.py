@@ -131,7 +131,7 @@ SIB = {
 }
 # Training weight of each source's items (before balancing the topics against each other).
 SOURCE_WEIGHT = {"ag": 1.0, "huffpost": 1.0, "reuters": 0.5, "sib": 1.0, "health": 1.0,
-                 "labels": 3.0}
+                 "labels": 6.0}
 MIN_DOCUMENT_FREQUENCY = 2
 MAX_WORDS = 30_000
 L2 = 1e-5
