@@ -65,6 +65,12 @@ def main() -> None:
         print(f"\n{language}{' (not trained on)' if language in ('hau', 'swa') else ''}:"
               f" {len(stories)} stories ({args.half} half)")
         _accuracy(stories, rankers, LANGUAGES[language])
+    sentence = ("Markets rise", "Shares rose on Monday after the central bank held rates.")
+    for name, rank in rankers.items():
+        started = time.process_time()
+        for _ in range(2000):
+            rank(*sentence, "en")
+        print(f"one-sentence story, {name}: {(time.process_time() - started) / 2000 * 1e6:.0f} µs")
 
 
 def load(root: Path, language: str, half: str) -> list[Story]:
