@@ -18,10 +18,12 @@ from redis.asyncio import Redis
 from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
+from shared.ops import OpsReader, SubscriptionInfo, record_forever
 from shared.streams import GroupConsumer, StreamTrimmer, ensure_group, exit_when_stopped
 
 from publish.api import read_router
 from publish.auth import admin_guard
+from publish.dashboard import dashboard_router
 from publish.deliveries import deliveries_router
 from publish.delivery import Dispatcher, RetryPolicy, WebhookSender
 from publish.egress import EgressPolicy
@@ -67,6 +69,11 @@ def create_app(settings: PublishSettings | None = None,
     channels = _Channels(settings, redis, store, metrics, out_stream)
     GroupConsumer(redis=redis, stream=out_stream, group=WEBHOOKS_GROUP, handler=channels.fanout,
                   settings=settings, metrics=metrics).attach(broker)
+    ops = OpsReader(redis, settings.stream_prefix, stuck_after_s=settings.ops_stuck_after_s,
+                    subscriptions=lambda: {
+                        s.id: SubscriptionInfo(s.record.url, s.record.enabled,
+                                               s.record.disabled_reason)
+                        for s in channels.registry.by_id.values()})
     forget_ms = int(settings.forget_consumers_after_s * 1000)
     trimmers = [
         StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s,
@@ -89,6 +96,8 @@ def create_app(settings: PublishSettings | None = None,
         tasks.append(asyncio.create_task(embargo.run()))
         tasks += [asyncio.create_task(c) for c in channels.loops()]
         tasks.append(asyncio.create_task(exit_when_stopped(broker)))
+        tasks.append(asyncio.create_task(
+            record_forever(ops, lambda: len(channels.hub.clients), consumer.consumer)))
         log.info("publish.started", stream=in_stream, consumer=consumer.consumer)
         yield
         for task in tasks:
@@ -109,6 +118,7 @@ def create_app(settings: PublishSettings | None = None,
     app.include_router(sse_router(channels.hub, settings.sse_heartbeat_s))
     app.include_router(feed_router(store, channels.metrics, settings.feed_size,
                                    settings.public_base_url))
+    app.include_router(dashboard_router(ops, guard))
 
     @app.exception_handler(PublishError)
     async def publish_error(request: Request, exc: PublishError) -> JSONResponse:
