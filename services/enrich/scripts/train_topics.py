@@ -36,6 +36,11 @@ top-level classifier only):
   at most HEALTH_PER_DESK items a desk).
 - SIB-200: science/technology -> 13000000, travel -> 20000538 leisure, politics -> 11000000,
   sports -> 15000000, health -> 07000000, entertainment -> 01000000; geography is left out.
+- World news without a finer label (AG News World, HuffPost WORLD NEWS and U.S. NEWS) is
+  labelled by the IPTC labels it contains ("dataless" weak labels): every label of one to three
+  words (plurals allowed, "labour" read as "labor") that occurs in the item votes for its
+  top-level topic; an item whose votes have a single winner among WEAK_TOPICS, the topics no
+  dataset above covers, trains that topic (crime, disaster, conflict, labour, weather).
 - The vocabulary itself: every topic's label (levels 1 to 6) is one short training item for
   its own top-level and second-level ancestors. This is what teaches the topics no dataset
   above covers (disaster, conflict, weather, labour, education ...) their words.
@@ -130,7 +135,10 @@ SIB = {
     "entertainment": "medtop:01000000",
 }
 # Training weight of each source's items (before balancing the topics against each other).
+WEAK_TOPICS = {"medtop:02000000", "medtop:03000000", "medtop:16000000", "medtop:09000000",
+               "medtop:17000000"}
 SOURCE_WEIGHT = {"ag": 1.0, "huffpost": 1.0, "reuters": 0.5, "sib": 1.0, "health": 1.0,
+                 "weak": 1.0,
                  "labels": 6.0}
 MIN_DOCUMENT_FREQUENCY = 2
 MAX_WORDS = 30_000
@@ -150,7 +158,8 @@ def main() -> None:
     args = parser.parse_args()
     vocabulary = medtop.load()
     items = [*ag_news(args.corpora), *huffpost(args.corpora), *reuters(args.corpora),
-             *sib(args.corpora), *health(args.corpora), *labels(vocabulary)]
+             *sib(args.corpora), *health(args.corpora), *labels(vocabulary),
+             *weak(world_news(args.corpora), vocabulary)]
     print(Counter(source for source, *_ in items), file=sys.stderr, flush=True)
     model = train(items, vocabulary)
     args.out.write_bytes(model)
@@ -210,6 +219,37 @@ def health(root: Path) -> list[Item]:
             if len(text) > 20 and text not in seen and len(seen) < HEALTH_PER_DESK:
                 seen.add(text)
                 items.append(("health", text, "", "medtop:07000000"))
+    return items
+
+
+def world_news(root: Path) -> list[tuple[str, str]]:
+    with (root / AG_NEWS).open(encoding="utf-8") as handle:
+        pool = [(row["title"], row["description"].replace("\\", " "))
+                for row in csv.DictReader(handle) if row["class"] == "World"]
+    for line in (root / HUFFPOST_FILE).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row["category"] in ("WORLD NEWS", "U.S. NEWS"):
+                pool.append((row["headline"], row["short_description"]))
+    return pool
+
+
+def weak(pool: list[tuple[str, str]], vocabulary: medtop.Vocabulary) -> list[Item]:
+    phrases = {}
+    for topic in vocabulary.topics.values():
+        label = topic.label.lower()
+        if "," not in label and " and " not in label and "(" not in label \
+                and len(label.split()) <= 3:
+            phrases[label.replace("labor", "labour")] = vocabulary.ancestor(topic.code, 1)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(phrases, key=len, reverse=True)))
+                         + r")(?:s|es)?\b")
+    items = []
+    for headline, body in pool:
+        text = f"{headline}. {body}".lower().replace("labor", "labour")
+        votes = Counter(phrases[m] for m in {m.group(1) for m in pattern.finditer(text)})
+        ranked = [*votes.most_common(2), ("", 0)]
+        if ranked[0][0] in WEAK_TOPICS and ranked[0][1] > ranked[1][1]:
+            items.append(("weak", headline, body, str(ranked[0][0])))
     return items
 
 
