@@ -19,6 +19,11 @@ the commits given; none of it is committed here, only the trained weights ship):
 - Health News in Twitter (Karami et al. 2017, UCI; CC BY 4.0): the headlines that 15 health
   desks tweeted in 2011-2015 (BBC's is left out: the evaluation data are BBC stories):
   nandinielan/CS4375-Assignment3 @ 32dfaf349aa4, `Health-Tweets/<desk>.txt`.
+- MasakhaNEWS French (Adelani et al. 2023; BBC Afrique stories with their desk), only the
+  *tune* half of its dev+test splits (the stories whose url's sha1 starts with an even byte,
+  as `bench/topics_eval.py` splits them; its *report* half stays unseen):
+  masakhane-io/masakhane-news @ 819be052e79e, `data/fra/{dev,test}.tsv`. AFL-3.0 per its
+  dataset card. The English part of MasakhaNEWS, the evaluation data, is never read here.
 - IPTC Media Topics labels: the shipped vocabulary, `enrich/data/medtop.jsonl`. CC BY 4.0.
 
 How categories map to IPTC codes (each code is looked up in the shipped tree; the top-level
@@ -32,6 +37,8 @@ top-level classifier only):
   IMPACT, FIFTY, the identity sections BLACK/LATINO/QUEER VOICES and WOMEN) are left out.
   WELLNESS and HEALTHY LIVING go to health: in this dataset they are mostly health news.
 - Reuters-21578: an item's first TOPICS code, see `REUTERS`; items without topics are left out.
+- MasakhaNEWS French: business -> 04000000, health -> 07000000, politics -> 11000000,
+  sports -> 15000000, technology -> 13000000.
 - Health News in Twitter: every item -> medtop:07000000 health (links, "RT" and @names removed;
   at most HEALTH_PER_DESK items a desk).
 - SIB-200: science/technology -> 13000000, travel -> 20000538 leisure, politics -> 11000000,
@@ -53,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import html
 import io
 import json
@@ -77,6 +85,10 @@ HEALTH_DESKS = ["KaiserHealthNews", "NBChealth", "cbchealth", "cnnhealth", "ever
                 "foxnewshealth", "gdnhealthcare", "goodhealth", "latimeshealth", "msnhealthnews",
                 "nprhealth", "nytimeshealth", "reuters_health", "usnewshealth", "wsjhealth"]
 HEALTH_PER_DESK = 300
+MASAKHANE_FRENCH = "masakhane-io+masakhane-news/data/fra"
+MASAKHANE = {"business": "medtop:04000000", "health": "medtop:07000000",
+             "politics": "medtop:11000000", "sports": "medtop:15000000",
+             "technology": "medtop:13000000"}
 SIB_LANGUAGES = ("eng_Latn", "deu_Latn", "fra_Latn", "spa_Latn", "ita_Latn")
 
 AG = {"Business": "medtop:04000000", "Sci/Tech": "medtop:13000000", "Sports": "medtop:15000000"}
@@ -138,7 +150,7 @@ SIB = {
 WEAK_TOPICS = {"medtop:02000000", "medtop:03000000", "medtop:16000000", "medtop:09000000",
                "medtop:17000000"}
 SOURCE_WEIGHT = {"ag": 1.0, "huffpost": 1.0, "reuters": 0.5, "sib": 1.0, "health": 1.0,
-                 "weak": 1.0,
+                 "weak": 1.0, "french": 1.0,
                  "labels": 6.0}
 MIN_DOCUMENT_FREQUENCY = 2
 MAX_WORDS = 30_000
@@ -159,7 +171,7 @@ def main() -> None:
     vocabulary = medtop.load()
     items = [*ag_news(args.corpora), *huffpost(args.corpora), *reuters(args.corpora),
              *sib(args.corpora), *health(args.corpora), *labels(vocabulary),
-             *weak(world_news(args.corpora), vocabulary)]
+             *weak(world_news(args.corpora), vocabulary), *french(args.corpora)]
     print(Counter(source for source, *_ in items), file=sys.stderr, flush=True)
     model = train(items, vocabulary)
     args.out.write_bytes(model)
@@ -219,6 +231,18 @@ def health(root: Path) -> list[Item]:
             if len(text) > 20 and text not in seen and len(seen) < HEALTH_PER_DESK:
                 seen.add(text)
                 items.append(("health", text, "", "medtop:07000000"))
+    return items
+
+
+def french(root: Path) -> list[Item]:
+    items = []
+    for split in ("dev", "test"):
+        with (root / MASAKHANE_FRENCH / f"{split}.tsv").open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                tune_half = hashlib.sha1(row["url"].encode()).digest()[0] % 2 == 0
+                if tune_half and row["category"] in MASAKHANE:
+                    items.append(("french", row["headline"], row["text"],
+                                  MASAKHANE[row["category"]]))
     return items
 
 

@@ -125,7 +125,7 @@ def test_agency_subjects_are_kept(enricher, make_article):
     assert result.subjects[0] == given
 
 
-@pytest.mark.parametrize(("language", "ceiling"), [("fr", 0.5), ("de-AT", 0.5), ("sw", 0.3)])
+@pytest.mark.parametrize(("language", "ceiling"), [("fr", 0.7), ("de-AT", 0.5), ("sw", 0.3)])
 def test_confidence_is_capped_by_how_well_the_model_knows_the_language(classifier, language,
                                                                        ceiling):
     english = classifier.classify(*SPORT, "en")
