@@ -117,34 +117,44 @@ class TopicClassifier:
 
     def probabilities(self, headline: str, body: str) -> dict[str, float]:
         """Every top-level and second-level topic the model knows, with its probability."""
-        rows, values = featurize(word_counts(headline, body), self.index, self.idf,
-                                 self.unknown_idf)
-        top = _softmax(self.level1.logits(rows, values))
-        second = self.level2.logits(rows, values)
+        top, second = self._scores(headline, body)
         result = dict(zip(self.level1.codes, top.tolist(), strict=True))
-        for parent, children in self._children.items():
-            share = _softmax(second[children])
-            for child, p in zip(children, share.tolist(), strict=True):
-                result[self.level2.codes[child]] = result.get(parent, 0.0) * p
+        for parent in self._children:
+            result.update(self._children_of(parent, result.get(parent, 0.0), second))
         return result
 
     def classify(self, headline: str, body: str, language: str | None = None) -> list[Subject]:
         """Up to three top-level subjects, each followed by its confident second-level ones."""
         trust = 1.0 if not language else LANGUAGE_TRUST.get(
             language.replace("_", "-").split("-")[0].lower(), OTHER_LANGUAGE_TRUST)
-        probability = {c: p * trust for c, p in self.probabilities(headline, body).items()}
-        ranked = sorted(self.level1.codes, key=probability.__getitem__, reverse=True)
+        top, second = self._scores(headline, body)
         subjects: list[Subject] = []
-        for rank, code in enumerate(ranked[:MAX_TOP_LEVEL]):
-            if probability[code] < (MIN_FIRST_CONFIDENCE if rank == 0 else MIN_OTHER_CONFIDENCE):
+        for rank, i in enumerate(np.argsort(-top)[:MAX_TOP_LEVEL].tolist()):
+            confidence = float(top[i]) * trust
+            if confidence < (MIN_FIRST_CONFIDENCE if rank == 0 else MIN_OTHER_CONFIDENCE):
                 break
-            subjects.append(self.subject(code, probability[code]))
-            children = sorted((self.level2.codes[i] for i in self._children.get(code, [])),
-                              key=probability.__getitem__, reverse=True)
-            subjects.extend(self.subject(child, probability[child])
-                            for child in children[:MAX_LEVEL2_PER_TOP]
-                            if probability[child] >= MIN_LEVEL2_CONFIDENCE)
+            code = self.level1.codes[i]
+            subjects.append(self.subject(code, confidence))
+            children = sorted(self._children_of(code, confidence, second).items(),
+                              key=lambda item: item[1], reverse=True)
+            subjects.extend(self.subject(child, p) for child, p in children[:MAX_LEVEL2_PER_TOP]
+                            if p >= MIN_LEVEL2_CONFIDENCE)
         return subjects
+
+    def _scores(self, headline: str, body: str) -> tuple[np.ndarray, np.ndarray]:
+        """Top-level probabilities and second-level logits."""
+        rows, values = featurize(word_counts(headline, body), self.index, self.idf,
+                                 self.unknown_idf)
+        return _softmax(self.level1.logits(rows, values)), self.level2.logits(rows, values)
+
+    def _children_of(self, parent: str, p_parent: float, second: np.ndarray
+                     ) -> dict[str, float]:
+        children = self._children.get(parent, [])
+        if not children:
+            return {}
+        share = _softmax(second[children])
+        return {self.level2.codes[c]: p_parent * p
+                for c, p in zip(children, share.tolist(), strict=True)}
 
     def subject(self, code: str, confidence: float) -> Subject:
         topic = self.topics[code]
