@@ -18,6 +18,11 @@ _STATUS = {
     "killed": PubStatus.canceled,
     "deleted": PubStatus.canceled,
 }
+# C0 and C1 controls, and the invisible marks and overrides that reorder text (bidi): none
+# belongs in an identifier, where they forge log lines or make two ids look alike.
+_UNSAFE_CHARS = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+UNSAFE_IN_ID = re.compile(f"[{_UNSAFE_CHARS}]")
+PRINTABLE_ID = f"^[^{_UNSAFE_CHARS}]+$"  # the same, as a pydantic ``pattern``
 _INTEGER = re.compile(r"[+-]?\d{1,12}(?:\.0*)?")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 

@@ -100,7 +100,10 @@ class ArticleStore:
         try:
             if article.killed:
                 return await self._kill(article, doc)
-            guarded = {"_id": article.uri, "rank": {"$lt": doc["rank"]}}
+            # Only the story's owner (the source that first sent it) may replace it; a
+            # document stored before owners were kept has none and is taken over as before.
+            guarded = {"_id": article.uri, "rank": {"$lt": doc["rank"]},
+                       "owner": {"$in": [doc["owner"], None]}}
             if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
                 return Write.stored
             try:
@@ -111,28 +114,33 @@ class ArticleStore:
                 # be the newer of the two.
                 if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
                     return Write.stored
-            current = await self.articles.find_one({"_id": article.uri}, {"eventId": 1})
+            current = await self.articles.find_one({"_id": article.uri},
+                                                   {"eventId": 1, "owner": 1})
             if current is not None and current.get("eventId") == event_id:
                 return Write.redelivered
+            _log_if_foreign(article, current)
             return Write.stale
         except PyMongoError as exc:
             raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
 
     async def _kill(self, article: Article, doc: dict[str, Any]) -> Write:
         # The kill notice replaces the stored content: a killed story's text is not kept.
-        current = await self.articles.find_one({"_id": article.uri}, {"rank": 1, "eventId": 1})
+        fields = {"rank": 1, "eventId": 1, "owner": 1}
+        current = await self.articles.find_one({"_id": article.uri}, fields)
         if current is None:
             try:
                 await self.articles.insert_one({"_id": article.uri, **doc})
                 return Write.stored
             except DuplicateKeyError:
-                current = await self.articles.find_one({"_id": article.uri},
-                                                       {"rank": 1, "eventId": 1}) or {}
+                current = await self.articles.find_one({"_id": article.uri}, fields) or {}
         if current.get("eventId") == doc["eventId"]:
             return Write.redelivered
         doc["rank"] = Int64(max(int(current.get("rank", 0)), int(doc["rank"])))
-        await self.articles.update_one({"_id": article.uri}, {"$set": doc})
-        return Write.stored
+        owned = {"_id": article.uri, "owner": {"$in": [doc["owner"], None]}}
+        if (await self.articles.update_one(owned, {"$set": doc})).matched_count:
+            return Write.stored
+        _log_if_foreign(article, current)
+        return Write.stale
 
     async def migrate_topic_codes(self) -> Migrated:
         """Rewrite the subjects of stories stored before IPTC's own codes (see
@@ -214,6 +222,7 @@ def _document(article: Article, event_id: str) -> dict[str, Any]:
         "versionCreatedMs": Int64(created_ms if created_ms is not None else 0),
         "language": article.language or "",
         "provider": article.source.provider,
+        "owner": article.source.owner,
         "topics": _topics(wire),
         "entities": sorted(set(names)),
         "urgency": article.urgency or 0,
@@ -226,6 +235,13 @@ def _topics(wire: dict[str, Any]) -> list[str]:
     subjects = wire.get("subjects") or []
     return sorted({s["code"] for s in subjects if s.get("code")}
                   | {s["uri"] for s in subjects if s.get("uri")} | topics_of(wire))
+
+
+def _log_if_foreign(article: Article, current: dict[str, Any] | None) -> None:
+    owner = (current or {}).get("owner")
+    if owner is not None and owner != article.source.owner:
+        log.warning("article.foreign", article_id=article.uri, owner=owner,
+                    sender=article.source.owner)
 
 
 def _story(doc: dict[str, Any]) -> StoredStory:
