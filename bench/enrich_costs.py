@@ -87,7 +87,8 @@ def _costs(
         "cleaning": lambda: [(clean_line(h), clean_text(b)) for h, b in pairs],
         "language": lambda: [languages.resolve("en", f"{h}\n{c.text}") for _, (h, c) in indexed],
         "summary": lambda: [summarize(c, h) for _, (h, c) in indexed],
-        "topics": lambda: [topics.classify(h, c.text[:MAX_NLP_CHARS]) for _, (h, c) in indexed],
+        "topics": lambda: [topics.classify(h, c.text[:MAX_NLP_CHARS], "en")
+                           for _, (h, c) in indexed],
         "entities": lambda: [find_entities(docs[2 * i], docs[2 * i + 1], c)
                              for i, (_, c) in indexed],
         "keywords": lambda: [extract_keywords(docs[2 * i + 1], c, found[i])

@@ -6,8 +6,9 @@ word count and reading time. One article that fails never sinks the others: `enr
 returns the exception in that article's place.
 
 Which languages get what: entities and keywords need the English spaCy model, so only articles
-in English (`en`, `en-GB`, ...) get them. Topics use a lexicon that is English first with some
-German, French, Spanish and Italian words; summary, word count and reading time work for all.
+in English (`en`, `en-GB`, ...) get them. Topics use a linear model that learnt English first,
+with some German, French, Spanish and Italian (lower confidence there, lower still or none in
+other languages); summary, word count and reading time work for all.
 
 Every step costs time linear in the story, and the long ones read a bounded part of it (NER and
 topics the first MAX_NLP_CHARS characters, the summary the first sentences). Each story also has
@@ -76,7 +77,7 @@ class _Prepared:
 
 
 class Enricher:
-    """Holds the models (spaCy, lingua, the topic lexicon); build one per process and reuse it."""
+    """Holds the models (spaCy, lingua, the topic model); build one per process and reuse it."""
 
     def __init__(
         self,
@@ -181,7 +182,9 @@ class Enricher:
         if summary is not None:
             update["descriptions"] = _descriptions(article, summary)
         topics = self._step(
-            item, "topics", lambda: self.topics.classify(headline, clean.text[:MAX_NLP_CHARS])
+            item,
+            "topics",
+            lambda: self.topics.classify(headline, clean.text[:MAX_NLP_CHARS], item.language),
         )
         if topics is not None:
             update["subjects"] = _subjects(article, topics)
