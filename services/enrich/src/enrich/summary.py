@@ -153,14 +153,16 @@ def summarize(clean: CleanText, headline: str = "", max_sentences: int = 3) -> l
     if not sentences:
         return []
     text = clean.text
-    bags = [Counter(_content_words(text[s.start : s.end])) for s in sentences]
+    words_of = [_WORD.findall(text[s.start : s.end]) for s in sentences]  # one scan each
+    bags = [Counter(w for w in map(str.lower, words) if len(w) > 1 and w not in _STOP)
+            for words in words_of]
     document: Counter[str] = Counter()
     for bag in bags:
         document.update(bag)
     document_norm = _norm(document)
     title = set(_content_words(headline))
     wanted = min(max_sentences, 2 if len(sentences) < 8 else 3, len(sentences))
-    lengths = [len(_WORD.findall(text[s.start : s.end])) for s in sentences]
+    lengths = [len(words) for words in words_of]
     scored = []
     weak = set()  # too short, too long or empty: never chosen to fill the place of a longer one
     for index, (bag, raw_words) in enumerate(zip(bags, lengths, strict=True)):
