@@ -452,10 +452,11 @@ def _runs(
     current: list[str] = []
     b = 0
     join_next = False
+    spans = len(blocked)
     for i, (start, alpha, stop, title, lower_id, orth, space) in enumerate(rows):
-        while b < len(blocked) and blocked[b][1] <= start:
+        while b < spans and blocked[b][1] <= start:
             b += 1
-        in_blocked = b < len(blocked) and blocked[b][0] <= start < blocked[b][1]
+        in_blocked = b < spans and blocked[b][0] <= start < blocked[b][1]
         if orth == _HYPHEN and current and i and not rows[i - 1][6] and not space:
             join_next = True
             continue
