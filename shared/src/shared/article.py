@@ -134,6 +134,7 @@ class Article(Model):
     people: list[Entity] = Field(default_factory=list)
     organisations: list[Entity] = Field(default_factory=list)
     places: list[Entity] = Field(default_factory=list)
+    located: str | None = None  # where the story was filed (ninjs `located`), e.g. the dateline
     # Added by enrich.
     keywords: list[str] = Field(default_factory=list)
     descriptions: list[Description] = Field(default_factory=list)

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 from shared.article import Article, Body, Description, Entity, Headline
 
 from enrich.cleaning import CleanText, clean_line, clean_text, html_to_text
-from enrich.entities import FoundEntity, find_entities, merge_with_source, name_key, split_by_kind
+from enrich.entities import (
+    FoundEntity,
+    find_entities,
+    located,
+    merge_with_source,
+    name_key,
+    split_by_kind,
+)
 from enrich.keywords import extract_keywords
 from enrich.language import LanguageIdentifier
 from enrich.metrics import reading_time_seconds, word_count
@@ -131,6 +138,7 @@ class Enricher:
             "reading_time_seconds": reading_time_seconds(words),
             "subjects": _subjects(article, self.topics.classify(item.headline, clean.text)),
             "descriptions": _descriptions(article, summarize(clean, item.headline)),
+            "located": article.located or located(clean),
         }
         if docs is not None:
             found = find_entities(docs[0], docs[1], clean)
