@@ -111,15 +111,23 @@ def main() -> None:
         for step in sorted(STEPS):
             ablation[name][step] = _f1(gold, [_newsflow(p, STEPS - {step}) for p in parsed])
 
-    print("Ablation: overall F1 with every step, then the change when one step is off")
-    print("(a kept step must lose F1 when off, on every tune and check half)")
+    print("Ablation: overall F1 with every step, then the change in points with one step off.")
+    print("A step keeps its place if switching it off loses F1 on both halves of one era and")
+    print("does not gain on both halves of the other.")
     names = list(ablation)
-    print(f"  {'step off':14}" + "".join(f"{n.split(' (')[0]:>14}" for n in names))
-    for step in ["all steps", *sorted(STEPS)]:
-        row = [ablation[n][step] - (ablation[n]["all steps"] if step != "all steps" else 0)
-               for n in names]
-        print(f"  {step:14}" + "".join(
-            f"{100 * v:14.1f}" if step == "all steps" else f"{100 * v:+14.2f}" for v in row))
+    eras = [names[i : i + 2] for i in range(0, len(names), 2)]
+    print(f"  {'step off':14}" + "".join(f"{n.split(' (')[0]:>14}" for n in names) + "  verdict")
+    print(f"  {'(all steps)':14}" + "".join(f"{100 * ablation[n]['all steps']:14.2f}"
+                                           for n in names))
+    for step in sorted(STEPS):
+        delta = {n: ablation[n][step] - ablation[n]["all steps"] for n in names}
+        helps = any(all(delta[n] < 0 for n in era) for era in eras)
+        hurts = any(all(delta[n] > 0 for n in era) for era in eras)
+        verdict = ("keeps its place" if helps and not hurts
+                   else "no effect on these sets" if not any(delta.values())
+                   else "does not earn its place")
+        print(f"  {step:14}" + "".join(f"{100 * delta[n]:+14.2f}" for n in names)
+              + f"  {verdict}")
 
     seconds = sum(t for t, _, _ in timings)
     stories_n = sum(n for _, n, _ in timings)

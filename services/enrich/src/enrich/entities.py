@@ -2,10 +2,12 @@
 
 The model (see `spacy_model`) labels each mention on its own. Around it, a few steps, each kept
 because switching it off loses entity F1 on both halves of one era of the development data and
-does not consistently lose it on the other (`bench/ner_eval.py` prints the table):
+does not consistently lose it on the other (`bench/ner_eval.py` prints the table), or, for
+bylines and headings, which those data do not have, because they are not story prose:
 
 - `dateline`: the places of the dateline ("LONDON 1996-08-30", "ANKARA (Reuters) -") are places,
-  whatever the model makes of a word in capitals;
+  whatever the model makes of a word in capitals; its date and agency are no entities;
+- `bylines`: "By Jane Doe", "(Reporting by ...)" and picture credits give no entities;
 - `headings`: a name met only in section headings ("Small Wins") is no entity;
 - `trim`: "the", titles, possessives and stray punctuation are cut off a mention;
 - `capitals`: a mention whose first word has no capital, or a code such as "FY19", is dropped;
@@ -191,7 +193,8 @@ _MONTH_WORD = re.compile(
 )
 # The post-processing steps around the model (see the module docstring); all on by default.
 STEPS = frozenset(
-    ["dateline", "headings", "trim", "capitals", "place_nouns", "merge", "titles", "preposition"]
+    ["dateline", "bylines", "headings", "trim", "capitals", "place_nouns", "merge", "titles",
+     "preposition"]
 )
 # Salience: how often, how early, and whether the headline names it.
 _W_FREQUENCY, _W_LEAD, _W_HEADLINE = 0.4, 0.35, 0.25
@@ -250,10 +253,14 @@ def find_entities(
     offsets refer to those texts. `steps` chooses the post-processing steps (all by default).
     """
     places = dateline_places(clean) if "dateline" in steps else []
+    # The rest of a dateline (its date, the agency) and bylines are not story prose.
+    skipped = [(0, clean.dateline_end)] if places else []
+    if "bylines" in steps:
+        skipped.extend((b.start, b.end) for b in clean.blocks if b.kind == "byline")
     headings = [(b.start, b.end) for b in clean.blocks if b.kind == "heading"]
     mentions = [
         *_mentions(headline, headline.text, "headline", [], [], steps),
-        *_mentions(body, clean.text, "body", places, headings * ("headings" in steps), steps),
+        *_mentions(body, clean.text, "body", skipped, headings * ("headings" in steps), steps),
         *(_Mention("body", s, e, clean.text[s:e], PLACE, words=len(clean.text[s:e].split()),
                    dateline=True) for s, e in places),
     ]
@@ -356,7 +363,7 @@ def _mentions(
     doc: Doc,
     text: str,
     field_name: str,
-    taken: list[tuple[int, int]],
+    skipped: list[tuple[int, int]],
     headings: list[tuple[int, int]],
     steps: frozenset[str],
 ) -> list[_Mention]:
@@ -366,7 +373,7 @@ def _mentions(
         if kind is None:
             continue
         mention = _trim(ent, text, kind, field_name, steps)
-        if mention is not None and not _overlaps(mention.start, mention.end, taken):
+        if mention is not None and not _overlaps(mention.start, mention.end, skipped):
             mention.heading = _overlaps(mention.start, mention.end, headings)
             out.append(mention)
     return out
