@@ -88,6 +88,9 @@ def main() -> None:
     }
     if args.news2020s is not None:
         recent = _worldwide(args.news2020s)
+        print(f"2020s: English Worldwide Newswire (Shan et al. 2023), {len(recent)} articles whose "
+              f"latest year is {RECENT_YEAR} or later; non-Western wires, not Reuters copy (no "
+              "2019+ Reuters-style NER set was found).\n")
         sets["2020s tune (Worldwide Newswire, even)"] = recent[::2]
         sets["2020s check (Worldwide Newswire, odd)"] = recent[1::2]
     else:
