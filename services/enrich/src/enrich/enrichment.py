@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, TypeVar
 from shared.article import Article, Body, Description, Entity, Headline
 
 from enrich.cleaning import CleanText, clean_line, clean_text, html_to_text
-from enrich.entities import FoundEntity, find_entities, merge_with_source, name_key, split_by_kind
+from enrich.entities import (
+    FoundEntity,
+    find_entities,
+    located,
+    merge_with_source,
+    name_key,
+    split_by_kind,
+)
 from enrich.keywords import extract_keywords
 from enrich.language import LanguageIdentifier
 from enrich.metrics import reading_time_seconds, word_count
@@ -178,6 +185,7 @@ class Enricher:
         update["bodies"] = _bodies(article, clean.text)
         update["word_count"] = words = word_count(clean.text)
         update["reading_time_seconds"] = reading_time_seconds(words)
+        update["located"] = article.located or located(clean)
         summary = self._step(item, "summary", lambda: summarize(clean, headline))
         if summary is not None:
             update["descriptions"] = _descriptions(article, summary)
