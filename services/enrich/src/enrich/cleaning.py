@@ -346,7 +346,9 @@ def _kinds(paragraphs: list[str]) -> list[BlockKind]:
     for index, para in enumerate(paragraphs):
         if _is_byline(para):
             kinds.append("byline")
-        elif 0 < index < len(paragraphs) - 1 and _looks_like_heading(para, paragraphs[index + 1]):
+        elif 0 < index < len(paragraphs) - 1 and _looks_like_heading(
+            para, paragraphs[index - 1], paragraphs[index + 1]
+        ):
             kinds.append("heading")
         else:
             kinds.append("paragraph")
@@ -357,21 +359,41 @@ def _is_byline(paragraph: str) -> bool:
     return len(paragraph) < 250 and bool(_BYLINE.match(paragraph.strip(_QUOTES + " ")))
 
 
-def _looks_like_heading(line: str, following: str) -> bool:
-    """A short title-case line without final punctuation, introducing a longer paragraph."""
+def is_title_case(line: str) -> bool:
+    """Whether a line is written in title case, every word capitalised but the small ones
+    ("Ukraine Ready to Push for Ceasefire"), so that its capitals say nothing of names. A line
+    in capitals or with a lowercase word ("U.N. envoy arrives in Chile") is not."""
+    capitalised, content = _capitalised(line)
+    return content > 0 and capitalised == content
+
+
+def _capitalised(line: str) -> tuple[int, int]:
+    """Capitalised words and all words of a line with lower case, the small words aside."""
+    words = _WORD.findall(line)
+    if not words or not any(ch.islower() for ch in line):
+        return 0, 0
+    content = [w for w in words if w.lower() not in _HEADING_SMALL_WORDS or w is words[0]]
+    return sum(w[0].isupper() or w[0].isdigit() for w in content), len(content)
+
+
+def _looks_like_heading(line: str, previous: str, following: str) -> bool:
+    """A short title-case line without sentence punctuation, between two paragraphs of prose.
+
+    A line in capitals ("LONDON 1996-08-30", "W L PCT GB"), a line with figures (a score, a
+    table row, a date) or a line after or before something that is not prose (a table, a
+    list) is no section heading."""
     if len(line) > 80 or len(following) < 2 * len(line):
         return False
     bare = line.rstrip(_QUOTES + " ")
     if not bare or (bare[-1] in _TERMINAL and bare[-1] not in "?!"):
         return False
-    words = _WORD.findall(line)
-    if not 1 <= len(words) <= 10 or sum(w.isdigit() for w in words) > 1:
+    if any(ch.isdigit() for ch in line) or not (
+        _SENTENCE_END.search(previous) and _SENTENCE_END.search(following)
+    ):
         return False
-    if len(words) == 1 and not _SENTENCE_END.search(following):
-        return False
-    content = [w for w in words if w.lower() not in _HEADING_SMALL_WORDS or w is words[0]]
-    capitalised = sum(w[0].isupper() or w[0].isdigit() for w in content)
-    return capitalised >= max(1, round(0.75 * len(content)))
+    # Mostly capitalised: "Small Wins, No Big Moves", "Lobbying campaign in Israel".
+    capitalised, content = _capitalised(line)
+    return len(_WORD.findall(line)) <= 10 and capitalised >= max(1, round(0.75 * content))
 
 
 class _TextExtractor(HTMLParser):

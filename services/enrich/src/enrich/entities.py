@@ -35,6 +35,9 @@ from typing import TYPE_CHECKING
 
 from shared.article import Entity, Mention
 
+from enrich.cleaning import is_title_case
+from enrich.word_classes import word_classes
+
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span
 
@@ -195,16 +198,15 @@ _MONTH_WORD = re.compile(
 # The post-processing steps around the model (see the module docstring); all on by default.
 STEPS = frozenset(
     ["dateline", "bylines", "trim", "capitals", "place_nouns", "merge", "titles",
-     "preposition"]
+     "preposition", "headings"]
 )
 # Kept by design though the scored data cannot confirm them (see the module docstring).
 DESIGN_STEPS = frozenset(["dateline", "bylines"])
 # Salience: how often, how early, and whether the headline names it.
 _W_FREQUENCY, _W_LEAD, _W_HEADLINE = 0.4, 0.35, 0.25
-# Not kept (see bench/ner_eval.py): a name met only in section headings dropped (CoNLL marks
-# datelines and tables as headings: -0.3 F1 on both 1990s halves), a kind voted by all mentions
-# and titles (turned people into organisations), title-case headlines as weak evidence, "Japan"
-# before a lowercase word as a nationality, and finding missed mentions again (no effect).
+# Not kept (see bench/ner_eval.py): a kind voted by all mentions and titles (turned people into
+# organisations), "Japan" before a lowercase word as a nationality, and finding missed mentions
+# again (no effect).
 
 
 @dataclass(slots=True)
@@ -218,6 +220,7 @@ class _Mention:
     words: int = 1
     preposition: str = ""  # the word before it, when a preposition: "in Vegas", "on Twitter"
     dateline: bool = False
+    weak: bool = False  # met in a section heading or a title-case headline
 
 
 @dataclass(slots=True)
@@ -263,15 +266,20 @@ def find_entities(
     skipped = [(0, clean.dateline_end)] if places else []
     if "bylines" in steps:
         skipped.extend((b.start, b.end) for b in clean.blocks if b.kind == "byline")
+    weak_headline = "headings" in steps and is_title_case(headline.text)
+    headings = [(b.start, b.end) for b in clean.blocks if b.kind == "heading"]
     mentions = [
-        *_mentions(headline, headline.text, "headline", [], steps),
-        *_mentions(body, clean.text, "body", skipped, steps),
+        *_mentions(headline, headline.text, "headline", [], steps, weak_headline),
+        *_mentions(body, clean.text, "body", skipped, steps,
+                   headings if "headings" in steps else []),
         *(_Mention("body", s, e, clean.text[s:e], PLACE, words=len(clean.text[s:e].split()),
                    dateline=True) for s, e in places),
     ]
     clusters = _group(mentions)
     if "merge" in steps:
         clusters = _merge_variants(clusters)
+    if "headings" in steps:
+        clusters = _drop_heading_words(clusters, body)
     for cluster in clusters:
         _settle(cluster, steps)
     return _finish(clusters, len(clean.text))
@@ -368,7 +376,10 @@ def _mentions(
     field_name: str,
     skipped: list[tuple[int, int]],
     steps: frozenset[str],
+    weak: bool | list[tuple[int, int]] = False,
 ) -> list[_Mention]:
+    """The model's mentions in one field; `weak` says which of them are weak evidence: all
+    (a title-case headline) or those within the given spans (section headings)."""
     out = []
     for ent in doc.ents:
         kind = LABELS.get(ent.label_)
@@ -376,6 +387,8 @@ def _mentions(
             continue
         mention = _trim(ent, text, kind, field_name, steps)
         if mention is not None and not _overlaps(mention.start, mention.end, skipped):
+            mention.weak = weak if isinstance(weak, bool) else _overlaps(
+                mention.start, mention.end, weak)
             out.append(mention)
     return out
 
@@ -481,6 +494,23 @@ def _merge_variants(clusters: list[_Cluster]) -> list[_Cluster]:
                 cluster.tokens)}:
             index[key].append(cluster)
     return roots
+
+
+def _drop_heading_words(clusters: list[_Cluster], body: Doc) -> list[_Cluster]:
+    """Leave out a name met only in section headings or a title-case headline when each of its
+    words is an English word (WordNet's lists) or one the body writes in lower case: in
+    "Small Wins, No Big Moves" or "... Hopes for Breakthrough" title case, not a name, gave
+    the capitals. A name the body also mentions, or with a word of its own ("Türkiye"), stays."""
+    weak = [c for c in clusters if all(m.weak for m in c.mentions)]
+    if not weak:
+        return clusters
+    words = word_classes()
+    lowercase = {t.lower_ for t in body if t.is_lower}
+    common = {
+        id(c) for c in weak
+        if all(word in lowercase or words.known(word) for word in c.tokens)
+    }
+    return [c for c in clusters if id(c) not in common]
 
 
 def _compatible(kind: str, short_votes: Counter[str], long_kind: str) -> bool:
