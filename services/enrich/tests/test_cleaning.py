@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from enrich.cleaning import clean_line, clean_text, html_to_text
+from enrich.cleaning import clean_line, clean_text, html_to_text, is_title_case
 
 
 def test_sample_loses_trailer_comments_and_flags(enriched_sample):
@@ -33,6 +33,43 @@ def test_headings_are_kept_but_marked():
     kinds = [(clean.text[b.start : b.end], b.kind) for b in clean.blocks]
     assert ("Small Wins, No Big Moves", "heading") in kinds
     assert kinds[0][1] == "paragraph"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "LONDON 1996-08-30",  # a dateline on a line of its own
+        "TAVILDARA , Tajikistan 1996-08-30",
+        "Belgium beat Turkey 2-1",  # a score line
+        "W L PCT GB",  # a table's header row
+        "JAKARTA POST",  # a press digest's source, in capitals
+    ],
+)
+def test_datelines_scores_and_table_rows_are_not_headings(line):
+    raw = f"Shares rose on Monday as investors cheered.\n\n{line}\n\nThe index climbed 1.2 percent."
+    assert blocks_of(raw)[1] == (line, "paragraph")
+
+
+def test_a_title_case_line_among_table_rows_is_not_a_heading():
+    kinds = blocks_of(
+        "Results of matches played on Saturday.\n\nNational League\n\nAtlanta 4 Chicago 2\n\n"
+        "Houston 3 Denver 1"
+    )
+    assert ("National League", "paragraph") in kinds
+
+
+@pytest.mark.parametrize(
+    ("line", "title_case"),
+    [
+        ("Russia and Ukraine Resume Peace Talks in Türkiye Amid Low Hopes for Breakthrough", True),
+        ("Ukraine Ready to Push for Ceasefire", True),
+        ("U.N. Ambassador Albright arrives in Chile .", False),
+        ("SOCCER - JAPAN GET LUCKY WIN", False),
+        ("Talks resume in Istanbul", False),
+    ],
+)
+def test_title_case_is_every_word_capitalised_but_the_small_ones(line, title_case):
+    assert is_title_case(line) is title_case
 
 
 def test_boilerplate_lines_go_anywhere_copyright_and_share_included():

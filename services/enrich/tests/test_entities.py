@@ -1,6 +1,10 @@
+import re
 import socket
 
 import pytest
+import spacy
+from spacy.tokens import Doc
+from spacy.util import filter_spans
 
 from shared.article import Entity
 
@@ -14,6 +18,7 @@ from enrich.entities import (
     _merge_variants,
     _settle,
     dateline_places,
+    find_entities,
     located,
 )
 from enrich.spacy_model import MODEL_PATH, load_english
@@ -253,3 +258,79 @@ def test_a_code_with_digits_is_neither_a_place_nor_a_person(enricher, make_artic
         "FDI inflows fell in FY19 for the first time in six years, the ministry said on "
         "Monday. Officials in London expect a rebound."))
     assert "FY19" not in places and "London" in places
+
+
+def _found_with(headline: str, body: str, labels: dict[str, str]) -> dict[str, str]:
+    """Names and kinds found when the model labels every occurrence of each given name."""
+    nlp = spacy.blank("en")
+    clean = clean_text(body)
+
+    def doc(text: str) -> Doc:
+        made = nlp(text)
+        spans = [made.char_span(m.start(), m.end(), label=label)
+                 for name, label in labels.items()
+                 for m in re.finditer(rf"\b{re.escape(name)}\b", text)]
+        made.ents = filter_spans([span for span in spans if span is not None])
+        return made
+
+    return {e.name: e.kind for e in find_entities(doc(headline), doc(clean.text), clean)}
+
+
+SECTIONED_STORY = (
+    "Officials met in Istanbul on Monday, though few expect a ceasefire soon.\n\n"
+    "Small Wins, No Big Moves\n\n"
+    "Past rounds achieved limited success, such as prisoner swaps and returned bodies.\n\n"
+    "Ukraine Ready to Push for Ceasefire\n\n"
+    "Ukraine is open to a deal and to a summit later this year, its delegation said on "
+    "Tuesday.\n\n"
+    "Focus on Zorvania\n\n"
+    "Talks on the region will follow next month, officials said."
+)
+SECTION_LABELS = {"Istanbul": "GPE", "Small Wins": "PERSON", "Ceasefire": "ORG",
+                  "Ukraine": "GPE", "Zorvania": "GPE"}
+
+
+def test_title_case_words_met_only_in_section_headings_are_not_names():
+    found = _found_with("Talks resume", SECTIONED_STORY, SECTION_LABELS)
+    assert "Small Wins" not in found and "Ceasefire" not in found
+    # a heading's name the body also gives, or one with a word of its own, stays
+    assert found["Ukraine"] == PLACE and found["Zorvania"] == PLACE
+
+
+def test_title_case_words_met_only_in_a_title_case_headline_are_not_names():
+    labels = {"Ukraine": "GPE", "Breakthrough": "ORG", "Zorvania": "GPE"}
+    body = "Ukraine is open to a deal, its delegation said on Tuesday."
+    found = _found_with("Ukraine and Zorvania Resume Talks Amid Hopes for Breakthrough", body,
+                        labels)
+    assert "Breakthrough" not in found and {"Ukraine", "Zorvania"} <= set(found)
+    # in a headline written as a sentence, capitals are a name's
+    found = _found_with("Shares of Breakthrough rise as Ukraine reopens ports", body, labels)
+    assert found["Breakthrough"] == ORGANISATION
+
+
+def test_a_dateline_line_keeps_its_place_and_its_names_count():
+    body = ("LONDON 1996-08-30\n\nWarwickshire beat Durham by six wickets on Friday.\n\n"
+            "Brian Lara scored 120.")
+    found = _found_with("Cricket - Warwickshire win", body,
+                        {"LONDON": "GPE", "Warwickshire": "ORG", "Durham": "ORG",
+                         "Brian Lara": "PERSON"})
+    assert found == {"London": PLACE, "Warwickshire": ORGANISATION, "Durham": ORGANISATION,
+                     "Brian Lara": PERSON}
+
+
+def test_a_one_word_person_named_once_without_a_title_is_left_out():
+    body = ("Brian Lara left Kigali on Monday. Lara said President Kagame had invited him. "
+            "Initially the visit was private.")
+    found = _found_with("Lara visits", body, {"Brian Lara": "PERSON", "Lara": "PERSON",
+                                              "Kigali": "PERSON", "Kagame": "PERSON",
+                                              "Initially": "PERSON"})
+    assert found == {"Brian Lara": PERSON, "Kagame": PERSON}
+
+
+def test_a_lone_word_met_only_after_prepositions_is_a_place_or_a_service_not_a_person():
+    body = ("Officials in Gympie said the flood had passed. Residents posted photos on Zwitter "
+            "all week, and the mayor wrote on Zwitter that schools would reopen in Gympie. "
+            "The choir sang of Zion twice, and later of Zion again.")
+    found = _found_with("Flood passes", body, {"Gympie": "PERSON", "Zwitter": "PERSON",
+                                               "Zion": "PERSON"})
+    assert found == {"Gympie": PLACE, "Zwitter": ORGANISATION, "Zion": PERSON}

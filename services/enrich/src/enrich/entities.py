@@ -16,8 +16,14 @@ by design, which those data cannot confirm:
 - `merge`: variants of one name make one entity ("Putin" with "Vladimir Putin",
   "Zelensky" with "Zelenskyy", "NATO" with its long form);
 - `titles`: a title before or after a name ("President", ", spokesman for") makes it a person;
-- `preposition`: a lone word the model calls a person but only ever meets as "in Vegas" or
-  "on Twitter" is a place or an organisation.
+- `preposition`: a lone word the model calls a person but only ever meets after a preposition
+  is a place when one is of place ("in Vegas"), a service when all are "on" or "via" ("on
+  Twitter"); after others ("of God", "for Saddam") it stays as it was;
+- `headings`: a name met only in section headings or a title-case headline, each of whose
+  words is an English word or one the body writes in lower case, is title case, not a name
+  ("Small Wins", "Hopes for Breakthrough");
+- `lone_person`: a person named once by one word, with no first name or title anywhere in the
+  story, is left out (mostly a place, a service or a capitalised word, on recent news).
 
 An entity takes the kind the model gave its longest mention. Every step is linear in the
 mentions of an article (`merge` looks names up by their words, it does not compare all pairs);
@@ -182,6 +188,7 @@ _PREPOSITIONS = frozenset(
 )
 _LOCATIVE = frozenset(["in", "at", "from", "near", "inside", "outside", "throughout", "around",
                        "into", "across", "towards", "toward"])
+_SERVICE = frozenset(["on", "via"])  # "on Twitter", "via WhatsApp"
 _POSSESSIVE = frozenset({"'s", "’s", "'", "’"})
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _MERGE_STOPWORDS = frozenset({"of", "the", "and", "for", "de", "la", "&"})
@@ -198,7 +205,7 @@ _MONTH_WORD = re.compile(
 # The post-processing steps around the model (see the module docstring); all on by default.
 STEPS = frozenset(
     ["dateline", "bylines", "trim", "capitals", "place_nouns", "merge", "titles",
-     "preposition", "headings"]
+     "preposition", "headings", "lone_person"]
 )
 # Kept by design though the scored data cannot confirm them (see the module docstring).
 DESIGN_STEPS = frozenset(["dateline", "bylines"])
@@ -282,6 +289,8 @@ def find_entities(
         clusters = _drop_heading_words(clusters, body)
     for cluster in clusters:
         _settle(cluster, steps)
+    if "lone_person" in steps:
+        clusters = [c for c in clusters if not _lone_person(c)]
     return _finish(clusters, len(clean.text))
 
 
@@ -571,12 +580,23 @@ def _settle(cluster: _Cluster, steps: frozenset[str]) -> None:
         m.preposition and m.words == 1 and not m.titled for m in mentions
     ):
         # A lone word only ever met as "in Vegas" or "on Twitter" is a place or a service,
-        # not someone: people are not where or what things happen on.
-        places = any(m.preposition in _LOCATIVE for m in mentions)
-        cluster.kind = PLACE if places else ORGANISATION
+        # not someone: people are not where or what things happen on. Other prepositions
+        # ("of God", "for Saddam") say nothing of it.
+        if any(m.preposition in _LOCATIVE for m in mentions):
+            cluster.kind = PLACE
+        elif all(m.preposition in _SERVICE for m in mentions):
+            cluster.kind = ORGANISATION
     forms = Counter(_display_name(m.text) if m.dateline else m.text for m in mentions)
     # The longest form, then the most frequent, then one not in capitals.
     cluster.name = max(forms, key=lambda t: (len(t.split()), forms[t], not t.isupper(), len(t)))
+
+
+def _lone_person(cluster: _Cluster) -> bool:
+    """A person named once by one word, with no first name or title anywhere in the story: on
+    news unlike its training copy the model says person of a place ("Kigali"), a service
+    ("Twitter") or a capitalised first word ("Initially") more often than of someone."""
+    return (cluster.kind == PERSON and len(cluster.tokens) == 1 and len(cluster.mentions) == 1
+            and not cluster.mentions[0].titled)
 
 
 def _finish(clusters: list[_Cluster], body_length: int) -> list[FoundEntity]:
