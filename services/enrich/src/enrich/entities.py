@@ -454,7 +454,7 @@ def _trim(
     if ("place_nouns" in steps and kind != PLACE and ent.label_ not in ("NORP", "MISC")
             and last < len(doc) and doc[last].lower_ in _PLACE_NOUNS):
         kind = PLACE  # "the Sumy region", not "French state railway"
-    return _Mention(field_name, start, end, text, kind, titled and "titles" in steps,
+    return _Mention(field_name, start, end, text, kind, titled,
                     len(text.split()), before if after_preposition else "")
 
 
@@ -574,7 +574,7 @@ def _settle(cluster: _Cluster, steps: frozenset[str]) -> None:
     mentions = cluster.mentions
     longest = max(mentions, key=lambda m: (len(m.text), -m.start))
     cluster.kind = longest.kind
-    if any(m.titled for m in mentions) and cluster.kind != MISC:
+    if "titles" in steps and any(m.titled for m in mentions) and cluster.kind != MISC:
         cluster.kind = PERSON
     if "preposition" in steps and cluster.kind == PERSON and all(
         m.preposition and m.words == 1 and not m.titled for m in mentions
