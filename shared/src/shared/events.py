@@ -73,6 +73,15 @@ class Event(BaseModel):
     def article(self) -> Article:
         return Article.model_validate(self.data)
 
+    @staticmethod
+    def decode_article(fields: Mapping[Any, Any]) -> tuple[Event, Article]:
+        """A stream entry's event and its article; EventDecodeError (poison) if either is bad."""
+        event = Event.from_fields(fields)
+        try:
+            return event, event.article()
+        except ValueError as exc:
+            raise EventDecodeError(f"invalid article: {exc}") from exc
+
     def to_fields(self) -> dict[FieldT, EncodableT]:
         """The plain stream fields (see the module docstring)."""
         return {

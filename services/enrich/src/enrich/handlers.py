@@ -30,9 +30,8 @@ class EnrichArticles:
         causes: list[tuple[int, Event, Article]] = []
         for index, entry in enumerate(entries):
             try:
-                event = Event.from_fields(entry.fields)
-                article = event.article()
-            except (EventDecodeError, ValueError) as exc:
+                event, article = Event.decode_article(entry.fields)
+            except EventDecodeError as exc:
                 outcomes[index] = Outcome.failed(exc, poison=True)
                 continue
             if article.killed:  # a kill carries no text worth enriching: pass it on at once

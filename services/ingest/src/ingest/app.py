@@ -25,6 +25,11 @@ from ingest.settings import IngestSettings
 
 log = structlog.get_logger()
 
+# Documents up to this size are parsed on the event loop: a JSON story of 5000 words parses in
+# about half a millisecond, while handing it to a thread and back costs GIL hand-offs (up to the
+# 5 ms switch interval each under load) that capped ingest far below its CPU.
+INLINE_PARSE_BYTES = 32 * 1024
+
 
 def create_app(settings: IngestSettings | None = None, redis: Redis | None = None) -> FastAPI:
     settings = settings or IngestSettings()
@@ -79,10 +84,13 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         """Accept one story or a batch, in any supported format (detected from the content)."""
         source = keys.authenticate(request.headers.get("authorization"))
         raw = await _read_body(request, settings.max_request_bytes)
-        # Parsing a large document is CPU work: keep it off the event loop.
-        parsed = await asyncio.to_thread(
-            parse_checked, raw, request.headers.get("content-type"), provider=source,
-            max_bytes=settings.max_request_bytes)
+        content_type = request.headers.get("content-type")
+        if len(raw) <= INLINE_PARSE_BYTES:  # a thread hop would cost more than the parse
+            parsed = parse_checked(raw, content_type, provider=source,
+                                   max_bytes=settings.max_request_bytes)
+        else:  # parsing a large document is CPU work: keep it off the event loop
+            parsed = await asyncio.to_thread(parse_checked, raw, content_type, provider=source,
+                                             max_bytes=settings.max_request_bytes)
         articles = parsed.articles
         if len(articles) > settings.max_items_per_request:
             raise PayloadTooLarge(

@@ -7,6 +7,8 @@ from typing import Literal
 
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+from redis.typing import EncodableT
 
 from shared.article import Article
 from shared.events import INGESTED_STREAM, ArticleIngested
@@ -59,12 +61,12 @@ class Intake:
 
     async def submit(self, articles: list[Article]) -> list[IntakeResult]:
         events = [ArticleIngested.for_article(a, EVENT_SOURCE) for a in articles]
-        pipe = self.redis.pipeline(transaction=False)
+        calls = []
         for article, event in zip(articles, events, strict=True):
             fields = [part for pair in event.to_fields().items() for part in pair]
-            await self._append(keys=[self.stream, self.seen_prefix + article.idempotency_key()],
-                               args=[self.dedupe_ttl_s, event.id, *fields], client=pipe)
-        appended = await pipe.execute()
+            calls.append(([self.stream, self.seen_prefix + article.idempotency_key()],
+                          [self.dedupe_ttl_s, event.id, *fields]))
+        appended = await self._append_all(calls)
         results = [IntakeResult(article.uri, article.version,
                                 "accepted" if added else "duplicate", event.id)
                    for article, event, added in zip(articles, events, appended, strict=True)]
@@ -74,3 +76,26 @@ class Intake:
             log.info("article.ingested", article_id=result.uri, version=result.version,
                      status=result.status, event_id=result.event_id)
         return results
+
+    async def _append_all(self, calls: list[tuple[list[str], list[EncodableT]]]) -> list[int]:
+        """The script once per story, in one round trip: EVALSHA in a pipeline, without the
+        SCRIPT EXISTS round trip redis-py's pipelined scripts cost on every execute."""
+        results: list[object] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in (1, 2):
+            pipe = self.redis.pipeline(transaction=False)
+            for index in todo:
+                keys, args = calls[index]
+                pipe.evalsha(self._append.sha, len(keys), *keys, *args)
+            for index, result in zip(todo, await pipe.execute(raise_on_error=False),
+                                     strict=True):
+                results[index] = result
+            # Redis lost its script cache (a restart, SCRIPT FLUSH): those did not run at all.
+            todo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+            if not todo or attempt == 2:
+                break
+            await self.redis.script_load(_APPEND_ONCE)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return [int(r) for r in results]  # type: ignore[call-overload]

@@ -135,7 +135,8 @@ class StreamHub:
             for _, entries in result or []:
                 if entries:
                     last = _text(entries[-1][0])
-                    self.dispatch([Frame.of(i, f) for i, f in entries])
+                    if self.clients:  # with nobody connected, no entry is worth decoding
+                        self.dispatch([Frame.of(i, f) for i, f in entries])
 
     async def backlog(self, after: str) -> AsyncIterator[Frame]:
         """Entries after ``after`` (exclusive) up to now, in pages."""

@@ -2,14 +2,15 @@
 
 Kept to patterns that behave the same on MongoDB and on the nx-27017 stand-in (DESIGN.md):
 string ``_id`` (the story uri), Int64 fields for ordering and keyset pagination, ``update_one``
-with explicit filters instead of upserts, equality and ``$in`` on top-level fields and flat
-string arrays, no transactions.
+with explicit filters (upserts only where the filter's guard decides, never ``replace_one``),
+equality and ``$in`` on top-level fields and flat string arrays, no transactions.
 """
 
 from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,9 +18,9 @@ from typing import Any
 
 import structlog
 from bson import Int64
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared.article import MAX_VERSION, Article
 
@@ -29,6 +30,7 @@ from publish.filters import topics_of
 log = structlog.get_logger()
 
 FINAL_RANK = MAX_VERSION + 1  # above any version an article can carry
+DUPLICATE_KEY = 11000
 
 
 class Write(StrEnum):
@@ -86,27 +88,72 @@ class ArticleStore:
 
     async def save(self, article: Article, event_id: str) -> Write:
         """Store one version unless a newer one is already there. Kills always apply."""
-        doc = _document(article, event_id)
-        try:
-            if article.killed:
-                return await self._kill(article, doc)
-            guarded = {"_id": article.uri, "rank": {"$lt": doc["rank"]}}
-            if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
-                return Write.stored
+        write = (await self.save_many([(article, event_id)]))[0]
+        if isinstance(write, Exception):
+            raise write
+        return write
+
+    async def save_many(self, items: Sequence[tuple[Article, str]]) -> list[Write | Exception]:
+        """`save` for a batch: one result per (article, event id), in order; in place of a
+        result, StoreUnavailable (retry later) or the defect that kept that one version out.
+
+        The versions go in one unordered ``bulk_write`` of version-guarded upserts: a new story
+        is inserted, a newer version updates, and an older or equal one fails on the unique
+        ``_id`` (the guard does not match, so the upsert tries to insert). Only those, rare
+        (redeliveries, late versions, two versions of a new story racing), cost more round
+        trips to tell a stale version from this very event stored before. Kills go one by one.
+        """
+        results: list[Write | Exception | None] = [None] * len(items)
+        docs: list[tuple[int, Article, dict[str, Any]]] = []
+        for index, (article, event_id) in enumerate(items):
             try:
-                await self.articles.insert_one({"_id": article.uri, **doc})
-                return Write.stored
-            except DuplicateKeyError:
-                # Another version of a new story was inserted meanwhile: this one may still
-                # be the newer of the two.
-                if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
-                    return Write.stored
-            current = await self.articles.find_one({"_id": article.uri}, {"eventId": 1})
-            if current is not None and current.get("eventId") == event_id:
-                return Write.redelivered
-            return Write.stale
+                doc = _document(article, event_id)
+            except Exception as exc:  # one bad version must not keep the batch out
+                results[index] = exc
+                continue
+            if article.killed:
+                try:
+                    results[index] = await self._kill(article, doc)
+                except PyMongoError as exc:
+                    results[index] = StoreUnavailable(f"MongoDB write failed: {exc}")
+            else:
+                docs.append((index, article, doc))
+        if docs:
+            for (index, article, doc), write in zip(docs, await self._upsert(docs), strict=True):
+                if write is None:
+                    write = await self._settle(article, doc)
+                results[index] = write
+        return [r if r is not None else StoreUnavailable("not written") for r in results]
+
+    async def _upsert(self, docs: list[tuple[int, Article, dict[str, Any]]]
+                      ) -> list[Write | StoreUnavailable | None]:
+        """One round trip; None where the guard refused (decided by `_settle`)."""
+        ops = [UpdateOne(_guard(article, doc), {"$set": doc}, upsert=True)
+               for _, article, doc in docs]
+        refused: dict[int, Write | StoreUnavailable | None] = {}
+        try:
+            await self.articles.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                refused[error["index"]] = None if error.get("code") == DUPLICATE_KEY else (
+                    StoreUnavailable(f"MongoDB write failed: {error.get('errmsg')}"))
         except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
+            failed = StoreUnavailable(f"MongoDB write failed: {exc}")
+            return [failed for _ in docs]
+        return [refused.get(i, Write.stored) for i in range(len(docs))]
+
+    async def _settle(self, article: Article, doc: dict[str, Any]) -> Write | StoreUnavailable:
+        """A version the guarded upsert refused: newer after all (it raced with the insert of
+        another version of a new story), this very event stored before, or stale."""
+        try:
+            if (await self.articles.update_one(_guard(article, doc), {"$set": doc})).matched_count:
+                return Write.stored
+            current = await self.articles.find_one({"_id": article.uri}, {"eventId": 1})
+        except PyMongoError as exc:
+            return StoreUnavailable(f"MongoDB write failed: {exc}")
+        if current is not None and current.get("eventId") == doc["eventId"]:
+            return Write.redelivered
+        return Write.stale
 
     async def _kill(self, article: Article, doc: dict[str, Any]) -> Write:
         # The kill notice replaces the stored content: a killed story's text is not kept.
@@ -158,6 +205,11 @@ class ArticleStore:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _guard(article: Article, doc: dict[str, Any]) -> dict[str, Any]:
+    """Matches the stored story only when this version is newer."""
+    return {"_id": article.uri, "rank": {"$lt": doc["rank"]}}
 
 
 def _document(article: Article, event_id: str) -> dict[str, Any]:
