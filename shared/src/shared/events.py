@@ -60,14 +60,20 @@ class Event(BaseModel):
     @classmethod
     def follow(cls, cause: Event, article: Article, source: str) -> Event:
         """The next event in a chain; its id derives from the cause's, so retries repeat it."""
+        return cls.follow_wire(cause, article.wire(), source)
+
+    @classmethod
+    def follow_wire(cls, cause: Event, wire: dict[str, Any], source: str) -> Event:
+        """`follow` for an article already in its wire form (``Article.wire()``), which a
+        service that holds it that way need not validate and dump again."""
         key = f"{cls.TYPE}|{cause.id}"
         return cls(
             id=hashlib.sha256(key.encode()).hexdigest()[:32],
             type=cls.TYPE,
             source=source,
             time=datetime.now(UTC),
-            subject=article.uri,
-            data=article.wire(),
+            subject=wire["uri"],
+            data=wire,
         )
 
     def article(self) -> Article:

@@ -44,12 +44,10 @@ class EnrichArticles:
             if isinstance(result, BaseException):
                 outcomes[index] = Outcome.failed(result)
             else:
-                outcomes[index] = self._emit(event, result)
-                log.info("article.enriched", event_id=event.id, article_id=result.uri,
-                         people=len(result.people), places=len(result.places),
-                         organisations=len(result.organisations), words=result.word_count)
-        log.debug("batch.enriched", entries=len(entries),
-                  ms=round((time.perf_counter() - started) * 1000, 1))
+                outcomes[index] = Outcome(emit=[(self.out_stream, ArticleEnriched.follow_wire(
+                    event, result, EVENT_SOURCE))])
+        log.info("batch.enriched", entries=len(entries), enriched=len(causes),
+                 ms=round((time.perf_counter() - started) * 1000, 1))
         return [o if o is not None else Outcome.failed(RuntimeError("unhandled")) for o in outcomes]
 
     def _emit(self, cause: Event, article: Article) -> Outcome:

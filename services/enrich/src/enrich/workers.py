@@ -16,10 +16,13 @@ import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
+import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from shared.article import Article
+from shared.runtime import settle_heap
 
 from enrich.enrichment import Enricher
 
@@ -27,6 +30,7 @@ CHUNKS_PER_WORKER = 4
 WARM_UP_HOLD_S = 0.2
 _ARTICLES = TypeAdapter(list[Article])
 _worker_enricher: Enricher | None = None
+Wire = dict[str, Any]  # an article as Article.wire() gives it
 
 
 class EnrichmentFailed(Exception):
@@ -54,15 +58,18 @@ class EnrichPool:
         self._enricher: Enricher | None = None
         self._executor: Executor = self._start()
 
-    async def enrich(self, articles: list[Article]) -> list[Article | Exception]:
-        """Enriched copies, in order; an exception in place of each article that failed."""
+    async def enrich(self, articles: list[Article]) -> list[Wire | Exception]:
+        """The enriched articles in their wire form (``Article.wire()``: what the next event
+        carries, so the service need not validate and dump them again), in order; an exception
+        in place of each article that failed."""
         if not articles:
             return []
         loop = asyncio.get_running_loop()
         if self._enricher is not None:
-            return await loop.run_in_executor(
+            enriched = await loop.run_in_executor(
                 self._executor, self._enricher.enrich_many_safe, articles
             )
+            return [r if isinstance(r, Exception) else r.wire() for r in enriched]
         # More chunks than workers: a worker that finishes early takes the next chunk instead
         # of idling until the slowest one is done.
         chunks = _split(articles, self.processes * CHUNKS_PER_WORKER)
@@ -71,7 +78,7 @@ class EnrichPool:
             loop.run_in_executor(executor, _enrich_chunk, _ARTICLES.dump_json(chunk, by_alias=True))
             for chunk in chunks
         ]
-        results: list[Article | Exception] = []
+        results: list[Wire | Exception] = []
         for chunk, outcome in zip(
             chunks, await asyncio.gather(*futures, return_exceptions=True), strict=True
         ):
@@ -120,13 +127,16 @@ def _split(articles: list[Article], parts: int) -> list[list[Article]]:
     return chunks
 
 
-def _decode(payload: bytes) -> list[Article | Exception]:
-    out: list[Article | Exception] = []
-    for outcome in _OUTCOMES.validate_json(payload):
-        if outcome.article is not None:
-            out.append(outcome.article)
+def _decode(payload: bytes) -> list[Wire | Exception]:
+    # Plain JSON, not validated again: the worker serialized validated Articles (by alias,
+    # without None values, as Article.wire() does).
+    out: list[Wire | Exception] = []
+    for outcome in orjson.loads(payload):
+        if "article" in outcome:
+            out.append(outcome["article"])
         else:
-            out.append(EnrichmentFailed(outcome.error_type or "Error", outcome.error or ""))
+            out.append(EnrichmentFailed(outcome.get("error_type") or "Error",
+                                        outcome.get("error") or ""))
     return out
 
 
@@ -139,6 +149,7 @@ def _init_worker() -> None:
     global _worker_enricher
     _exit_with_parent()
     _worker_enricher = Enricher()
+    settle_heap()  # the loaded models are long-lived: keep them out of every collection
 
 
 def _exit_with_parent(every_s: float = 1.0) -> None:

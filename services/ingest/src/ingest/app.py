@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from shared.events import INGESTED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
+from shared.runtime import settle_heap
 
 from ingest.auth import SourceKeys
 from ingest.errors import IngestError, PayloadTooLarge
@@ -54,6 +55,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
             )
             tasks.append(asyncio.create_task(poller.run()))
         log.info("ingest.started", port=settings.http_port, sources=sorted(settings.ingest_keys))
+        settle_heap()
         yield
         for task in tasks:
             task.cancel()

@@ -19,6 +19,7 @@ from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
 from shared.ops import OpsReader, SubscriptionInfo, record_forever
+from shared.runtime import settle_heap
 from shared.streams import GroupConsumer, StreamTrimmer, ensure_group, exit_when_stopped
 
 from publish.api import read_router
@@ -98,6 +99,7 @@ def create_app(settings: PublishSettings | None = None,
         tasks.append(asyncio.create_task(
             record_forever(ops, lambda: len(channels.hub.clients), consumer.consumer)))
         log.info("publish.started", stream=in_stream, consumer=consumer.consumer)
+        settle_heap()
         yield
         for task in tasks:
             task.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -37,7 +38,7 @@ class PublishArticles:
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
         """Decode, hold or store the whole batch (one bulk write), then decide what to emit."""
         outcomes: list[Outcome | None] = [None] * len(entries)
-        stores: list[tuple[int, Event, Article]] = []
+        stores: list[tuple[int, Event, Article, dict[str, Any]]] = []
         for index, entry in enumerate(entries):
             try:
                 event, article = Event.decode_article(entry.fields)
@@ -51,23 +52,30 @@ class PublishArticles:
                     continue
                 if article.killed:
                     await self.embargo.cancel(article.uri)
+                wire = article.wire()  # once, for the store and the public event
             except RedisError as exc:
                 outcomes[index] = Outcome.failed(exc)
                 continue
-            stores.append((index, event, article))
+            except Exception as exc:  # a defect with one entry must not fail the whole batch
+                log.exception("article.publish_failed", event_id=event.id, article_id=article.uri)
+                outcomes[index] = Outcome.failed(exc)
+                continue
+            stores.append((index, event, article, wire))
+        writes: list[Write | Exception] = []
         if stores:
-            writes = await self.store.save_many([(a, e.id) for _, e, a in stores])
+            writes = await self.store.save_many([(a, e.id) for _, e, a, _ in stores],
+                                                [w for _, _, _, w in stores])
             decided = await asyncio.gather(*(
-                self._announce(event, article, write)
-                for (_, event, article), write in zip(stores, writes, strict=True)))
-            for (index, _, _), outcome in zip(stores, decided, strict=True):
+                self._announce(event, article, wire, write)
+                for (_, event, article, wire), write in zip(stores, writes, strict=True)))
+            for (index, _, _, _), outcome in zip(stores, decided, strict=True):
                 outcomes[index] = outcome
-        counts = Counter(w.value for w in writes if isinstance(w, Write)) if stores else {}
-        log.info("batch.stored", entries=len(entries), **counts)
+        log.info("batch.stored", entries=len(entries),
+                 **Counter(w.value for w in writes if isinstance(w, Write)))
         return [o if o is not None else Outcome.failed(RuntimeError("unhandled"))
                 for o in outcomes]
 
-    async def _announce(self, cause: Event, article: Article,
+    async def _announce(self, cause: Event, article: Article, wire: dict[str, Any],
                         write: Write | Exception) -> Outcome:
         """Emit the public event for a stored version; a stale version is acked with nothing
         emitted, and a redelivered one is announced again only if it never was."""
@@ -82,7 +90,7 @@ class PublishArticles:
             return Outcome()
         try:
             kind = ArticleKilled if article.killed else ArticlePublished
-            event = kind.follow(cause, article, EVENT_SOURCE)
+            event = kind.follow_wire(cause, wire, EVENT_SOURCE)
         except Exception as exc:  # a defect with one entry must not fail the whole batch
             log.exception("article.publish_failed", event_id=cause.id, article_id=article.uri)
             return Outcome.failed(exc)
@@ -94,3 +102,4 @@ class PublishArticles:
             except RedisError as exc:
                 return Outcome.failed(exc)
         return Outcome(emit=[(self.out_stream, event)], marks=[(announced, ANNOUNCED_TTL_S)])
+

@@ -93,9 +93,11 @@ class ArticleStore:
             raise write
         return write
 
-    async def save_many(self, items: Sequence[tuple[Article, str]]) -> list[Write | Exception]:
+    async def save_many(self, items: Sequence[tuple[Article, str]],
+                        wires: Sequence[dict[str, Any]] | None = None) -> list[Write | Exception]:
         """`save` for a batch: one result per (article, event id), in order; in place of a
         result, StoreUnavailable (retry later) or the defect that kept that one version out.
+        ``wires``, when given, are the articles' ``wire()`` forms (computed once by the caller).
 
         The versions go in one unordered ``bulk_write`` of version-guarded upserts: a new story
         is inserted, a newer version updates, and an older or equal one fails on the unique
@@ -107,7 +109,7 @@ class ArticleStore:
         docs: list[tuple[int, Article, dict[str, Any]]] = []
         for index, (article, event_id) in enumerate(items):
             try:
-                doc = _document(article, event_id)
+                doc = _document(article, event_id, wires[index] if wires else None)
             except Exception as exc:  # one bad version must not keep the batch out
                 results[index] = exc
                 continue
@@ -212,8 +214,9 @@ def _guard(article: Article, doc: dict[str, Any]) -> dict[str, Any]:
     return {"_id": article.uri, "rank": {"$lt": doc["rank"]}}
 
 
-def _document(article: Article, event_id: str) -> dict[str, Any]:
-    wire = article.wire()
+def _document(article: Article, event_id: str,
+              wire: dict[str, Any] | None = None) -> dict[str, Any]:
+    wire = article.wire() if wire is None else wire
     created = article.version_created or article.first_created
     created_ms = _ms(created) if created else None
     rank = article.version if article.version is not None else (created_ms or 0)
