@@ -34,6 +34,7 @@ from publish.fanout import FanOut
 from publish.feeds import feed_router
 from publish.handlers import PublishArticles
 from publish.metrics import ChannelMetrics
+from publish.pages import pages_router
 from publish.queue import DeliveryQueue
 from publish.registry import SubscriptionRegistry
 from publish.settings import PublishSettings
@@ -89,6 +90,7 @@ def create_app(settings: PublishSettings | None = None,
         await ensure_group(redis, in_stream, GROUP)
         await ensure_group(redis, out_stream, WEBHOOKS_GROUP)
         await store.create_indexes()
+        await migrate_topic_codes(store, channels.registry.store, channels.metrics)
         await channels.registry.load()
         channels.dispatcher.start()
         await broker.start()
@@ -118,7 +120,8 @@ def create_app(settings: PublishSettings | None = None,
                                          channels.dispatcher.wake, guard))
     app.include_router(sse_router(channels.hub, settings.sse_heartbeat_s))
     app.include_router(feed_router(store, channels.metrics, settings.feed_size,
-                                   settings.public_base_url))
+                                   settings.base_url))
+    app.include_router(pages_router(store, settings.base_url))
     app.include_router(dashboard_router(ops, guard))
 
     @app.exception_handler(PublishError)
@@ -130,6 +133,17 @@ def create_app(settings: PublishSettings | None = None,
         return JSONResponse(_validation_body(exc), status_code=422)
 
     return app
+
+
+async def migrate_topic_codes(stories: ArticleStore, subscriptions: SubscriptionStore,
+                              metrics: ChannelMetrics) -> None:
+    """Stories and subscription filters stored with the former table's topic codes move to
+    IPTC's codes before anything is served (README: "Topic codes changed")."""
+    for kind, store in (("story", stories), ("subscription", subscriptions)):
+        done = await store.migrate_topic_codes()
+        metrics.topic_codes_migrated.labels(kind).inc(done.codes)
+        log.info("topics.migrated", kind=kind, documents=done.documents, codes=done.codes,
+                 skipped=done.skipped)
 
 
 class _Channels:
