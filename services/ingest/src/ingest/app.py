@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.egress import EgressPolicy
 from shared.events import INGESTED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
@@ -46,6 +47,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
                 redis,
                 namespace=settings.stream_prefix,
                 max_bytes=settings.max_request_bytes,
+                egress=EgressPolicy(settings.feed_allowed, setting="NEWSFLOW_FEED_ALLOW_HOSTS"),
             )
             tasks.append(asyncio.create_task(poller.run()))
         log.info("ingest.started", port=settings.http_port, sources=sorted(settings.ingest_keys))

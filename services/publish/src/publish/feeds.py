@@ -18,8 +18,9 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from shared.filters import MEDTOP, topics_of
+
 from publish.errors import NotFound
-from publish.filters import MEDTOP, topics_of
 from publish.metrics import ChannelMetrics
 from publish.store import ArticleStore, Query, StoredStory
 

@@ -22,9 +22,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.article import MAX_VERSION, Article
+from shared.filters import topics_of
 
 from publish.errors import BadRequest, StoreUnavailable
-from publish.filters import topics_of
 
 log = structlog.get_logger()
 
@@ -80,7 +80,6 @@ class ArticleStore:
             await self.articles.create_index([("entities", ASCENDING)])
             await self.articles.create_index([("language", ASCENDING)])
             await self.articles.create_index([("provider", ASCENDING)])
-            await self.articles.database["subscriptions"].create_index([("createdMs", ASCENDING)])
         except PyMongoError as exc:
             raise StoreUnavailable(f"cannot create indexes: {exc}") from exc
 
@@ -237,101 +236,3 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
         return int(ms), uri
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("not a cursor this API returned", "cursor") from exc
-
-
-@dataclass(frozen=True)
-class SubscriptionRecord:
-    """A webhook subscription as stored (filters as a plain dict; secrets included)."""
-
-    id: str
-    url: str
-    filters: dict[str, Any]
-    enabled: bool
-    description: str
-    secret: str
-    previous_secret: str | None
-    previous_secret_expires_ms: int
-    created_ms: int
-    updated_ms: int
-    disabled_reason: str | None
-
-
-class SubscriptionStore:
-    """Webhook subscriptions, one document each, keyed by the subscription id."""
-
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
-        self.subscriptions = client[database]["subscriptions"]
-
-    async def create(self, record: SubscriptionRecord) -> None:
-        try:
-            await self.subscriptions.insert_one(_subscription_document(record))
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
-
-    async def get(self, subscription_id: str) -> SubscriptionRecord | None:
-        try:
-            doc = await self.subscriptions.find_one({"_id": subscription_id})
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
-        return _subscription(doc) if doc else None
-
-    async def page(self, limit: int, cursor: str | None = None
-                   ) -> tuple[list[SubscriptionRecord], str | None]:
-        """Oldest first; the cursor is the last (createdMs, id) returned."""
-        docs, next_cursor = await _keyset_page(self.subscriptions, {}, "createdMs", ASCENDING,
-                                               limit, cursor)
-        return [_subscription(d) for d in docs], next_cursor
-
-    async def all(self) -> list[SubscriptionRecord]:
-        """Every subscription, oldest first."""
-        try:
-            cursor = self.subscriptions.find({}).sort([("createdMs", ASCENDING),
-                                                       ("_id", ASCENDING)])
-            return [_subscription(doc) async for doc in cursor]
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
-
-    async def update(self, subscription_id: str, changes: dict[str, Any]) -> bool:
-        """Set the given fields (SubscriptionRecord names); False if there is no such id."""
-        fields = {_SUBSCRIPTION_FIELDS[name]: Int64(value) if name.endswith("_ms") else value
-                  for name, value in changes.items()}
-        fields["updatedMs"] = Int64(int(time.time() * 1000))
-        try:
-            result = await self.subscriptions.update_one({"_id": subscription_id},
-                                                         {"$set": fields})
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
-        return bool(result.matched_count)
-
-    async def delete(self, subscription_id: str) -> bool:
-        try:
-            result = await self.subscriptions.delete_one({"_id": subscription_id})
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
-        return bool(result.deleted_count)
-
-
-_SUBSCRIPTION_FIELDS = {
-    "url": "url", "filters": "filters", "enabled": "enabled", "description": "description",
-    "secret": "secret", "previous_secret": "previousSecret",
-    "previous_secret_expires_ms": "previousSecretExpiresMs", "created_ms": "createdMs",
-    "updated_ms": "updatedMs", "disabled_reason": "disabledReason",
-}
-
-
-def _subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
-    doc: dict[str, Any] = {"_id": record.id}
-    for name, key in _SUBSCRIPTION_FIELDS.items():
-        value = getattr(record, name)
-        doc[key] = Int64(value) if name.endswith("_ms") else value
-    return doc
-
-
-def _subscription(doc: dict[str, Any]) -> SubscriptionRecord:
-    return SubscriptionRecord(
-        id=doc["_id"], url=doc["url"], filters=dict(doc.get("filters") or {}),
-        enabled=bool(doc.get("enabled", True)), description=doc.get("description") or "",
-        secret=doc["secret"], previous_secret=doc.get("previousSecret"),
-        previous_secret_expires_ms=int(doc.get("previousSecretExpiresMs") or 0),
-        created_ms=int(doc.get("createdMs") or 0), updated_ms=int(doc.get("updatedMs") or 0),
-        disabled_reason=doc.get("disabledReason"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from publish.filters import Filters
+from shared.filters import Filters
 
 ARTICLE = {
     "uri": "urn:x", "language": "en-GB", "urgency": 3,
