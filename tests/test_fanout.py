@@ -12,10 +12,10 @@ from shared.article import Article, Source
 from shared.events import ArticlePublished
 from shared.streams import Entry
 
-from publish.fanout import FanOut
-from publish.queue import DeliveryQueue
-from publish.registry import SubscriptionRegistry
-from publish.store import SubscriptionRecord, SubscriptionStore
+from deliver.handlers import FanOut
+from deliver.queue import DeliveryQueue
+from deliver.registry import SubscriptionRegistry
+from deliver.store import SubscriptionRecord, SubscriptionStore
 
 pytestmark = pytest.mark.integration
 

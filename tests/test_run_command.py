@@ -47,8 +47,8 @@ def test_newsflow_run_publishes_the_sample_with_its_people_and_places(
                  "Istanbul", "Ankara", "Kherson"):
         assert name in out
     assert redis.Redis.from_url(run_redis_url).xlen("news.published") == 1
-    services = re.findall(r"^(?:ingest|enrich|publish)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
-    assert len(services) == 3
+    services = re.findall(r"^(?:ingest|enrich|publish|deliver)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
+    assert len(services) == 4
     for url in services:  # everything it started is stopped when it exits
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/healthz", timeout=2)
@@ -68,8 +68,8 @@ def test_sigterm_stops_everything_newsflow_run_started(
             if line.startswith("running;"):
                 break
         out = "".join(lines)
-        urls = re.findall(r"^(?:ingest|enrich|publish)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
-        assert len(urls) == 3, out
+        urls = re.findall(r"^(?:ingest|enrich|publish|deliver)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
+        assert len(urls) == 4, out
         run.terminate()  # SIGTERM, as a service manager or `kill` sends
         assert run.wait(timeout=60) == 0
     finally:

@@ -1,8 +1,10 @@
-"""Webhooks end to end: publish as a process, real HTTP receivers on loopback.
+"""Webhooks end to end: publish and deliver as processes, real HTTP receivers on loopback.
 
-Signatures are checked with the ``standardwebhooks`` reference implementation, never with
-Newsflow's own code. One publish process serves most tests (each test filters on its own source
-id, so a test only sees its own stories); the restart test runs its own.
+Stories go in on news.enriched; publish announces them on news.published; deliver (its own
+process, the ``webhooks`` group) sends them. Signatures are checked with the ``standardwebhooks``
+reference implementation, never with Newsflow's own code. One platform serves most tests (each
+test filters on its own source id, so a test only sees its own stories); the restart test runs
+its own.
 """
 
 from __future__ import annotations
@@ -149,19 +151,19 @@ def receiver(receivers: list[Receiver], script: Script | None = None,
     return r.start() if start else r
 
 
-# -- publish as a process ----------------------------------------------------------------------
+# -- publish and deliver as processes -------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: str,
          isolated_platform: Callable[..., AbstractContextManager[Platform]]
          ) -> Iterator[Platform]:
     with isolated_platform(tmp_path_factory.mktemp("webhooks"), redis_url, mongodb_uri,
-                           services=("publish",), **FAST) as platform:
+                           services=("publish", "deliver"), **FAST) as platform:
         yield platform
 
 
 def admin(plat: Platform) -> httpx.Client:
-    return httpx.Client(base_url=plat.url("publish"), timeout=10,
+    return httpx.Client(base_url=plat.url("deliver"), timeout=10,
                         headers={"Authorization": f"Bearer {ADMIN_KEY}"})
 
 
@@ -395,7 +397,7 @@ def test_dead_letters_keep_the_history_and_replay_from_the_cli(
     sub = subscribe(plat, hook.url, sources=[source])
     push(plat, story(f"urn:wh:{source}:1", source))
     hook.wait(lambda rs: len(rs) == 4)  # 1 + 3 retries
-    env = {"NEWSFLOW_PUBLISH_URL": plat.url("publish"), "NEWSFLOW_ADMIN_KEY": ADMIN_KEY}
+    env = {"NEWSFLOW_DELIVER_URL": plat.url("deliver"), "NEWSFLOW_ADMIN_KEY": ADMIN_KEY}
     runner = CliRunner()
     deadline = time.monotonic() + 5
     while True:
@@ -433,10 +435,10 @@ def test_private_and_metadata_targets_are_refused(plat: Platform, url: str) -> N
     assert response.json()["error"]["field"] == "url"
 
 
-def test_deliveries_survive_a_publish_restart(
+def test_deliveries_survive_a_deliver_restart(
         tmp_path: Path, redis_url: str, mongodb_uri: str, receivers: list[Receiver],
         isolated_platform: Callable[..., AbstractContextManager[Platform]]) -> None:
-    with isolated_platform(tmp_path, redis_url, mongodb_uri, services=("publish",),
+    with isolated_platform(tmp_path, redis_url, mongodb_uri, services=("publish", "deliver"),
                            **{**FAST, "NEWSFLOW_WEBHOOK_RETRY_SCHEDULE_S":
                               "0.2,0.5,1,1,1,1,1,1,1,1"}) as plat:
         hook = receiver(receivers, start=False)
@@ -448,12 +450,12 @@ def test_deliveries_survive_a_publish_restart(
             while not any(len(i["attempts"]) >= 1 for i in _wait_queued(api, sub["id"], 1)):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-        plat.processes["publish"].stop()
+        plat.processes["deliver"].stop()
         hook.start()
         time.sleep(1.0)
-        assert hook.requests == []  # nobody sends while publish is down
-        plat.start_service("publish")
-        plat.wait_ready(timeout=60, names=("publish",))
+        assert hook.requests == []  # nobody sends while deliver is down
+        plat.start_service("deliver")
+        plat.wait_ready(timeout=60, names=("deliver",))
         hook.wait(lambda rs: len(rs) == 1, timeout=15)
         time.sleep(1.0)
         assert len(hook.requests) == 1

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from publish.queue import Delivery, DeliveryQueue, delivery_id
+from deliver.queue import Delivery, DeliveryQueue, delivery_id
 
 pytestmark = pytest.mark.integration
 

@@ -1,12 +1,15 @@
 """Webhook delivery: one worker per subscription sends due deliveries, retries, dead-letters.
 
-Each enabled subscription has its own asyncio task and its own HTTP client with at most
-``webhook_max_in_flight`` requests, so a subscriber that hangs only ever holds its own slots.
+Each enabled subscription has its own asyncio task with at most ``webhook_max_in_flight``
+requests, so a subscriber that hangs only ever holds its own slots. A delivery is claimed (leased
+in Redis) only when a slot is free for it, and the lease of a send still running is renewed, so a
+delivery never waits out a lease it no longer needs and is never sent twice by two replicas.
 Attempt outcomes: 2xx delivered; 410 dead-letters the delivery and disables the subscription;
 anything else (other statuses, redirects, timeouts, network errors, a target that now resolves to
-a refused address) is retried after a full-jitter delay below the schedule's next ceiling, or
-at least ``Retry-After`` (capped); after the last attempt the delivery is dead-lettered with its
-whole attempt history.
+a refused address) is retried after a full-jitter delay below the schedule's next ceiling, or at
+least ``Retry-After`` (capped); after the last attempt the delivery is dead-lettered with its
+whole attempt history. Settling an attempt in Redis is retried until it succeeds: a delivery
+answered 2xx is never sent again because Redis was briefly out of reach.
 """
 
 from __future__ import annotations
@@ -17,26 +20,18 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-import httpx
 import structlog
 
-from shared.http import parse_retry_after
-
-from publish.egress import EgressPolicy, EgressRefused
-from publish.metrics import ChannelMetrics
-from publish.queue import Delivery, DeliveryQueue
-from publish.registry import Subscription, SubscriptionRegistry
-from publish.signing import signature_headers
+from deliver.metrics import DeliveryMetrics
+from deliver.queue import Delivery, DeliveryQueue
+from deliver.registry import Subscription, SubscriptionRegistry
+from deliver.sender import Attempt, WebhookSender
 
 log = structlog.get_logger()
 
-USER_AGENT = "Newsflow-Webhooks/0.1"
-RESPONSE_KEEP = 512  # bytes of a failed response kept in the attempt history
-RESPONSE_READ_MAX = 64 * 1024
-
 OnGone = Callable[[str, str], Awaitable[None]]
+SETTLE_BACKOFF_MAX_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -59,96 +54,6 @@ class RetryPolicy:
         return delay
 
 
-@dataclass(frozen=True)
-class Attempt:
-    at: str
-    status: int | None
-    error: str | None
-    duration_ms: int
-    outcome: str  # delivered | http_error | gone | timeout | network_error | refused
-    retry_after: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "delivered"
-
-    def record(self) -> dict[str, object]:
-        return {"at": self.at, "status": self.status, "error": self.error,
-                "duration_ms": self.duration_ms}
-
-
-class WebhookSender:
-    """One signed POST to the subscription's URL, after the SSRF check."""
-
-    def __init__(self, egress: EgressPolicy, *, connect_timeout_s: float,
-                 read_timeout_s: float) -> None:
-        self.egress = egress
-        self.timeout = httpx.Timeout(connect=connect_timeout_s, read=read_timeout_s,
-                                     write=read_timeout_s, pool=connect_timeout_s)
-        # read_timeout bounds each read; this bounds a receiver that trickles bytes.
-        self.deadline_s = connect_timeout_s + read_timeout_s + 1.0
-
-    def client(self, max_connections: int) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, trust_env=False,
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections))
-
-    async def send(self, client: httpx.AsyncClient, subscription: Subscription,
-                   delivery: Delivery) -> Attempt:
-        at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        started = time.perf_counter()
-
-        def finish(outcome: str, status: int | None = None, error: str | None = None,
-                   retry_after: float | None = None) -> Attempt:
-            ms = int((time.perf_counter() - started) * 1000)
-            return Attempt(at, status, error, ms, outcome, retry_after)
-
-        try:
-            target = await self.egress.check(subscription.record.url)
-        except EgressRefused as exc:
-            return finish("refused", error=f"refused: {exc}")
-        url, host_header, extensions = target.pinned()  # the check parsed it with httpx too
-        headers = {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            **host_header,
-            **signature_headers(delivery.id, int(time.time()), delivery.body,
-                                subscription.signing_secrets()),
-        }
-        request = client.build_request("POST", url, content=delivery.body.encode(),
-                                       headers=headers, extensions=extensions)
-        try:
-            async with asyncio.timeout(self.deadline_s) as deadline:
-                response = await client.send(request, stream=True)
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            return finish("timeout", error=f"timeout: {type(exc).__name__}")
-        except (httpx.HTTPError, OSError, ValueError) as exc:
-            return finish("network_error", error=f"{type(exc).__name__}: {exc}"[:300])
-        # The status line decides the outcome: a receiver that answered 2xx (or 410, or 503
-        # with Retry-After) and then trickles or breaks off its body must not count as a
-        # timeout, which would send an accepted delivery again.
-        status = response.status_code
-        head = bytearray()
-        try:
-            if not (200 <= status < 300 or status == 410):  # only a failure's body is kept
-                async with asyncio.timeout_at(deadline.when()):
-                    await _read_some(response, head)
-        except (TimeoutError, httpx.HTTPError, OSError, ValueError):
-            pass  # what arrived in time is enough for the attempt history
-        finally:
-            await response.aclose()
-        if 200 <= status < 300:
-            return finish("delivered", status)
-        if status == 410:
-            return finish("gone", status, "410 Gone")
-        error = head.decode("utf-8", "replace")[:RESPONSE_KEEP] or None
-        if 300 <= status < 400:
-            error = f"redirect to {response.headers.get('location', '?')} (not followed)"
-        return finish("http_error", status, error,
-                      parse_retry_after(response.headers.get("retry-after")))
-
-
 class SubscriptionWorker:
     """Claims and sends the due deliveries of one subscription, at most N at a time."""
 
@@ -156,17 +61,20 @@ class SubscriptionWorker:
         self.subscription_id = subscription_id
         self.d = dispatcher
         self.wake = asyncio.Event()
-        self.inflight: set[asyncio.Task[None]] = set()
+        self.inflight: dict[asyncio.Task[None], Delivery] = {}
 
     async def run(self) -> None:
         d = self.d
         limit = d.max_in_flight
+        # Claim in small batches (one Redis call for several deliveries) once a quarter of the
+        # slots are free, or at once when nothing is in flight.
+        batch = max(1, limit // 4)
         lease_ms = int(d.lease_s * 1000)
-        client = d.sender.client(limit)
+        renewer = asyncio.create_task(self._renew_leases(lease_ms))
         try:
             while True:
                 free = limit - len(self.inflight)
-                if free <= 0:
+                if free <= 0 or (self.inflight and free < batch):
                     await asyncio.wait(self.inflight, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 self.wake.clear()
@@ -176,8 +84,8 @@ class SubscriptionWorker:
                     log.exception("webhook.claim_failed", subscription=self.subscription_id)
                     claimed, next_due = [], None
                 for delivery in claimed:
-                    task = asyncio.create_task(self._deliver(client, delivery))
-                    self.inflight.add(task)
+                    task = asyncio.create_task(self._deliver(delivery))
+                    self.inflight[task] = delivery
                     task.add_done_callback(self._done)
                 if claimed and len(claimed) == free:
                     continue
@@ -186,64 +94,93 @@ class SubscriptionWorker:
                     async with asyncio.timeout(wait):  # not wait_for: see sse.client_frames
                         await self.wake.wait()
         finally:
+            renewer.cancel()
             for task in self.inflight:
                 task.cancel()
-            await asyncio.gather(*self.inflight, return_exceptions=True)
-            await client.aclose()
+            await asyncio.gather(renewer, *self.inflight, return_exceptions=True)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self.inflight.discard(task)
+        self.inflight.pop(task, None)
         self.wake.set()
 
-    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+    async def _renew_leases(self, lease_ms: int) -> None:
+        """Push the lease of every send still running a full lease ahead, every third of one."""
+        while True:
+            await asyncio.sleep(lease_ms / 3000)
+            ids = [d.id for d in self.inflight.values()]
+            if ids:
+                try:
+                    await self.d.queue.renew(self.subscription_id, ids, lease_ms)
+                except Exception:
+                    log.exception("webhook.renew_failed", subscription=self.subscription_id)
+
+    async def _deliver(self, delivery: Delivery) -> None:
         d = self.d
         subscription = d.registry.get(self.subscription_id)
         if subscription is None or not subscription.record.enabled:
-            await d.queue.release(delivery)
+            await _until_done(lambda: d.queue.release(delivery), delivery)
             return
         try:
-            attempt = await d.sender.send(client, subscription, delivery)
+            attempt = await d.sender.send(subscription, delivery)
         except asyncio.CancelledError:
             # Shutting down mid-send: due again now, for whichever replica runs next.
-            await asyncio.shield(d.queue.release(delivery))
+            with contextlib.suppress(Exception):
+                await asyncio.shield(d.queue.release(delivery))
             raise
-        try:
-            await self._settle(subscription, delivery, attempt)
-        except Exception:
-            log.exception("webhook.settle_failed", delivery_id=delivery.id)
+        delivery.attempts.append(attempt.record())
+        await _until_done(lambda: self._settle(subscription, delivery, attempt), delivery)
 
     async def _settle(self, subscription: Subscription, delivery: Delivery,
                       attempt: Attempt) -> None:
         d = self.d
         sub = subscription.id
-        delivery.attempts.append(attempt.record())
-        d.metrics.webhook_attempts.labels(sub, attempt.outcome).inc()
         tries = len(delivery.attempts) - delivery_round_start(delivery)
         fields = {"subscription": sub, "delivery_id": delivery.id, "attempt": tries,
                   "status": attempt.status, "ms": attempt.duration_ms}
         if attempt.ok:
             await d.queue.complete(delivery)
-            d.metrics.webhook_final.labels(sub, "delivered").inc()
-            latency = time.time() - delivery.published_ms / 1000
-            d.metrics.webhook_latency.labels(sub).observe(max(0.0, latency))
-            log.info("webhook.delivered", **fields)
+            d.metrics.attempt(attempt.outcome)
+            d.metrics.finished("delivered", time.time() - delivery.published_ms / 1000)
+            log.debug("webhook.delivered", **fields)
             return
         if attempt.outcome == "gone":
             reason = "410 Gone: the subscriber asked to stop; subscription disabled"
-            await d.queue.dead_letter(delivery, reason)
-            d.metrics.webhook_final.labels(sub, "dead_lettered").inc()
+            await d.queue.dead_letter(delivery, reason, attempt.status)
+            d.metrics.attempt(attempt.outcome)
+            d.metrics.finished("dead_lettered")
             log.warning("webhook.gone", **fields)
             await d.on_gone(sub, reason)
             return
         delay = d.policy.delay(tries, attempt.retry_after)
         if delay is None:
-            if await d.queue.dead_letter(delivery, f"failed {tries} attempts"):
-                d.metrics.webhook_final.labels(sub, "dead_lettered").inc()
+            dead = await d.queue.dead_letter(delivery, f"failed {tries} attempts",
+                                             attempt.status)
+            d.metrics.attempt(attempt.outcome)
+            if dead:
+                d.metrics.finished("dead_lettered")
             log.warning("webhook.dead_lettered", error=attempt.error, **fields)
-        elif await d.queue.retry(delivery, delay):
+        elif await d.queue.retry(delivery, delay, attempt.status):
+            d.metrics.attempt(attempt.outcome)
             log.info("webhook.retry", error=attempt.error, delay_s=round(delay, 3), **fields)
         else:
-            d.metrics.webhook_final.labels(sub, "dropped_by_kill").inc()
+            d.metrics.attempt(attempt.outcome)
+            d.metrics.finished("dropped_by_kill")
+
+
+async def _until_done(step: Callable[[], Awaitable[None]], delivery: Delivery) -> None:
+    """Run a Redis step until it succeeds (the lease is renewed meanwhile); logged once."""
+    pause = 0.05
+    failed = False
+    while True:
+        try:
+            await step()
+            return
+        except Exception:
+            if not failed:
+                log.exception("webhook.settle_failed", delivery_id=delivery.id)
+                failed = True
+        await asyncio.sleep(pause)
+        pause = min(SETTLE_BACKOFF_MAX_S, pause * 2)
 
 
 def delivery_round_start(delivery: Delivery) -> int:
@@ -255,10 +192,10 @@ def delivery_round_start(delivery: Delivery) -> int:
 
 
 class Dispatcher:
-    """Runs one worker per enabled subscription and keeps the queue-depth gauges current."""
+    """Runs one worker per enabled subscription and keeps the queue gauges current."""
 
     def __init__(self, *, registry: SubscriptionRegistry, queue: DeliveryQueue,
-                 sender: WebhookSender, policy: RetryPolicy, metrics: ChannelMetrics,
+                 sender: WebhookSender, policy: RetryPolicy, metrics: DeliveryMetrics,
                  on_gone: OnGone, max_in_flight: int, poll_s: float, lease_s: float,
                  story_memory_s: int) -> None:
         self.registry = registry
@@ -273,9 +210,9 @@ class Dispatcher:
         self.story_memory_ms = story_memory_s * 1000
         self.workers: dict[str, tuple[SubscriptionWorker, asyncio.Task[None]]] = {}
         self.running = False
-        self._gauged: set[str] = set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self.sender.start()
         self.running = True
         self.sync()
 
@@ -297,17 +234,13 @@ class Dispatcher:
             entry[0].wake.set()
 
     async def housekeeping(self, interval_s: float = 1.0) -> None:
-        """Queue depth per subscription every second; forget old memories every minute."""
+        """Queue depth every second (one pipeline); forget old memories every minute."""
         last_forget = 0.0
         while True:
             try:
                 ids = list(self.registry.by_id)
-                for sub in ids:
-                    depth = await self.queue.depth(sub)
-                    self.metrics.webhook_queue_depth.labels(sub).set(depth)
-                for gone in self._gauged - set(ids):
-                    self.metrics.webhook_queue_depth.remove(gone)
-                self._gauged = set(ids)
+                self.metrics.set_depth(await self.queue.total_depth(ids))
+                self.metrics.subscriptions.set(len(self.registry.enabled()))
                 if time.monotonic() - last_forget > 60:
                     last_forget = time.monotonic()
                     for sub in ids:
@@ -323,11 +256,4 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _read_some(response: httpx.Response, into: bytearray) -> None:
-    """Up to RESPONSE_READ_MAX bytes of a failed response's body, kept if cut off midway."""
-    async for chunk in response.aiter_raw():
-        into += chunk
-        if len(into) >= RESPONSE_READ_MAX:
-            return
+        await self.sender.close()

@@ -13,6 +13,18 @@ Keys per subscription (``{id}`` is a Redis Cluster hash tag, so each script touc
                                  after a crash does not send it again), trimmed after a day
     webhooks:{sub}:story:<hash>  SET of queued or dead delivery ids of one story (a kill drops them)
     webhooks:{sub}:deleted       set when the subscription is deleted: nothing is queued for it
+    webhooks:{sub}:stats         HASH of the subscription's delivery figures, written by the same
+                                 scripts that settle each attempt (the per-subscription health
+                                 an operator reads; /metrics carries totals only):
+                                   delivered          deliveries answered 2xx
+                                   failed_attempts    attempts that did not succeed
+                                   dead_lettered      deliveries that gave up (or got 410)
+                                   last_delivered_ms  Redis time of the last 2xx
+                                   last_failed_ms     Redis time of the last failed attempt
+                                   last_status        HTTP status of that attempt (0: none)
+
+Every key above is owned by the deliver service and has kept its name since webhooks were part
+of publish, so queues written by an older version are picked up as they are.
 
 The delivery id is ``<subscription id>_<ce_id>``: stable across retries, it is the
 ``webhook-id`` header.
@@ -22,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,29 +92,48 @@ if first[2] then out[2] = tonumber(first[2]) end
 return out
 """
 
-# KEYS: due rec story sent; ARGV: id
+# KEYS: due rec story sent stats; ARGV: id
 _COMPLETE = _NOW + """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
+redis.call('HINCRBY', KEYS[5], 'delivered', 1)
+redis.call('HSET', KEYS[5], 'last_delivered_ms', now)
 return 1
 """
 
-# KEYS: due rec; ARGV: id record delay_ms. 0 when the delivery was dropped meanwhile (a kill).
+_FAILED = """
+redis.call('HINCRBY', KEYS[3], 'failed_attempts', 1)
+redis.call('HSET', KEYS[3], 'last_failed_ms', now, 'last_status', ARGV[4])
+"""
+
+# KEYS: due rec stats; ARGV: id record delay_ms status. 0 when the delivery was dropped
+# meanwhile (a kill).
 _RETRY = _NOW + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+""" + _FAILED + """
 return 1
 """
 
-# KEYS: due rec dead; ARGV: id record
+# KEYS: due rec stats dead; ARGV: id record - status
 _DEAD = _NOW + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+redis.call('HINCRBY', KEYS[3], 'dead_lettered', 1)
+""" + _FAILED + """
+return 1
+"""
+
+# KEYS: due; ARGV: lease_ms id... Only ids still leased (claimed, not settled) move.
+_RENEW = _NOW + """
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', 'GT', now + tonumber(ARGV[1]), ARGV[i])
+end
 return 1
 """
 
@@ -171,6 +203,7 @@ class DeliveryQueue:
         self._retry = redis.register_script(_RETRY)
         self._dead = redis.register_script(_DEAD)
         self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
         self._replay = redis.register_script(_REPLAY)
 
     def key(self, subscription_id: str, name: str) -> str:
@@ -227,21 +260,28 @@ class DeliveryQueue:
         wait = None if next_due < 0 else max(0.0, (next_due - now) / 1000)
         return claimed, wait
 
+    async def renew(self, subscription_id: str, ids: list[str], lease_ms: int) -> None:
+        """Extend the lease of deliveries still being sent."""
+        await self._renew(keys=[self.key(subscription_id, "due")], args=[lease_ms, *ids])
+
     async def complete(self, d: Delivery) -> None:
         s = d.subscription
         await self._complete(keys=[self.key(s, "due"), self.key(s, "rec"),
-                                   self.story_key(s, d.uri), self.key(s, "sent")], args=[d.id])
+                                   self.story_key(s, d.uri), self.key(s, "sent"),
+                                   self.key(s, "stats")], args=[d.id])
 
-    async def retry(self, d: Delivery, delay_s: float) -> bool:
+    async def retry(self, d: Delivery, delay_s: float, status: int | None = None) -> bool:
         s = d.subscription
-        return bool(await self._retry(keys=[self.key(s, "due"), self.key(s, "rec")],
-                                      args=[d.id, d.to_json(), int(delay_s * 1000)]))
+        return bool(await self._retry(
+            keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "stats")],
+            args=[d.id, d.to_json(), int(delay_s * 1000), status or 0]))
 
-    async def dead_letter(self, d: Delivery, reason: str) -> bool:
+    async def dead_letter(self, d: Delivery, reason: str, status: int | None = None) -> bool:
         d.status, d.reason = "dead", reason
         s = d.subscription
-        return bool(await self._dead(keys=[self.key(s, "due"), self.key(s, "rec"),
-                                           self.key(s, "dead")], args=[d.id, d.to_json()]))
+        return bool(await self._dead(
+            keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "stats"),
+                  self.key(s, "dead")], args=[d.id, d.to_json(), "", status or 0]))
 
     async def release(self, d: Delivery) -> None:
         s = d.subscription
@@ -278,6 +318,20 @@ class DeliveryQueue:
 
     async def depth(self, subscription_id: str) -> int:
         return int(await self.redis.zcard(self.key(subscription_id, "due")))
+
+    async def total_depth(self, subscription_ids: Sequence[str]) -> int:
+        """Queued or in-flight deliveries of all these subscriptions (one pipeline)."""
+        if not subscription_ids:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for s in subscription_ids:
+            pipe.zcard(self.key(s, "due"))
+        return sum(int(n) for n in await pipe.execute())
+
+    async def stats(self, subscription_id: str) -> dict[str, int]:
+        """The subscription's delivery figures (see the key table)."""
+        raw: Any = await self.redis.hgetall(self.key(subscription_id, "stats"))
+        return {_text(k): int(v) for k, v in raw.items()}
 
     async def forget_old(self, subscription_id: str, story_memory_ms: int) -> None:
         now = int(time.time() * 1000)

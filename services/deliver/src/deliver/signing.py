@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,9 +24,15 @@ def signature_headers(msg_id: str, timestamp: int, body: str,
     """The three Standard Webhooks headers; one ``v1,...`` entry per valid secret
     (two while a rotated-out secret is still in its overlap window)."""
     when = datetime.fromtimestamp(timestamp, UTC)
-    signatures = " ".join(Webhook(secret).sign(msg_id, when, body) for secret in secrets_)
+    signatures = " ".join(_signer(secret).sign(msg_id, when, body) for secret in secrets_)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signatures,
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _signer(secret: str) -> Webhook:
+    """One signer per secret: building it decodes the secret, which costs more than signing."""
+    return Webhook(secret)

@@ -120,14 +120,14 @@ class FeedPoller:
 
     @contextlib.asynccontextmanager
     async def _fetch(self, url: str, headers: dict[str, str],
-                     timeout: float) -> AsyncIterator[httpx.Response]:
+                     timeout_s: float) -> AsyncIterator[httpx.Response]:
         """GET through the egress policy, following redirects hop by hop, each one checked."""
         for _ in range(MAX_REDIRECTS + 1):
             target = await self.egress.check(url)
             pinned, host, server_name = target.pinned()
             extensions = {"sni_hostname": server_name} if server_name else {}
             request = self.client.build_request("GET", pinned, headers={**headers, **host},
-                                                timeout=timeout, extensions=extensions)
+                                                timeout=timeout_s, extensions=extensions)
             response = await self.client.send(request, stream=True)
             try:
                 location = response.headers.get("location")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -15,6 +14,7 @@ from faststream.redis import RedisBroker
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from shared.errors import validation_body
 from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
@@ -98,16 +98,6 @@ def create_app(settings: PublishSettings | None = None,
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(_validation_body(exc), status_code=422)
+        return JSONResponse(validation_body(exc.errors()), status_code=422)
 
     return app
-
-
-def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
-    """FastAPI's validation errors in the service's shape, naming the first bad field."""
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-    field = ".".join(p for p in loc if not p.isdigit()) or "body"
-    return {"error": {"code": "invalid", "message": f"{field}: {first.get('msg', 'invalid')}",
-                      "field": field}}
