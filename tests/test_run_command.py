@@ -17,6 +17,8 @@ pytestmark = pytest.mark.e2e
 # A database of its own: `newsflow run` uses the real stream names, not a test prefix.
 DB = 11
 
+SERVICE_LINE = re.compile(r"^(?:ingest|enrich|publish|deliver)\s+(http://127\.0\.0\.1:\d+)", re.M)
+
 
 def _clear(url: str) -> None:
     client = redis.Redis.from_url(url)
@@ -47,7 +49,7 @@ def test_newsflow_run_publishes_the_sample_with_its_people_and_places(
                  "Istanbul", "Ankara", "Kherson"):
         assert name in out
     assert redis.Redis.from_url(run_redis_url).xlen("news.published") == 1
-    services = re.findall(r"^(?:ingest|enrich|publish|deliver)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
+    services = SERVICE_LINE.findall(out)
     assert len(services) == 4
     for url in services:  # everything it started is stopped when it exits
         with pytest.raises(httpx.ConnectError):
@@ -68,7 +70,7 @@ def test_sigterm_stops_everything_newsflow_run_started(
             if line.startswith("running;"):
                 break
         out = "".join(lines)
-        urls = re.findall(r"^(?:ingest|enrich|publish|deliver)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
+        urls = SERVICE_LINE.findall(out)
         assert len(urls) == 4, out
         run.terminate()  # SIGTERM, as a service manager or `kill` sends
         assert run.wait(timeout=60) == 0

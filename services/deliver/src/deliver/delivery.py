@@ -20,12 +20,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
 from deliver.metrics import DeliveryMetrics
 from deliver.queue import Delivery, DeliveryQueue
-from deliver.registry import Subscription, SubscriptionRegistry
+from deliver.registry import SubscriptionRegistry
 from deliver.sender import Attempt, WebhookSender
 
 log = structlog.get_logger()
@@ -55,94 +56,157 @@ class RetryPolicy:
 
 
 class SubscriptionWorker:
-    """Claims and sends the due deliveries of one subscription, at most N at a time."""
+    """Sends the due deliveries of one subscription, at most N requests at a time.
+
+    A claimer keeps a small buffer of claimed deliveries topped up (between N and 2N, one Redis
+    call per refill, made while the requests of the last refill are still running); N sender
+    tasks take from it. A sender hands each attempt to the settler and takes the next delivery at
+    once: attempts are settled in batches (one pipeline), so neither the claim nor the settle
+    round trip sits between two requests. Every delivery claimed and not yet settled has its
+    lease renewed, so a buffered delivery never outlives its lease.
+    """
 
     def __init__(self, subscription_id: str, dispatcher: Dispatcher) -> None:
         self.subscription_id = subscription_id
         self.d = dispatcher
         self.wake = asyncio.Event()
-        self.inflight: dict[asyncio.Task[None], Delivery] = {}
+        self.ready: asyncio.Queue[Delivery] = asyncio.Queue()
+        self.leased: dict[str, Delivery] = {}  # claimed, not settled: their leases are renewed
+        self.to_settle: list[tuple[Delivery, Attempt]] = []
+        self._settle_wake = asyncio.Event()
+        self._low = asyncio.Event()  # the buffer is at or below its low mark
+
+    def poke(self) -> None:
+        """New deliveries may be due: claim at once."""
+        self.wake.set()
 
     async def run(self) -> None:
         d = self.d
-        limit = d.max_in_flight
-        # Claim in small batches (one Redis call for several deliveries) once a quarter of the
-        # slots are free, or at once when nothing is in flight.
-        batch = max(1, limit // 4)
         lease_ms = int(d.lease_s * 1000)
-        renewer = asyncio.create_task(self._renew_leases(lease_ms))
+        settler = asyncio.create_task(self._settle_loop())
+        helpers = [asyncio.create_task(self._renew_leases(lease_ms)),
+                   asyncio.create_task(self._claim_loop(lease_ms))]
+        senders = [asyncio.create_task(self._send_loop()) for _ in range(d.max_in_flight)]
         try:
-            while True:
-                free = limit - len(self.inflight)
-                if free <= 0 or (self.inflight and free < batch):
-                    await asyncio.wait(self.inflight, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                self.wake.clear()
-                try:
-                    claimed, next_due = await d.queue.claim(self.subscription_id, free, lease_ms)
-                except Exception:
-                    log.exception("webhook.claim_failed", subscription=self.subscription_id)
-                    claimed, next_due = [], None
-                for delivery in claimed:
-                    task = asyncio.create_task(self._deliver(delivery))
-                    self.inflight[task] = delivery
-                    task.add_done_callback(self._done)
-                if claimed and len(claimed) == free:
-                    continue
-                wait = d.poll_s if next_due is None else min(d.poll_s, next_due)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):  # not wait_for: see sse.client_frames
-                        await self.wake.wait()
+            await asyncio.gather(*senders, *helpers)
         finally:
-            renewer.cancel()
-            for task in self.inflight:
+            for task in [*senders, *helpers]:
                 task.cancel()
-            await asyncio.gather(renewer, *self.inflight, return_exceptions=True)
+            await asyncio.gather(*senders, *helpers, return_exceptions=True)
+            # Attempts already made are settled before leaving (a 2xx is never sent again);
+            # claimed but unsent deliveries are due again at once, for whichever replica runs.
+            unsent = []
+            while not self.ready.empty():
+                unsent.append(self.ready.get_nowait())
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(unsent))
+            self._settle_wake.set()
+            settler.cancel()
+            await asyncio.gather(settler, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._settle_batch())
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.inflight.pop(task, None)
-        self.wake.set()
+    async def _claim_loop(self, lease_ms: int) -> None:
+        d = self.d
+        low, high = d.max_in_flight, 2 * d.max_in_flight
+        while True:
+            if self.ready.qsize() > low:
+                self._low.clear()
+                await self._low.wait()
+                continue
+            self.wake.clear()
+            try:
+                claimed, next_due = await d.queue.claim(self.subscription_id,
+                                                        high - self.ready.qsize(), lease_ms)
+            except Exception:
+                log.exception("webhook.claim_failed", subscription=self.subscription_id)
+                claimed, next_due = [], None
+            for delivery in claimed:
+                self.leased[delivery.id] = delivery
+                self.ready.put_nowait(delivery)
+            if claimed:
+                continue  # more may be due
+            wait = d.poll_s if next_due is None else min(d.poll_s, next_due)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):  # not wait_for: see sse.client_frames
+                    await self.wake.wait()
+
+    async def _send_loop(self) -> None:
+        d = self.d
+        low = d.max_in_flight
+        while True:
+            delivery = await self.ready.get()
+            if self.ready.qsize() <= low:
+                self._low.set()
+            subscription = d.registry.get(self.subscription_id)
+            if subscription is None or not subscription.record.enabled:
+                await self._release([delivery])
+                continue
+            try:
+                attempt = await d.sender.send(subscription, delivery)
+            except asyncio.CancelledError:
+                # Shutting down mid-send: due again now, for whichever replica runs next.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._release([delivery]))
+                raise
+            except Exception:
+                log.exception("webhook.send_failed", delivery_id=delivery.id)
+                await asyncio.sleep(d.poll_s)
+                await self._release([delivery])
+                continue
+            delivery.attempts.append(attempt.record())
+            self.to_settle.append((delivery, attempt))
+            self._settle_wake.set()
+
+    async def _release(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await _until_done(delivery.id, self.d.queue.release, delivery)
+            self.leased.pop(delivery.id, None)
+
+    async def _settle_loop(self) -> None:
+        while True:
+            await self._settle_wake.wait()
+            self._settle_wake.clear()
+            await self._settle_batch()
+
+    async def _settle_batch(self) -> None:
+        """Settle every attempt made so far: completions in one pipeline, retried until done."""
+        while self.to_settle:
+            batch, self.to_settle = self.to_settle, []
+            done = [(dv, at) for dv, at in batch if at.ok]
+            if done:
+                await _until_done(done[0][0].id, self._complete, done)
+            for delivery, attempt in batch:
+                if not attempt.ok:
+                    await _until_done(delivery.id, self._settle_failure, delivery, attempt)
+                self.leased.pop(delivery.id, None)
+
+    async def _complete(self, done: list[tuple[Delivery, Attempt]]) -> None:
+        d = self.d
+        await d.queue.complete_many([delivery for delivery, _ in done])
+        now = time.time()
+        for delivery, attempt in done:
+            d.metrics.attempt(attempt.outcome)
+            d.metrics.finished("delivered", now - delivery.published_ms / 1000)
 
     async def _renew_leases(self, lease_ms: int) -> None:
-        """Push the lease of every send still running a full lease ahead, every third of one."""
+        """Push the lease of every delivery claimed and not settled a full lease ahead, every
+        third of one."""
         while True:
             await asyncio.sleep(lease_ms / 3000)
-            ids = [d.id for d in self.inflight.values()]
+            ids = list(self.leased)
             if ids:
                 try:
                     await self.d.queue.renew(self.subscription_id, ids, lease_ms)
                 except Exception:
                     log.exception("webhook.renew_failed", subscription=self.subscription_id)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _settle_failure(self, delivery: Delivery, attempt: Attempt) -> None:
         d = self.d
-        subscription = d.registry.get(self.subscription_id)
-        if subscription is None or not subscription.record.enabled:
-            await _until_done(lambda: d.queue.release(delivery), delivery)
-            return
-        try:
-            attempt = await d.sender.send(subscription, delivery)
-        except asyncio.CancelledError:
-            # Shutting down mid-send: due again now, for whichever replica runs next.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(d.queue.release(delivery))
-            raise
-        delivery.attempts.append(attempt.record())
-        await _until_done(lambda: self._settle(subscription, delivery, attempt), delivery)
-
-    async def _settle(self, subscription: Subscription, delivery: Delivery,
-                      attempt: Attempt) -> None:
-        d = self.d
-        sub = subscription.id
+        sub = self.subscription_id
         tries = len(delivery.attempts) - delivery_round_start(delivery)
         fields = {"subscription": sub, "delivery_id": delivery.id, "attempt": tries,
                   "status": attempt.status, "ms": attempt.duration_ms}
-        if attempt.ok:
-            await d.queue.complete(delivery)
-            d.metrics.attempt(attempt.outcome)
-            d.metrics.finished("delivered", time.time() - delivery.published_ms / 1000)
-            log.debug("webhook.delivered", **fields)
-            return
         if attempt.outcome == "gone":
             reason = "410 Gone: the subscriber asked to stop; subscription disabled"
             await d.queue.dead_letter(delivery, reason, attempt.status)
@@ -167,17 +231,18 @@ class SubscriptionWorker:
             d.metrics.finished("dropped_by_kill")
 
 
-async def _until_done(step: Callable[[], Awaitable[None]], delivery: Delivery) -> None:
+async def _until_done(delivery_id: str, step: Callable[..., Awaitable[object]],
+                      *args: Any) -> None:
     """Run a Redis step until it succeeds (the lease is renewed meanwhile); logged once."""
     pause = 0.05
     failed = False
     while True:
         try:
-            await step()
+            await step(*args)
             return
         except Exception:
             if not failed:
-                log.exception("webhook.settle_failed", delivery_id=delivery.id)
+                log.exception("webhook.settle_failed", delivery_id=delivery_id)
                 failed = True
         await asyncio.sleep(pause)
         pause = min(SETTLE_BACKOFF_MAX_S, pause * 2)
@@ -231,7 +296,7 @@ class Dispatcher:
     def wake(self, subscription_id: str) -> None:
         entry = self.workers.get(subscription_id)
         if entry:
-            entry[0].wake.set()
+            entry[0].poke()
 
     async def housekeeping(self, interval_s: float = 1.0) -> None:
         """Queue depth every second (one pipeline); forget old memories every minute."""

@@ -50,27 +50,33 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: due rec story got sent dead deleted; ARGV: id record uri is_kill
+# One subscription's deliveries of a batch, in order (a kill drops the versions queued before it,
+# earlier in the same batch too). KEYS: due rec got sent dead deleted story_1 .. story_n;
+# ARGV: id_1 record_1 uri_1 is_kill_1 .. id_n record_n uri_n is_kill_n -> {queued, dropped}
 _ENQUEUE = _NOW + """
-if redis.call('EXISTS', KEYS[7]) == 1 then return {0, 0} end
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('ZSCORE', KEYS[5], ARGV[1]) then
-  return {0, 0}
-end
-local dropped = 0
-if ARGV[4] == '1' then
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('ZREM', KEYS[6], id)
-    dropped = dropped + redis.call('HDEL', KEYS[2], id)
+if redis.call('EXISTS', KEYS[6]) == 1 then return {0, 0} end
+local queued, dropped = 0, 0
+for i = 1, #ARGV / 4 do
+  local id, record, uri, kill = ARGV[4*i-3], ARGV[4*i-2], ARGV[4*i-1], ARGV[4*i]
+  local story = KEYS[6 + i]
+  if redis.call('HEXISTS', KEYS[2], id) == 0 and not redis.call('ZSCORE', KEYS[4], id) then
+    if kill == '1' then
+      for _, old in ipairs(redis.call('SMEMBERS', story)) do
+        redis.call('ZREM', KEYS[1], old)
+        redis.call('ZREM', KEYS[5], old)
+        dropped = dropped + redis.call('HDEL', KEYS[2], old)
+      end
+      redis.call('DEL', story)
+    else
+      redis.call('SADD', story, id)
+      redis.call('ZADD', KEYS[3], now, uri)
+    end
+    redis.call('HSET', KEYS[2], id, record)
+    redis.call('ZADD', KEYS[1], now, id)
+    queued = queued + 1
   end
-  redis.call('DEL', KEYS[3])
-else
-  redis.call('SADD', KEYS[3], ARGV[1])
-  redis.call('ZADD', KEYS[4], now, ARGV[3])
 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-return {1, dropped}
+return {queued, dropped}
 """
 
 # KEYS: due rec; ARGV: limit lease_ms -> {now, next_due or -1, id, record, id, record, ...}
@@ -172,7 +178,7 @@ class Delivery:
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)  # orjson serialises dataclasses natively (no asdict copy)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Delivery:
@@ -214,19 +220,23 @@ class DeliveryQueue:
         return self.key(subscription_id, f"story:{digest}")
 
     async def enqueue(self, deliveries: list[Delivery]) -> tuple[int, int]:
-        """Queue deliveries (a kill first drops its story's queued ones); one pipeline.
-        Returns (queued, dropped); repeats of queued or already sent deliveries are no-ops."""
+        """Queue deliveries (a kill first drops its story's queued ones); one script call per
+        subscription, all in one pipeline. Returns (queued, dropped); repeats of queued or
+        already sent deliveries are no-ops."""
         if not deliveries:
             return 0, 0
-        pipe = self.redis.pipeline(transaction=False)
+        by_subscription: dict[str, list[Delivery]] = {}
         for d in deliveries:
-            s = d.subscription
-            await self._enqueue(
-                keys=[self.key(s, "due"), self.key(s, "rec"), self.story_key(s, d.uri),
-                      self.key(s, "got"), self.key(s, "sent"), self.key(s, "dead"),
-                      self.key(s, "deleted")],
-                args=[d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"],
-                client=pipe)
+            by_subscription.setdefault(d.subscription, []).append(d)
+        pipe = self.redis.pipeline(transaction=False)
+        for s, mine in by_subscription.items():
+            keys = [self.key(s, "due"), self.key(s, "rec"), self.key(s, "got"),
+                    self.key(s, "sent"), self.key(s, "dead"), self.key(s, "deleted")]
+            args: list[Any] = []
+            for d in mine:
+                keys.append(self.story_key(s, d.uri))
+                args += [d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"]
+            await self._enqueue(keys=keys, args=args, client=pipe)
         results = await pipe.execute()
         return sum(int(r[0]) for r in results), sum(int(r[1]) for r in results)
 
@@ -265,10 +275,17 @@ class DeliveryQueue:
         await self._renew(keys=[self.key(subscription_id, "due")], args=[lease_ms, *ids])
 
     async def complete(self, d: Delivery) -> None:
-        s = d.subscription
-        await self._complete(keys=[self.key(s, "due"), self.key(s, "rec"),
-                                   self.story_key(s, d.uri), self.key(s, "sent"),
-                                   self.key(s, "stats")], args=[d.id])
+        await self.complete_many([d])
+
+    async def complete_many(self, deliveries: list[Delivery]) -> None:
+        """Mark deliveries as delivered (one pipeline)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for d in deliveries:
+            s = d.subscription
+            await self._complete(keys=[self.key(s, "due"), self.key(s, "rec"),
+                                       self.story_key(s, d.uri), self.key(s, "sent"),
+                                       self.key(s, "stats")], args=[d.id], client=pipe)
+        await pipe.execute()
 
     async def retry(self, d: Delivery, delay_s: float, status: int | None = None) -> bool:
         s = d.subscription

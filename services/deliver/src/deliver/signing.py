@@ -1,14 +1,19 @@
-"""Standard Webhooks signatures: secrets, and the headers a subscriber verifies a delivery by."""
+"""Standard Webhooks signatures: secrets, and the headers a subscriber verifies a delivery by.
+
+``v1,`` + base64 of HMAC-SHA256 over ``<webhook-id>.<webhook-timestamp>.<body>`` with the secret's
+bytes (base64 after ``whsec_``), as the spec and its reference library define it; computed here
+with the decoded key kept per secret, because decoding it again for every delivery cost more
+than the HMAC itself. Tests check these headers with the reference library.
+"""
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
-
-from standardwebhooks import Webhook
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
@@ -23,8 +28,10 @@ def signature_headers(msg_id: str, timestamp: int, body: str,
                       secrets_: Sequence[str]) -> dict[str, str]:
     """The three Standard Webhooks headers; one ``v1,...`` entry per valid secret
     (two while a rotated-out secret is still in its overlap window)."""
-    when = datetime.fromtimestamp(timestamp, UTC)
-    signatures = " ".join(_signer(secret).sign(msg_id, when, body) for secret in secrets_)
+    signed = f"{msg_id}.{timestamp}.{body}".encode()
+    signatures = " ".join(
+        "v1," + base64.b64encode(hmac.new(_key(s), signed, hashlib.sha256).digest()).decode()
+        for s in secrets_)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
@@ -33,6 +40,5 @@ def signature_headers(msg_id: str, timestamp: int, body: str,
 
 
 @functools.lru_cache(maxsize=4096)
-def _signer(secret: str) -> Webhook:
-    """One signer per secret: building it decodes the secret, which costs more than signing."""
-    return Webhook(secret)
+def _key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
