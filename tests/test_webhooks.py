@@ -242,6 +242,27 @@ def test_a_failing_receiver_gets_one_success_with_the_same_signed_webhook_id(
         Webhook("whsec_" + "A" * 32).verify(hook.requests[-1].body, hook.requests[-1].headers)
 
 
+def test_metrics_count_outcomes_without_subscription_labels_and_stats_stay_in_redis(
+        plat: Platform, receivers: list[Receiver]) -> None:
+    hook = receiver(receivers, lambda n: (503, {}, 0.0) if n < 1 else (200, {}, 0.0))
+    source = src()
+    sub = subscribe(plat, hook.url, sources=[source])
+    push(plat, story(f"urn:wh:{source}:1", source))
+    hook.wait(lambda rs: len(ok(rs)) == 1)
+    client = redis.Redis.from_url(plat.redis_url)
+    stats_key = f"{plat.stream_prefix}webhooks:{{{sub['id']}}}:stats"
+    deadline = time.monotonic() + 10
+    while client.hget(stats_key, "delivered") != b"1":
+        assert time.monotonic() < deadline, client.hgetall(stats_key)
+        time.sleep(0.05)
+    assert client.hget(stats_key, "failed_attempts") == b"1"
+    assert client.hget(stats_key, "last_status") == b"503"
+    metrics = httpx.get(f"{plat.url('deliver')}/metrics", timeout=10).text
+    assert 'newsflow_webhook_attempts_total{outcome="delivered"}' in metrics
+    assert 'newsflow_webhook_attempts_total{outcome="http_error"}' in metrics
+    assert "subscription=" not in metrics and sub["id"] not in metrics
+
+
 def test_a_hanging_subscriber_does_not_delay_a_healthy_one(
         plat: Platform, receivers: list[Receiver]) -> None:
     hanging = receiver(receivers, lambda n: (200, {}, 3.0))  # read timeout is 1s
