@@ -6,7 +6,8 @@ figures) and each subscription points at one fast receiver: a separate process (
 httptools, on loopback) that verifies nothing, answers 204 and notes when each ``webhook-id``
 arrived. For each case the same number of requests, with the same signed bodies, is then sent by
 a plain aiohttp client (one session, N in flight) to the same receiver: the ceiling of an HTTP
-client on this machine, measured in the same run.
+client on this machine, measured in the same run just before and just after each deliver run
+(the mean of the two is shown: the machine is shared and noisy).
 
 Cases: one subscription at 1, 4 and 16 in flight (the 16 run is the burst: latency is counted
 from the last story's announcement too); 10 subscriptions at 16 in flight each against the same
@@ -144,12 +145,15 @@ class Bench:
                 api.delete(f"/v1/subscriptions/{sub}")
 
     def case(self, name: str, in_flight: int, subscriptions: int, events: int) -> dict[str, Any]:
+        stories = [_event(f"urn:bench:{self.serial}:{n}") for n in range(events)]
+        self.serial += 1
+        bodies = [_body(e) for e in stories] * subscriptions
+        before = asyncio.run(_plain_aiohttp(self.receiver.url, bodies, in_flight))
+        self.receiver.report()
         self.start_deliver(in_flight)
         try:
             ids = self.subscribe(subscriptions)
             time.sleep(0.2)  # the entries below are announced after the subscriptions' creation
-            stories = [_event(f"urn:bench:{self.serial}:{n}") for n in range(events)]
-            self.serial += 1
             self.receiver.report()  # forget anything earlier
             pid = self.plat.processes["deliver"].popen.pid
             cpu_before = _cpu_s(pid)
@@ -170,9 +174,9 @@ class Bench:
         latencies = sorted(t - announced[i.rsplit("_", 1)[1]] for i, t in arrivals)
         last_announced = max(announced.values())
         span = max(times) - min(times)
-        bodies = [_body(e) for e in stories] * subscriptions
-        reference = asyncio.run(_plain_aiohttp(self.receiver.url, bodies, in_flight))
+        after = asyncio.run(_plain_aiohttp(self.receiver.url, bodies, in_flight))
         self.receiver.report()
+        reference = (before + after) / 2
         return {
             "case": name, "deliveries": len(counts),
             "rate": len(arrivals) / span if span > 0 else float("inf"),

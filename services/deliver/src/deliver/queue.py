@@ -98,14 +98,17 @@ if first[2] then out[2] = tonumber(first[2]) end
 return out
 """
 
-# KEYS: due rec story sent stats; ARGV: id
+# Deliveries of one subscription answered 2xx. KEYS: due rec sent stats story_1 .. story_n;
+# ARGV: id_1 .. id_n
 _COMPLETE = _NOW + """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('SREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[4], now, ARGV[1])
-redis.call('HINCRBY', KEYS[5], 'delivered', 1)
-redis.call('HSET', KEYS[5], 'last_delivered_ms', now)
+for i, id in ipairs(ARGV) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('SREM', KEYS[4 + i], id)
+  redis.call('ZADD', KEYS[3], now, id)
+end
+redis.call('HINCRBY', KEYS[4], 'delivered', #ARGV)
+redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
 return 1
 """
 
@@ -278,13 +281,15 @@ class DeliveryQueue:
         await self.complete_many([d])
 
     async def complete_many(self, deliveries: list[Delivery]) -> None:
-        """Mark deliveries as delivered (one pipeline)."""
-        pipe = self.redis.pipeline(transaction=False)
+        """Mark deliveries as delivered: one script call per subscription, one pipeline."""
+        by_subscription: dict[str, list[Delivery]] = {}
         for d in deliveries:
-            s = d.subscription
-            await self._complete(keys=[self.key(s, "due"), self.key(s, "rec"),
-                                       self.story_key(s, d.uri), self.key(s, "sent"),
-                                       self.key(s, "stats")], args=[d.id], client=pipe)
+            by_subscription.setdefault(d.subscription, []).append(d)
+        pipe = self.redis.pipeline(transaction=False)
+        for s, mine in by_subscription.items():
+            keys = [self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
+                    self.key(s, "stats"), *(self.story_key(s, d.uri) for d in mine)]
+            await self._complete(keys=keys, args=[d.id for d in mine], client=pipe)
         await pipe.execute()
 
     async def retry(self, d: Delivery, delay_s: float, status: int | None = None) -> bool:
