@@ -16,6 +16,7 @@ case that used to exhaust the Redis pool). Each case prints repeated ``webhook-i
 sent more than once; must be 0) and deliver's CPU time per delivery.
 
     nice -n 10 uv run --frozen python bench/webhooks.py [--events 2000] [--multi-events 1000]
+        [--cases 1,4,16,10x16,12x16]
 """
 
 from __future__ import annotations
@@ -253,6 +254,17 @@ def _p99(values: list[float]) -> float:
     return values[max(0, int(len(values) * 0.99) - 1)]
 
 
+def _cases(args: argparse.Namespace) -> list[tuple[str, int, int, int]]:
+    cases = []
+    for spec in args.cases.split(","):
+        subs, _, limit = spec.rpartition("x")
+        count, in_flight = int(subs or 1), int(limit)
+        name = (f"{count} subscription{'s' if count > 1 else ''}, {in_flight} in flight"
+                + (" (burst)" if count == 1 and in_flight == 16 else ""))
+        cases.append((name, in_flight, count, args.events if count == 1 else args.multi_events))
+    return cases
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000, help="stories, one subscription")
@@ -260,6 +272,8 @@ def main() -> None:
                         help="stories, several subscriptions")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="one JSON line per case too")
+    parser.add_argument("--cases", default="1,4,16,10x16,12x16",
+                        help="in flight, or subscriptions x in flight, comma-separated")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
@@ -274,13 +288,7 @@ def main() -> None:
         print(f"{'case':34} {'deliver/s':>10} {'aiohttp/s':>10} {'ratio':>6} "
               f"{'p99 announce':>13} {'p99 after last':>15} {'repeated ids':>13} "
               f"{'CPU ms/deliv':>13}")
-        for name, in_flight, subs, events in (
-            ("1 subscription, 1 in flight", 1, 1, args.events),
-            ("1 subscription, 4 in flight", 4, 1, args.events),
-            ("1 subscription, 16 in flight (burst)", 16, 1, args.events),
-            ("10 subscriptions, 16 in flight", 16, 10, args.multi_events),
-            ("12 subscriptions, 16 in flight", 16, 12, args.multi_events),
-        ):
+        for name, in_flight, subs, events in _cases(args):
             row = bench.case(name, in_flight, subs, events)
             rows.append(row)
             print(f"{name:34} {row['rate']:>10,.0f} {row['reference']:>10,.0f} "

@@ -33,6 +33,8 @@ log = structlog.get_logger()
 
 OnGone = Callable[[str, str], Awaitable[None]]
 SETTLE_BACKOFF_MAX_S = 2.0
+SETTLE_EVERY_S = 0.005  # attempts are settled in batches at most this often
+CLAIM_LOW = 8  # the claim buffer is refilled when it holds this many (or N in flight)
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,9 @@ class RetryPolicy:
 class SubscriptionWorker:
     """Sends the due deliveries of one subscription, at most N requests at a time.
 
-    A claimer keeps a small buffer of claimed deliveries topped up (between N and 2N, one Redis
-    call per refill, made while the requests of the last refill are still running); N sender
-    tasks take from it. A sender hands each attempt to the settler and takes the next delivery at
+    A claimer keeps a small buffer of claimed deliveries topped up (between N and 2N, at least
+    8 and 16; one Redis call per refill, made while the requests of the last refill are still
+    running); N sender tasks take from it. A sender hands each attempt to the settler and takes the next delivery at
     once: attempts are settled in batches (one pipeline), so neither the claim nor the settle
     round trip sits between two requests. Every delivery claimed and not yet settled has its
     lease renewed, so a buffered delivery never outlives its lease.
@@ -108,7 +110,9 @@ class SubscriptionWorker:
 
     async def _claim_loop(self, lease_ms: int) -> None:
         d = self.d
-        low, high = d.max_in_flight, 2 * d.max_in_flight
+        # A few more than the requests in flight even at a low limit: one claim then serves
+        # several requests. What waits in the buffer is leased and renewed like what is sent.
+        low, high = max(d.max_in_flight, CLAIM_LOW), max(2 * d.max_in_flight, 2 * CLAIM_LOW)
         while True:
             if self.ready.qsize() > low:
                 self._low.clear()
@@ -133,7 +137,7 @@ class SubscriptionWorker:
 
     async def _send_loop(self) -> None:
         d = self.d
-        low = d.max_in_flight
+        low = max(d.max_in_flight, CLAIM_LOW)
         while True:
             delivery = await self.ready.get()
             if self.ready.qsize() <= low:
@@ -166,6 +170,7 @@ class SubscriptionWorker:
     async def _settle_loop(self) -> None:
         while True:
             await self._settle_wake.wait()
+            await asyncio.sleep(SETTLE_EVERY_S)  # gather the attempts of a few more requests
             self._settle_wake.clear()
             await self._settle_batch()
 
