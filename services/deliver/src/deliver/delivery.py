@@ -64,8 +64,9 @@ class SubscriptionWorker:
     8 and 16; one Redis call per refill, made while the requests of the last refill are still
     running); N sender tasks take from it. A sender hands each attempt to the settler and takes
     the next delivery at once: attempts are settled in batches (one pipeline, at most every
-    5 ms), so neither the claim nor the settle round trip sits between two requests. Every delivery claimed and not yet settled has its
-    lease renewed, so a buffered delivery never outlives its lease.
+    5 ms), so neither the claim nor the settle round trip sits between two requests. Every
+    delivery claimed and not yet settled has its lease renewed, so a buffered delivery never
+    outlives its lease.
     """
 
     def __init__(self, subscription_id: str, dispatcher: Dispatcher) -> None:
