@@ -18,9 +18,12 @@ from shared.errors import validation_body
 from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
+from shared.ops import OpsReader, SubscriptionInfo, record_forever
 from shared.streams import GroupConsumer, StreamTrimmer, ensure_group, exit_when_stopped
 
 from publish.api import read_router
+from publish.auth import admin_guard
+from publish.dashboard import dashboard_router
 from publish.embargo import EmbargoSchedule
 from publish.errors import PublishError
 from publish.feeds import feed_router
@@ -58,6 +61,19 @@ def create_app(settings: PublishSettings | None = None,
     channel_metrics = ChannelMetrics(metrics)
     hub = StreamHub(redis, out_stream, channel_metrics, queue_size=settings.sse_client_queue,
                     block_ms=settings.block_ms)
+    subscriptions: dict[str, SubscriptionInfo] = {}  # deliver's, read for the dashboard
+    ops = OpsReader(redis, settings.stream_prefix, stuck_after_s=settings.ops_stuck_after_s,
+                    subscriptions=lambda: subscriptions)
+
+    async def follow_subscriptions() -> None:
+        while True:
+            try:
+                views = await store.subscription_views()
+                subscriptions.clear()
+                subscriptions.update({sub: SubscriptionInfo(*view) for sub, view in views.items()})
+            except Exception:
+                log.exception("dashboard.subscriptions_failed")
+            await asyncio.sleep(settings.ops_subscriptions_refresh_s)
     forget_ms = int(settings.forget_consumers_after_s * 1000)
     trimmers = [
         StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s,
@@ -76,6 +92,9 @@ def create_app(settings: PublishSettings | None = None,
         tasks.append(asyncio.create_task(embargo.run()))
         tasks.append(asyncio.create_task(hub.run()))
         tasks.append(asyncio.create_task(exit_when_stopped(broker)))
+        tasks.append(asyncio.create_task(follow_subscriptions()))
+        tasks.append(asyncio.create_task(
+            record_forever(ops, lambda: len(hub.clients), consumer.consumer)))
         log.info("publish.started", stream=in_stream, consumer=consumer.consumer)
         yield
         for task in tasks:
@@ -91,6 +110,7 @@ def create_app(settings: PublishSettings | None = None,
     app.include_router(sse_router(hub, settings.sse_heartbeat_s))
     app.include_router(feed_router(store, channel_metrics, settings.feed_size,
                                    settings.public_base_url))
+    app.include_router(dashboard_router(ops, admin_guard(settings.admin_key)))
 
     @app.exception_handler(PublishError)
     async def publish_error(request: Request, exc: PublishError) -> JSONResponse:

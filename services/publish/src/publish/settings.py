@@ -24,6 +24,10 @@ class PublishSettings(Settings):
     # Server-Sent Events and feeds.
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     sse_client_queue: int = Field(default=1000, ge=1)
+    # Operations dashboard: a stage with work waiting and nothing consumed this long is stuck.
+    ops_stuck_after_s: float = Field(default=300.0, gt=0)
+    # How often the dashboard rereads the webhook subscriptions (deliver's) from MongoDB.
+    ops_subscriptions_refresh_s: float = Field(default=5.0, gt=0)
     feed_size: int = Field(default=50, ge=1, le=500)
     public_base_url: str = ""  # e.g. https://news.example.com; default: from the request
 

@@ -155,6 +155,17 @@ class ArticleStore:
                                                limit, cursor)
         return Page([_story(d) for d in docs], next_cursor)
 
+    async def subscription_views(self) -> dict[str, tuple[str, bool, str | None]]:
+        """Webhook subscriptions as the dashboard shows them: id -> (url, enabled, why
+        disabled). deliver owns the collection; publish only reads these fields."""
+        try:
+            cursor = self.articles.database["subscriptions"].find(
+                {}, {"url": 1, "enabled": 1, "disabledReason": 1})
+            return {doc["_id"]: (doc.get("url") or "", bool(doc.get("enabled", True)),
+                                 doc.get("disabledReason")) async for doc in cursor}
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
+
     async def close(self) -> None:
         await self.client.close()
 
