@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -173,6 +174,7 @@ def _show(data: dict[str, Any], publish_url: str) -> None:
     typer.echo(f"  topics:    {', '.join(topics)}")
     typer.echo(f"  summary:   {summary}")
     typer.echo(f"  stored:    {publish_url}/v1/articles/{data['uri']}")
+    typer.echo(f"  page:      {publish_url}/stories/{quote(data['uri'], safe=':,')}")
 
 
 @app.command()

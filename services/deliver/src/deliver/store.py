@@ -11,11 +11,25 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from bson import Int64
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from shared import medtop_migration
+
 from deliver.errors import BadRequest, StoreUnavailable
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """What a start-up migration of topic codes changed."""
+
+    documents: int = 0  # documents rewritten (codes, labels or uris)
+    codes: int = 0  # topic codes that changed
+    skipped: int = 0  # changed by someone else meanwhile: left for the next start-up
 
 
 @dataclass(frozen=True)
@@ -91,12 +105,40 @@ class SubscriptionStore:
         fields = {_SUBSCRIPTION_FIELDS[name]: Int64(value) if name.endswith("_ms") else value
                   for name, value in changes.items()}
         fields["updatedMs"] = Int64(int(time.time() * 1000))
+        if "filters" in changes:  # validated against IPTC's codes: nothing to migrate later
+            fields["medtopRevision"] = medtop_migration.REVISION
         try:
             result = await self.subscriptions.update_one({"_id": subscription_id},
                                                          {"$set": fields})
         except PyMongoError as exc:
             raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
         return bool(result.matched_count)
+
+    async def migrate_topic_codes(self) -> Migrated:
+        """Move the topic filters of subscriptions stored before IPTC's own codes to IPTC's
+        codes (`shared.medtop_migration.migrate_filters`), once: each is marked as migrated in
+        the same write, guarded by its `updatedMs`, so a concurrent start-up or edit never gets
+        the (non-idempotent) mapping applied twice."""
+        documents = codes = skipped = 0
+        try:
+            async for doc in self.subscriptions.find({"medtopRevision": {"$exists": False}}):
+                filters, changed = medtop_migration.migrate_filters(dict(doc.get("filters") or {}))
+                guard = {"_id": doc["_id"], "updatedMs": doc.get("updatedMs")}
+                update = {"filters": filters, "medtopRevision": medtop_migration.REVISION,
+                          "updatedMs": Int64(max(int(time.time() * 1000),
+                                                 int(doc.get("updatedMs") or 0) + 1))}
+                result = await self.subscriptions.update_one(guard, {"$set": update})
+                if not result.matched_count:
+                    skipped += 1
+                elif changed:
+                    documents += 1
+                    codes += changed
+                    log.info("subscription.topics_migrated", subscription=doc["_id"],
+                             before=(doc.get("filters") or {}).get("topics"),
+                             after=filters.get("topics"))
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB topic migration failed: {exc}") from exc
+        return Migrated(documents, codes, skipped)
 
     async def delete(self, subscription_id: str) -> bool:
         try:
@@ -115,7 +157,7 @@ _SUBSCRIPTION_FIELDS = {
 
 
 def _subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
-    doc: dict[str, Any] = {"_id": record.id}
+    doc: dict[str, Any] = {"_id": record.id, "medtopRevision": medtop_migration.REVISION}
     for name, key in _SUBSCRIPTION_FIELDS.items():
         value = getattr(record, name)
         doc[key] = Int64(value) if name.endswith("_ms") else value

@@ -26,9 +26,11 @@ from redis.asyncio import Redis
 
 from shared.egress import EgressPolicy, EgressRefused
 from shared.http import parse_retry_after
+from shared.identifiers import PRINTABLE_ID
 
 from ingest.errors import PayloadTooLarge
 from ingest.intake import Intake
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.parsing import parse
 
 log = structlog.get_logger()
@@ -40,7 +42,7 @@ MAX_REDIRECTS = 5
 
 class FeedConfig(BaseModel):
     url: HttpUrl
-    source: str = Field(min_length=1)
+    source: str = Field(min_length=1, pattern=PRINTABLE_ID)
     interval_s: float = Field(default=300.0, ge=1.0)
     timeout_s: float = Field(default=20.0, gt=0)
     max_backoff_s: float = Field(default=1800.0, ge=1.0)
@@ -62,6 +64,7 @@ class FeedPoller:
         *,
         namespace: str = "",
         max_bytes: int = 10_000_000,
+        limits: Limits = DEFAULT_LIMITS,
         client: httpx.AsyncClient | None = None,
         egress: EgressPolicy | None = None,
     ) -> None:
@@ -71,6 +74,7 @@ class FeedPoller:
         self.namespace = namespace
         self.max_bytes = max_bytes
         self.egress = egress or EgressPolicy(setting="NEWSFLOW_FEED_ALLOW_HOSTS")
+        self.limits = limits
         self.client = client or httpx.AsyncClient(
             follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}
         )
@@ -103,6 +107,7 @@ class FeedPoller:
             response.headers.get("content-type"),
             provider=feed.source,
             max_bytes=self.max_bytes,
+            limits=self.limits,
         )
         results = await self.intake.submit(articles) if articles else []
         remembered = {

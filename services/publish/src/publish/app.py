@@ -29,6 +29,7 @@ from publish.errors import PublishError
 from publish.feeds import feed_router
 from publish.handlers import PublishArticles
 from publish.metrics import ChannelMetrics
+from publish.pages import pages_router
 from publish.settings import PublishSettings
 from publish.sse import StreamHub, sse_router
 from publish.store import ArticleStore
@@ -87,6 +88,7 @@ def create_app(settings: PublishSettings | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_group(redis, in_stream, GROUP)
         await store.create_indexes()
+        await migrate_topic_codes(store, channel_metrics)
         await broker.start()
         tasks = [asyncio.create_task(t.run()) for t in trimmers]
         tasks.append(asyncio.create_task(embargo.run()))
@@ -107,10 +109,11 @@ def create_app(settings: PublishSettings | None = None,
                   description="Read API, live stream and feeds of published stories.")
     app.include_router(health_router(metrics, {"redis": redis.ping, "mongodb": store.ping}))
     app.include_router(read_router(store, settings.page_limit_max))
+    guard = admin_guard(settings.admin_key)
     app.include_router(sse_router(hub, settings.sse_heartbeat_s))
-    app.include_router(feed_router(store, channel_metrics, settings.feed_size,
-                                   settings.public_base_url))
-    app.include_router(dashboard_router(ops, admin_guard(settings.admin_key)))
+    app.include_router(feed_router(store, channel_metrics, settings.feed_size, settings.base_url))
+    app.include_router(pages_router(store, settings.base_url))
+    app.include_router(dashboard_router(ops, guard))
 
     @app.exception_handler(PublishError)
     async def publish_error(request: Request, exc: PublishError) -> JSONResponse:
@@ -121,3 +124,12 @@ def create_app(settings: PublishSettings | None = None,
         return JSONResponse(validation_body(exc.errors()), status_code=422)
 
     return app
+
+
+async def migrate_topic_codes(stories: ArticleStore, metrics: ChannelMetrics) -> None:
+    """Stories stored with the former table's topic codes move to IPTC's codes before anything
+    is served (README: "Topic codes changed"); deliver migrates the subscription filters."""
+    done = await stories.migrate_topic_codes()
+    metrics.topic_codes_migrated.labels("story").inc(done.codes)
+    log.info("topics.migrated", kind="story", documents=done.documents, codes=done.codes,
+             skipped=done.skipped)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, SecretStr, field_validator
 
 from shared.settings import Settings
@@ -29,9 +31,36 @@ class PublishSettings(Settings):
     # How often the dashboard rereads the webhook subscriptions (deliver's) from MongoDB.
     ops_subscriptions_refresh_s: float = Field(default=5.0, gt=0)
     feed_size: int = Field(default=50, ge=1, le=500)
-    public_base_url: str = ""  # e.g. https://news.example.com; default: from the request
+    # Where readers reach publish, e.g. https://news.example.com: absolute links in feeds and
+    # story pages start with it (never with a request's Host). Unset: the bound address.
+    public_url: str = ""
 
     @field_validator("admin_key", mode="before")
     @classmethod
     def _empty_key_is_no_key(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment or parts.username or parts.password:
+            raise ValueError("public_url must be an absolute http(s) URL with no query, such as "
+                             "https://news.example.com")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """``public_url``, else the address publish listens on (all interfaces: localhost)."""
+        if self.public_url:
+            return self.public_url
+        host = self.http_host
+        if host in ("", "0.0.0.0", "::"):
+            host = "localhost"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.http_port}"
