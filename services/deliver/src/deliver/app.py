@@ -80,9 +80,9 @@ def create_app(settings: DeliverSettings | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_group(redis, in_stream, GROUP)
         await store.create_indexes()
-        # Filters stored with the former table's topic codes move to IPTC's before any match.
+        # Filters stored with the former table's topic codes move to IPTC's before any match
+        # (a one-off at start-up: the log line is its record).
         done = await store.migrate_topic_codes()
-        delivery_metrics.topic_codes_migrated.labels("subscription").inc(done.codes)
         log.info("topics.migrated", kind="subscription", documents=done.documents,
                  codes=done.codes, skipped=done.skipped)
         await registry.load()

@@ -32,10 +32,6 @@ class DeliveryMetrics:
         self.queue_depth = Gauge(
             "newsflow_webhook_queue_depth",
             "Deliveries queued or in flight, all subscriptions together", registry=r)
-        self.topic_codes_migrated = Counter(
-            "newsflow_topic_codes_migrated_total",
-            "Topic codes of the former table moved to IPTC's codes at start-up, by what held"
-            " them (story, subscription)", ["kind"], registry=r)
         self.subscriptions = Gauge(
             "newsflow_webhook_subscriptions", "Enabled webhook subscriptions", registry=r)
         # Children made once: labels() per call costs more than the send's bookkeeping.

@@ -23,10 +23,6 @@ class ChannelMetrics:
             "newsflow_topic_codes_migrated_total",
             "Topic codes of the former table moved to IPTC's codes at start-up, by what held"
             " them (story, subscription)", ["kind"], registry=r)
-        self.topic_codes_migrated = Counter(
-            "newsflow_topic_codes_migrated_total",
-            "Topic codes of the former table moved to IPTC's codes at start-up, by what held"
-            " them (story, subscription)", ["kind"], registry=r)
         self.feed_requests = Counter(
             "newsflow_feed_requests_total", "Feed requests by format and status",
             ["format", "status"], registry=r)
