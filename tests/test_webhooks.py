@@ -493,7 +493,7 @@ def test_metrics_count_outcomes_without_naming_subscriptions(
     hook.wait(lambda rs: len(ok(rs)) == 1)
     deadline = time.monotonic() + 10
     while True:
-        text = httpx.get(f"{plat.url('publish')}/metrics", timeout=5).text
+        text = httpx.get(f"{plat.url('deliver')}/metrics", timeout=5).text
         if 'newsflow_webhook_deliveries_total{result="delivered"}' in text:
             break
         assert time.monotonic() < deadline, text
