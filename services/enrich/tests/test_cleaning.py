@@ -110,7 +110,9 @@ def test_agency_sign_off_gives_no_entities_and_no_summary_sentence(enricher, mak
     result = enricher.enrich(article)
     assert "(Reporting by Jane Doe in London; Editing by Mark Potter)" in result.body_text
     names = {e.name for e in (*result.people, *result.organisations, *result.places)}
-    assert not names & {"Jane Doe", "Mark Potter", "Toby Melville", "London", "Reuters"}
+    assert not names & {"Jane Doe", "Mark Potter", "Toby Melville", "Reuters"}
+    london = next(e for e in result.places if e.name == "London")  # the dateline's place
+    assert [(m.start, m.end) for m in london.mentions] == [(0, 6)]
     summary = " ".join(d.value for d in result.descriptions)
     assert "Reporting by" not in summary and "Photo:" not in summary
 

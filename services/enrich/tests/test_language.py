@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 
 from enrich.language import LanguageIdentifier
@@ -57,3 +59,50 @@ def test_declared_language_corrected_on_long_text(identifier):
         "blive fulgt tæt af både virksomheder og forbrugere."
     )
     assert identifier.resolve("it", danish) == "da"
+
+
+LONG_ENGLISH = (
+    "The government announced new measures on Tuesday to curb rising prices, and officials said "
+    "that the plan would start next month. It is the third package this year, and it was "
+    "welcomed by business groups that have warned for months of the cost of energy. The "
+    "opposition said the measures were too late and that they would do little for the families "
+    "who are hit hardest by the rise in the price of food, rent and heating this winter."
+)
+
+
+class _NoLingua:
+    def compute_language_confidence_values(self, text: str) -> list[object]:
+        raise AssertionError("lingua was asked")
+
+
+def test_plain_english_is_settled_without_lingua(monkeypatch):
+    identifier = LanguageIdentifier()
+    monkeypatch.setattr(identifier, "_detector", _NoLingua())
+    assert identifier.resolve("en-GB", LONG_ENGLISH) == "en-GB"
+    assert identifier.resolve(None, LONG_ENGLISH) == "en"
+    assert identifier.detect(LONG_ENGLISH) == "en"
+    with pytest.raises(AssertionError, match="lingua was asked"):
+        identifier.resolve("de", LONG_ENGLISH)  # a declared language it contradicts: lingua judges
+
+
+def test_close_languages_are_left_to_lingua(monkeypatch):
+    danish = (
+        "Regeringen har tirsdag fremlagt en ny plan for at bremse de stigende priser, og det er "
+        "ifølge ministeren den største plan i mange år. Den skal træde i kraft allerede næste "
+        "måned, og den vil blive fulgt tæt af både virksomheder og forbrugere, som har været "
+        "hårdt ramt af priserne på energi og mad i det seneste år. Der er ikke enighed om planen."
+    )
+    identifier = LanguageIdentifier()
+    detector = identifier._detector
+    asked: list[str] = []
+
+    def confidences(text: str) -> list[object]:
+        asked.append(text)
+        return detector.compute_language_confidence_values(text)
+
+    monkeypatch.setattr(identifier, "_detector", SimpleNamespace(
+        compute_language_confidence_values=confidences))
+    # Danish and Norwegian share most function words: only lingua tells them apart.
+    assert identifier.resolve(None, danish) == "da"
+    assert identifier.resolve("nb", danish) == "da"
+    assert len(asked) == 2

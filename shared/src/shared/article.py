@@ -154,6 +154,7 @@ class Article(Model):
     people: list[Entity] = Field(default_factory=list)
     organisations: list[Entity] = Field(default_factory=list)
     places: list[Entity] = Field(default_factory=list)
+    located: str | None = None  # where the story was filed (ninjs `located`), e.g. the dateline
     associations: list[Association] = Field(default_factory=list)  # a package's members
     # Added by enrich.
     keywords: list[str] = Field(default_factory=list)

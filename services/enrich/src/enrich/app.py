@@ -32,11 +32,12 @@ def create_app(settings: EnrichSettings | None = None, pool: EnrichPool | None =
     broker = RedisBroker(settings.redis_url, graceful_timeout=settings.graceful_timeout_s,
                          logger=None)  # type: ignore[arg-type]  # None: FastStream logs nothing
     metrics = Metrics("enrich")
-    pool = pool or EnrichPool(settings.workers)
+    pool = pool or EnrichPool(settings.workers, budget_s=settings.story_budget_s)
     in_stream = settings.stream_prefix + INGESTED_STREAM
     out_stream = settings.stream_prefix + ENRICHED_STREAM
     consumer = GroupConsumer(redis=redis, stream=in_stream, group=GROUP,
-                             handler=EnrichArticles(pool, out_stream), settings=settings,
+                             handler=EnrichArticles(pool, out_stream, metrics.registry),
+                             settings=settings,
                              metrics=metrics)
     consumer.attach(broker)
     trimmer = StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s,

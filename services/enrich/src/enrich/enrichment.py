@@ -9,17 +9,32 @@ Which languages get what: entities and keywords need the English spaCy model, so
 in English (`en`, `en-GB`, ...) get them. Topics use a linear model that learnt English first,
 with some German, French, Spanish and Italian (lower confidence there, lower still or none in
 other languages); summary, word count and reading time work for all.
+
+Every step costs time linear in the story, and the long ones read a bounded part of it (NER and
+topics the first MAX_NLP_CHARS characters, the summary the first sentences). Each story also has
+a time budget: once its own steps have taken `budget_s` seconds, the steps left (in the order
+summary, topics, entities, keywords) are skipped and the story is published with what is done;
+its `edNote` says which were skipped, and the service logs and counts it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.article import Article, Body, Description, Entity, Headline
 
 from enrich.cleaning import CleanText, clean_line, clean_text, html_to_text
-from enrich.entities import FoundEntity, find_entities, merge_with_source, name_key, split_by_kind
+from enrich.entities import (
+    FoundEntity,
+    find_entities,
+    located,
+    merge_with_source,
+    name_key,
+    split_by_kind,
+)
 from enrich.keywords import extract_keywords
 from enrich.language import LanguageIdentifier
 from enrich.metrics import reading_time_seconds, word_count
@@ -31,8 +46,26 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
-MAX_NER_CHARS = 100_000  # spaCy's cost is linear, but a 1 MB "article" is a feed error
+# NER and topics read this much of a body: spaCy's cost is linear, but a 1 MB "article" is a
+# feed error and would hold a worker for seconds.
+MAX_NLP_CHARS = 100_000
+MAX_NER_CHARS = MAX_NLP_CHARS
 ENTITY_LANGUAGES = frozenset({"en"})
+# Seconds of one story's own work after which its remaining steps are skipped. A story within
+# MAX_NLP_CHARS takes well under a second; the budget is a guard, not a tuning knob.
+STORY_BUDGET_S = 5.0
+STEPS = ("summary", "topics", "entities", "keywords")
+INCOMPLETE_NOTE = "Newsflow enrichment incomplete (time budget): {steps} not computed."
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Enriched:
+    """An enriched article and the enrichment steps its time budget left out."""
+
+    article: Article
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -41,6 +74,9 @@ class _Prepared:
     headline: str
     clean: CleanText
     language: str | None
+    spent: float = 0.0  # seconds of this story's own work so far
+    skipped: list[str] = field(default_factory=list)
+    update: dict[str, object] = field(default_factory=dict)  # the enriched fields so far
 
     @property
     def english(self) -> bool:
@@ -56,11 +92,13 @@ class Enricher:
         languages: LanguageIdentifier | None = None,
         topics: TopicClassifier | None = None,
         batch_size: int = BATCH_SIZE,
+        budget_s: float = STORY_BUDGET_S,
     ) -> None:
         self.nlp = nlp if nlp is not None else load_english()
         self.languages = languages if languages is not None else LanguageIdentifier()
         self.topics = topics if topics is not None else TopicClassifier()
         self.batch_size = batch_size
+        self.budget_s = budget_s
 
     def enrich(self, article: Article) -> Article:
         return self.enrich_many([article])[0]
@@ -75,15 +113,25 @@ class Enricher:
 
     def enrich_many_safe(self, articles: list[Article]) -> list[Article | Exception]:
         """Enriched copies, in order, with the exception in place of any article that failed."""
+        results = self.enrich_many_reported(articles)
+        return [r if isinstance(r, Exception) else r.article for r in results]
+
+    def enrich_many_reported(self, articles: list[Article]) -> list[Enriched | Exception]:
+        """Like `enrich_many_safe`, saying for each article which steps its budget skipped."""
         prepared: list[_Prepared | Exception] = []
         for article in articles:
+            started = time.perf_counter()
             try:
-                prepared.append(self._prepare(article))
+                ready = self._prepare(article)
+                ready.spent = time.perf_counter() - started
+                self._summarise_and_classify(ready)
             except Exception as exc:  # one bad article must not sink the batch
                 prepared.append(exc)
+                continue
+            prepared.append(ready)
         english = [p for p in prepared if isinstance(p, _Prepared) and p.english]
-        docs = self._ner(english)
-        results: list[Article | Exception] = []
+        docs = self._ner([p for p in english if p.spent < self.budget_s])
+        results: list[Enriched | Exception] = []
         for item in prepared:
             if isinstance(item, Exception):
                 results.append(item)
@@ -107,38 +155,89 @@ class Enricher:
         return _Prepared(article, headline, clean, language)
 
     def _ner(self, items: list[_Prepared]) -> dict[int, tuple[Doc, Doc] | Exception]:
-        """One `nlp.pipe` over every headline and body of the batch."""
-        texts = [t for p in items for t in (p.headline, p.clean.text[:MAX_NER_CHARS])]
+        """One `nlp.pipe` over every headline and body of the batch; each story is charged its
+        share of the time, by length."""
+        texts = [t for p in items for t in (p.headline, _ner_text(p.clean.text))]
+        started = time.perf_counter()
         try:
             docs = list(self.nlp.pipe(texts, batch_size=self.batch_size))
         except Exception:
             return {id(p): self._ner_one(p) for p in items}  # find the one that breaks
+        elapsed = time.perf_counter() - started
+        total = sum(map(len, texts)) or 1
+        for i, item in enumerate(items):
+            item.spent += elapsed * (len(texts[2 * i]) + len(texts[2 * i + 1])) / total
         return {id(p): (docs[2 * i], docs[2 * i + 1]) for i, p in enumerate(items)}
 
     def _ner_one(self, item: _Prepared) -> tuple[Doc, Doc] | Exception:
         try:
-            headline, body = self.nlp.pipe([item.headline, item.clean.text[:MAX_NER_CHARS]])
+            headline, body = self.nlp.pipe([item.headline, _ner_text(item.clean.text)])
         except Exception as exc:
             return exc
         return headline, body
 
-    def _finish(self, item: _Prepared, docs: tuple[Doc, Doc] | None) -> Article:
-        article, clean = item.article, item.clean
-        update: dict[str, object] = {
-            "language": item.language,
-            "headlines": _headlines(article, item.headline),
-            "bodies": _bodies(article, clean.text),
-            "word_count": (words := word_count(clean.text)),
-            "reading_time_seconds": reading_time_seconds(words),
-            "subjects": _subjects(article, self.topics.classify(item.headline, clean.text,
-                                                                item.language)),
-            "descriptions": _descriptions(article, summarize(clean, item.headline)),
-        }
-        if docs is not None:
-            found = find_entities(docs[0], docs[1], clean)
-            update.update(_entities(article, found))
-            update["keywords"] = _keywords(article, extract_keywords(docs[1], clean, found))
-        return article.model_copy(update=update)
+    def _summarise_and_classify(self, item: _Prepared) -> None:
+        """The steps every language gets, before NER: they are cheap and need no model."""
+        article, clean, headline = item.article, item.clean, item.headline
+        update = item.update
+        update["language"] = item.language
+        update["headlines"] = _headlines(article, headline)
+        update["bodies"] = _bodies(article, clean.text)
+        update["word_count"] = words = word_count(clean.text)
+        update["reading_time_seconds"] = reading_time_seconds(words)
+        update["located"] = article.located or located(clean)
+        summary = self._step(item, "summary", lambda: summarize(clean, headline))
+        if summary is not None:
+            update["descriptions"] = _descriptions(article, summary)
+        topics = self._step(
+            item,
+            "topics",
+            lambda: self.topics.classify(headline, clean.text[:MAX_NLP_CHARS], item.language),
+        )
+        if topics is not None:
+            update["subjects"] = _subjects(article, topics)
+
+    def _finish(self, item: _Prepared, docs: tuple[Doc, Doc] | None) -> Enriched:
+        """Entities and keywords from the NER docs, and the note of what was skipped."""
+        article, clean, update = item.article, item.clean, item.update
+        if docs is None and item.english:  # its budget was spent before NER
+            item.skipped.extend(["entities", "keywords"])
+        elif docs is not None:
+            head_doc, body_doc = docs
+            found = self._step(item, "entities", lambda: find_entities(head_doc, body_doc, clean))
+            if found is None:
+                item.skipped.append("keywords")
+            else:
+                update.update(_entities(article, found))
+                keywords = self._step(
+                    item, "keywords", lambda: extract_keywords(body_doc, clean, found)
+                )
+                if keywords is not None:
+                    update["keywords"] = _keywords(article, keywords)
+        if item.skipped:
+            note = INCOMPLETE_NOTE.format(steps=", ".join(item.skipped))
+            update["ed_note"] = f"{article.ed_note}\n{note}" if article.ed_note else note
+        return Enriched(article.model_copy(update=update), tuple(item.skipped))
+
+    def _step(self, item: _Prepared, name: str, work: Callable[[], T]) -> T | None:
+        """`work()`, unless the story has used up its budget (then None, and the step noted)."""
+        if item.spent >= self.budget_s:
+            item.skipped.append(name)
+            return None
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            item.spent += time.perf_counter() - started
+
+
+def _ner_text(text: str) -> str:
+    """The part of a body NER reads: all of it, or its first MAX_NER_CHARS characters cut at a
+    space, so that no word is cut in two (a cut "Offi|cials" reads as a name)."""
+    if len(text) <= MAX_NER_CHARS:
+        return text
+    cut = text.rfind(" ", 0, MAX_NER_CHARS + 1)
+    return text[: cut if cut > MAX_NER_CHARS // 2 else MAX_NER_CHARS]
 
 
 def _base(language: str) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter
 
 from shared.article import Article
 from shared.events import ArticleEnriched, Event, EventDecodeError
 from shared.streams import Entry, Outcome
 
+from enrich.enrichment import Enriched
 from enrich.workers import EnrichPool
 
 log = structlog.get_logger()
@@ -20,9 +22,16 @@ EVENT_SOURCE = "newsflow/enrich"
 class EnrichArticles:
     """The batch handler of the ``enrich`` group on ``news.ingested``."""
 
-    def __init__(self, pool: EnrichPool, out_stream: str) -> None:
+    def __init__(
+        self, pool: EnrichPool, out_stream: str, registry: CollectorRegistry | None = None
+    ) -> None:
         self.pool = pool
         self.out_stream = out_stream
+        self.partial = Counter(
+            "newsflow_enrich_partial_total",
+            "Stories published without some enrichment steps, their time budget spent",
+            ["step"], registry=registry or CollectorRegistry(),
+        )
 
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
         started = time.perf_counter()
@@ -40,18 +49,28 @@ class EnrichArticles:
             else:
                 causes.append((index, event, article))
 
-        results = await self.pool.enrich([article for _, _, article in causes]) if causes else []
+        articles = [article for _, _, article in causes]
+        results = await self.pool.enrich_reported(articles) if causes else []
         for (index, event, _), result in zip(causes, results, strict=True):
             if isinstance(result, BaseException):
                 outcomes[index] = Outcome.failed(result)
             else:
-                outcomes[index] = self._emit(event, result)
-                log.info("article.enriched", event_id=event.id, article_id=result.uri,
-                         people=len(result.people), places=len(result.places),
-                         organisations=len(result.organisations), words=result.word_count)
+                outcomes[index] = self._emit(event, result.article)
+                self._log(event, result)
         log.debug("batch.enriched", entries=len(entries),
                   ms=round((time.perf_counter() - started) * 1000, 1))
         return [o if o is not None else Outcome.failed(RuntimeError("unhandled")) for o in outcomes]
+
+    def _log(self, event: Event, result: Enriched) -> None:
+        article = result.article
+        log.info("article.enriched", event_id=event.id, article_id=article.uri,
+                 people=len(article.people), places=len(article.places),
+                 organisations=len(article.organisations), words=article.word_count)
+        if result.skipped:
+            log.warning("article.enrichment_partial", event_id=event.id, article_id=article.uri,
+                        skipped=list(result.skipped), words=article.word_count)
+            for step in result.skipped:
+                self.partial.labels(step).inc()
 
     def _emit(self, cause: Event, article: Article) -> Outcome:
         return Outcome(emit=[(self.out_stream, ArticleEnriched.follow(cause, article,

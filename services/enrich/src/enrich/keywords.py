@@ -17,6 +17,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from spacy.attrs import IDX, IS_ALPHA, IS_STOP, IS_TITLE, LOWER, ORTH, SPACY
+from spacy.strings import get_string_id
+
 from enrich.entities import TITLES
 from enrich.word_classes import WordClasses, word_classes
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from enrich.entities import FoundEntity
 
 MAX_KEYWORDS = 8
+_HYPHEN = get_string_id("-")
 MIN_KEYWORDS = 5
 MAX_WORDS = 3
 # The English model ships WordNet's word lists with its lemmatizer, which the pipeline does not
@@ -385,7 +389,9 @@ def extract_keywords(
         spread = sum(word_freq[w] for w in phrase) / len(phrase)
         early = 1.0 / (1.0 + first_seen[phrase] / max(len(runs), 1))
         scored.append((_score(count, spread, len(phrase), early), phrase))
-    scored.sort(key=lambda item: (-item[0], first_seen[item[1]]))
+    # Ties go to the earlier, then the alphabetically first phrase: the same story always gets
+    # the same tags, whatever order a set gives in this process.
+    scored.sort(key=lambda item: (-item[0], first_seen[item[1]], item[1]))
     entity_keys = {e.name.lower() for e in entities}
     chosen: list[str] = []
     stems: list[str] = []
@@ -438,38 +444,45 @@ def _runs(
     a verb form that is not also a noun or adjective ("swore", "arrested", "appreciates").
     """
     classes = word_classes()
+    strings = doc.vocab.strings
+    # Token attributes as plain rows, read once: each Token object spaCy builds costs more than
+    # the test it is built for.
+    rows = doc.to_array([IDX, IS_ALPHA, IS_STOP, IS_TITLE, LOWER, ORTH, SPACY]).tolist()
     runs: list[list[str]] = []
     current: list[str] = []
     b = 0
     join_next = False
-    for token in doc:
-        start = token.idx
-        while b < len(blocked) and blocked[b][1] <= start:
+    spans = len(blocked)
+    for i, (start, alpha, stop, title, lower_id, orth, space) in enumerate(rows):
+        while b < spans and blocked[b][1] <= start:
             b += 1
-        in_blocked = b < len(blocked) and blocked[b][0] <= start < blocked[b][1]
-        text = token.text
-        if text == "-" and current and not doc[token.i - 1].whitespace_ and not token.whitespace_:
+        in_blocked = b < spans and blocked[b][0] <= start < blocked[b][1]
+        if orth == _HYPHEN and current and i and not rows[i - 1][6] and not space:
             join_next = True
             continue
-        lower = token.lower_
+        lower = strings[lower_id] if alpha else ""
         content = (
             not in_blocked
-            and token.is_alpha
+            and alpha
             and len(lower) > 2
-            and not token.is_stop
+            and not stop
             and lower not in STOP
-            and not (token.is_title and lower in names)
+            and not (title and lower in names)
+        )
+        after_hyphen = (
+            content and i >= 2 and rows[i - 1][5] == _HYPHEN and not rows[i - 1][6]
+            and not rows[i - 2][6]
         )
         if content and join_next and current:
             current[-1] = f"{current[-1]}-{lower}"
-        elif content and _after_hyphen(doc, token.i):
+        elif after_hyphen:
             # The word before the hyphen was no content word: a compound such as "first-degree"
             # or "best-loved" stays whole, the tail of "20-year-old" is a fragment and dropped.
             if current:
                 runs.append(current)
                 current = []
-            if doc[token.i - 2].is_alpha and not in_blocked:
-                current.append(f"{doc[token.i - 2].lower_}-{lower}")
+            if rows[i - 2][1] and not in_blocked:
+                current.append(f"{strings[rows[i - 2][4]]}-{lower}")
         elif content and not classes.breaks_phrase(lower):
             current.append(lower)
         elif current:
@@ -479,15 +492,6 @@ def _runs(
     if current:
         runs.append(current)
     return [trimmed for run in runs if (trimmed := _trim(run, classes))]
-
-
-def _after_hyphen(doc: Doc, i: int) -> bool:
-    return (
-        i >= 2
-        and doc[i - 1].text == "-"
-        and not doc[i - 1].whitespace_
-        and not doc[i - 2].whitespace_
-    )
 
 
 def _trim(run: list[str], classes: WordClasses) -> list[str]:

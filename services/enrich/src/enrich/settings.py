@@ -13,5 +13,8 @@ class EnrichSettings(Settings):
     workers: int | None = Field(default=None, ge=0)
     # NER is slow: a claim must not steal a batch still being worked on.
     reclaim_idle_ms: int = Field(default=120_000, ge=100)
+    # Seconds of one story's NLP work after which it is published with the steps done so far
+    # (its edNote names the steps skipped).
+    story_budget_s: float = Field(default=5.0, gt=0)
     # Two batches in flight keep the workers busy while this process decodes and emits.
     concurrent_batches: int = Field(default=2, ge=1, le=16)

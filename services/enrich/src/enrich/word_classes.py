@@ -16,6 +16,7 @@ from spacy.lookups import Lookups
 from enrich.spacy_model import MODEL_PACKAGE
 
 _CLASSES = ("noun", "verb", "adj", "adv")
+_MEMO_LIMIT = 200_000  # words remembered; a worker's memo is cleared when it grows past this
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,22 @@ class WordClasses:
     base: dict[str, frozenset[str]] = field(default_factory=dict)
     irregular: dict[str, frozenset[str]] = field(default_factory=dict)
     rules: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # Each word's classes, worked out once: the suffix rules cost a scan per class.
+    _memo: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def can_be(self, word: str, kind: str) -> bool:
+        return kind in self.classes(word)
+
+    def classes(self, word: str) -> frozenset[str]:
+        """Every class `word` can have."""
+        found = self._memo.get(word)
+        if found is None:
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            found = self._memo[word] = frozenset(k for k in _CLASSES if self._can_be(word, k))
+        return found
+
+    def _can_be(self, word: str, kind: str) -> bool:
         base = self.base.get(kind, frozenset())
         if word in base or word in self.irregular.get(kind, frozenset()):
             return True
@@ -42,37 +57,39 @@ class WordClasses:
         )
 
     def known(self, word: str) -> bool:
-        return any(self.can_be(word, kind) for kind in _CLASSES)
+        return bool(self.classes(word))
 
     def is_verb_only(self, word: str) -> bool:
         """An inflected verb that is no noun or adjective: "swore", "emanating", "alleges"."""
+        classes = self.classes(word)
         return (
-            word not in self.base.get("verb", frozenset())
-            and self.can_be(word, "verb")
-            and not self.can_be(word, "noun")
-            and not self.can_be(word, "adj")
+            "verb" in classes
+            and "noun" not in classes
+            and "adj" not in classes
+            and word not in self.base.get("verb", frozenset())
         )
 
     def breaks_phrase(self, word: str) -> bool:
         """Adverbs and finite verbs end a noun phrase; "-ing" forms may be nouns ("shaming")."""
-        if "-" in word or self.can_be(word, "noun") or self.can_be(word, "adj"):
+        classes = self.classes(word)
+        if "-" in word or "noun" in classes or "adj" in classes:
             return False
-        if self.can_be(word, "adv") or (word.endswith("ly") and self.base):
+        if "adv" in classes or (word.endswith("ly") and self.base):
             return True
         return self.is_verb_only(word) and not word.endswith("ing")
 
     def can_end(self, word: str) -> bool:
         """A phrase ends at its head noun (or a gerund, "public shaming"): not at "sure"."""
-        return (
-            "-" in word or word.endswith("ing") or self.can_be(word, "noun") or not self.known(word)
-        )
+        classes = self.classes(word)
+        return "-" in word or word.endswith("ing") or "noun" in classes or not classes
 
     def can_stand_alone(self, word: str) -> bool:
         """A one-word tag is a noun, never an adjective ("american", "great") or a bare verb."""
+        classes = self.classes(word)
         return (
             self.can_end(word)
-            and not self.can_be(word, "adj")
-            and not self.can_be(word, "adv")
+            and "adj" not in classes
+            and "adv" not in classes
             and not self.is_verb_only(word)
         )
 

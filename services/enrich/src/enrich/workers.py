@@ -1,10 +1,12 @@
 """Run enrichment in worker processes without blocking the event loop.
 
 NER is CPU-bound, so the service feeds it to a process pool sized to the cores; each worker builds
-one `Enricher` (spaCy, lingua, topics) when it starts and keeps it. A batch is split into one
-contiguous chunk per worker; articles cross the process boundary as JSON bytes (pydantic's Rust
-serializer both ways, cheaper to pickle than dicts). `processes=0` runs the same code inline in a
-single thread, for the offline CLI and tests.
+one `Enricher` (spaCy, lingua, topics) when it starts and keeps it. A batch is split into
+contiguous chunks, several per worker; articles cross the process boundary as JSON bytes
+(pydantic's Rust serializer both ways, cheaper to pickle than dicts). A large story (over
+LARGE_STORY_CHARS) goes in a chunk of its own, queued after the others, so the stories around it
+never wait in its chunk and the other workers take them at once. `processes=0` runs the same code
+inline in a single thread, for the offline CLI and tests.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from pydantic import BaseModel, TypeAdapter
 
 from shared.article import Article
 
-from enrich.enrichment import Enricher
+from enrich.enrichment import STORY_BUDGET_S, Enriched, Enricher
 
 CHUNKS_PER_WORKER = 4
+# A body this long costs a worker far more than a usual story (600 words: ~4,000 characters).
+LARGE_STORY_CHARS = 20_000
 WARM_UP_HOLD_S = 0.2
 _ARTICLES = TypeAdapter(list[Article])
 _worker_enricher: Enricher | None = None
@@ -39,6 +43,7 @@ class EnrichmentFailed(Exception):
 
 class _Outcome(BaseModel):
     article: Article | None = None
+    skipped: list[str] = []
     error_type: str | None = None
     error: str | None = None
 
@@ -49,29 +54,39 @@ _OUTCOMES = TypeAdapter(list[_Outcome])
 class EnrichPool:
     """A pool of enrichment workers; `await pool.enrich(batch)` gives one result per article."""
 
-    def __init__(self, processes: int | None = None) -> None:
+    def __init__(self, processes: int | None = None, budget_s: float = STORY_BUDGET_S) -> None:
         self.processes = (os.cpu_count() or 1) if processes is None else processes
+        self.budget_s = budget_s
         self._enricher: Enricher | None = None
         self._executor: Executor = self._start()
 
     async def enrich(self, articles: list[Article]) -> list[Article | Exception]:
         """Enriched copies, in order; an exception in place of each article that failed."""
+        results = await self.enrich_reported(articles)
+        return [r if isinstance(r, Exception) else r.article for r in results]
+
+    async def enrich_reported(self, articles: list[Article]) -> list[Enriched | Exception]:
+        """Like `enrich`, saying for each article which steps its time budget skipped."""
         if not articles:
             return []
         loop = asyncio.get_running_loop()
         if self._enricher is not None:
             return await loop.run_in_executor(
-                self._executor, self._enricher.enrich_many_safe, articles
+                self._executor, self._enricher.enrich_many_reported, articles
             )
         # More chunks than workers: a worker that finishes early takes the next chunk instead
         # of idling until the slowest one is done.
         chunks = _split(articles, self.processes * CHUNKS_PER_WORKER)
         executor = self._executor
         futures = [
-            loop.run_in_executor(executor, _enrich_chunk, _ARTICLES.dump_json(chunk, by_alias=True))
+            loop.run_in_executor(
+                executor,
+                _enrich_chunk,
+                _ARTICLES.dump_json([articles[i] for i in chunk], by_alias=True),
+            )
             for chunk in chunks
         ]
-        results: list[Article | Exception] = []
+        results: list[Enriched | Exception | None] = [None] * len(articles)
         for chunk, outcome in zip(
             chunks, await asyncio.gather(*futures, return_exceptions=True), strict=True
         ):
@@ -79,10 +94,12 @@ class EnrichPool:
                 if isinstance(outcome, BrokenProcessPool) and executor is self._executor:
                     self._executor = self._start()  # a worker died (OOM, segfault): replace it
                 error = outcome if isinstance(outcome, Exception) else RuntimeError(str(outcome))
-                results.extend(error for _ in chunk)
+                for index in chunk:
+                    results[index] = error
                 continue
-            results.extend(_decode(outcome))
-        return results
+            for index, result in zip(chunk, _decode(outcome), strict=True):
+                results[index] = result
+        return [r if r is not None else RuntimeError("not enriched") for r in results]
 
     async def warm_up(self) -> None:
         """Start every worker and load its models now, not on the first batch."""
@@ -98,7 +115,7 @@ class EnrichPool:
 
     def _start(self) -> Executor:
         if self.processes == 0:
-            self._enricher = self._enricher or Enricher()
+            self._enricher = self._enricher or Enricher(budget_s=self.budget_s)
             return ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
         # spawn: a forked child of a process running an event loop and client threads can
         # inherit locks held by threads that do not exist in the child.
@@ -106,25 +123,33 @@ class EnrichPool:
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
+            initargs=(self.budget_s,),
         )
 
 
-def _split(articles: list[Article], parts: int) -> list[list[Article]]:
-    parts = max(1, min(parts, len(articles)))
-    size, extra = divmod(len(articles), parts)
+def _split(articles: list[Article], parts: int) -> list[list[int]]:
+    """Indexes of `articles` in about `parts` contiguous chunks, then each large story alone."""
+    large = [i for i, a in enumerate(articles) if _size(a) > LARGE_STORY_CHARS]
+    small = [i for i, a in enumerate(articles) if _size(a) <= LARGE_STORY_CHARS]
+    parts = max(1, min(parts, len(small)))
+    size, extra = divmod(len(small), parts)
     chunks, start = [], 0
-    for index in range(parts):
+    for index in range(parts if small else 0):
         end = start + size + (1 if index < extra else 0)
-        chunks.append(articles[start:end])
+        chunks.append(small[start:end])
         start = end
-    return chunks
+    return [*chunks, *([i] for i in large)]
 
 
-def _decode(payload: bytes) -> list[Article | Exception]:
-    out: list[Article | Exception] = []
+def _size(article: Article) -> int:
+    return sum(len(body.value) for body in article.bodies)
+
+
+def _decode(payload: bytes) -> list[Enriched | Exception]:
+    out: list[Enriched | Exception] = []
     for outcome in _OUTCOMES.validate_json(payload):
         if outcome.article is not None:
-            out.append(outcome.article)
+            out.append(Enriched(outcome.article, tuple(outcome.skipped)))
         else:
             out.append(EnrichmentFailed(outcome.error_type or "Error", outcome.error or ""))
     return out
@@ -135,10 +160,10 @@ def _ready(hold_s: float) -> None:
     time.sleep(hold_s)
 
 
-def _init_worker() -> None:
+def _init_worker(budget_s: float = STORY_BUDGET_S) -> None:
     global _worker_enricher
     _exit_with_parent()
-    _worker_enricher = Enricher()
+    _worker_enricher = Enricher(budget_s=budget_s)
 
 
 def _exit_with_parent(every_s: float = 1.0) -> None:
@@ -160,9 +185,9 @@ def _enrich_chunk(payload: bytes) -> bytes:
     assert _worker_enricher is not None, "worker initializer did not run"
     articles = _ARTICLES.validate_json(payload)
     outcomes = [
-        _Outcome(article=r)
-        if isinstance(r, Article)
+        _Outcome(article=r.article, skipped=list(r.skipped))
+        if isinstance(r, Enriched)
         else _Outcome(error_type=type(r).__name__, error=str(r))
-        for r in _worker_enricher.enrich_many_safe(articles)
+        for r in _worker_enricher.enrich_many_reported(articles)
     ]
     return _OUTCOMES.dump_json(outcomes, by_alias=True, exclude_none=True)
