@@ -107,6 +107,10 @@ class Event(BaseModel):
             except ValueError as exc:
                 raise EventDecodeError(f"ce_time: not an ISO 8601 time:"
                                        f" {values['time'][:100]!r}") from exc
+            content_type = _text(text.get("content-type", CONTENT_TYPE), "content-type")
+            if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
+                raise EventDecodeError(f"content-type: {CONTENT_TYPE} is needed, not"
+                                       f" {content_type[:100]!r}")
             data = text["data"]
             _text(data, "data")  # orjson says "not valid UTF-8" without showing where
             try:
