@@ -359,6 +359,35 @@ async def test_entries_in_hand_longer_than_the_reclaim_idle_time_are_not_taken_o
     assert _sample(second.metrics, "newsflow_reclaimed_total") == 0
 
 
+async def test_a_replica_holds_one_batch_at_most_so_a_burst_is_shared(
+        consumer: Consumer, aredis: Redis) -> None:
+    settings = FAST.model_copy(update={"batch_size": 10, "concurrent_batches": 2,
+                                       "reclaim_idle_ms": 600_000})
+    release = asyncio.Event()
+    handled: dict[str, int] = {"busy": 0, "idle": 0}
+
+    def handler(name: str, wait: bool) -> BatchHandler:
+        async def handle(entries: list[Entry]) -> list[Outcome]:
+            handled[name] += len(entries)
+            if wait:
+                await release.wait()
+            return await consumer.handle(entries)
+        return handle
+
+    await ensure_group(aredis, consumer.stream, "g")
+    for n in range(30):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    busy = consumer.group_consumer(settings, "busy", handler("busy", wait=True))
+    idle = consumer.group_consumer(settings, "idle", handler("idle", wait=False))
+    async with _running(consumer.redis_url, busy):
+        await _wait_for(lambda: _true(handled["busy"] == 10), timeout=3)
+        async with _running(consumer.redis_url, idle):
+            # The busy one read ahead no further than its one batch: the rest is the other's.
+            await _wait_for(lambda: _true(handled["idle"] == 20), timeout=5)
+            release.set()
+            await _wait_for(lambda: _length(aredis, consumer.out, 30), timeout=5)
+
+
 async def test_a_story_arriving_at_an_idle_consumer_is_handled_at_once(
         consumer: Consumer, aredis: Redis) -> None:
     # Long blocking reads and big batches: neither may hold a lone story back.
@@ -435,6 +464,10 @@ async def _running(redis_url: str, *consumers: GroupConsumer) -> AsyncIterator[N
         yield
     finally:
         await broker.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def _none_pending(client: Redis, stream: str) -> bool:

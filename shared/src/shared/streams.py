@@ -166,6 +166,7 @@ class GroupConsumer:
         self._tasks: list[asyncio.Task[None]] = []
         self._batches: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        self._room = asyncio.Event()  # a batch in hand was settled: the reader may read again
         self._started = False
 
     @property
@@ -197,6 +198,7 @@ class GroupConsumer:
         if not self._started:
             return
         self._stopping.set()
+        self._room.set()
         deadline = time.monotonic() + (self.settings.graceful_timeout_s if timeout_s is None
                                        else timeout_s)
         loops, keep_alive = self._tasks[:2], self._tasks[2]
@@ -221,32 +223,41 @@ class GroupConsumer:
         Registrator.subscriber(broker, hook)
 
     async def _read_loop(self) -> None:
-        slots = asyncio.Semaphore(self.settings.concurrent_batches)
+        """Read while there is room: at most ``concurrent_batches`` read batches and
+        ``batch_size`` read entries in hand. The next batch is read while the last is being
+        worked on, but a replica never holds more than one batch's worth, so in a burst the
+        other replicas get their share instead of waiting while one hoards."""
+        in_hand: list[int] = []  # sizes of the read batches in hand
         failures = 0
         while not self._stopping.is_set():
-            await slots.acquire()
-            if self._stopping.is_set():
-                slots.release()
-                return
+            space = self.settings.batch_size - sum(in_hand)
+            if len(in_hand) >= self.settings.concurrent_batches or space <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
             try:
                 reply = await self.redis.xreadgroup(
-                    self.group, self.consumer, {self.stream: ">"},
-                    count=self.settings.batch_size, block=self.settings.block_ms)
+                    self.group, self.consumer, {self.stream: ">"}, count=space,
+                    block=self.settings.block_ms)
                 failures = 0
             except Exception as exc:
-                slots.release()
                 if not await self._survive(exc, "read", failures):
                     return
                 failures += 1
                 continue
             entries = self._track(_entries(reply, attempts=1))
             if not entries:
-                slots.release()
                 continue
+            in_hand.append(len(entries))
             task = asyncio.create_task(self.process(entries))
             self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
-            task.add_done_callback(lambda _: slots.release())
+
+            def done(task: asyncio.Task[None], size: int = len(entries)) -> None:
+                self._batches.discard(task)
+                in_hand.remove(size)
+                self._room.set()
+
+            task.add_done_callback(done)
 
     async def _reclaim_loop(self) -> None:
         failures = 0
