@@ -39,6 +39,7 @@ from newsflow_cli.platform import Platform, Process
 
 sys.path.insert(0, str(Path(__file__).parent))
 from enrich_service import DEFAULT_DATA, articles, bare
+from platform_figures import descendants
 
 TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
 
@@ -116,17 +117,8 @@ def _text(value: object) -> str:
 
 def cpu_us(pid: int) -> float:
     """CPU time (user + system) of a process and its children still alive, in microseconds."""
-    total, pids = 0.0, [pid]
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    while pids:
-        current = pids.pop()
-        pids.extend(children.get(current, []))
+    total = 0.0
+    for current in descendants(pid):
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
