@@ -9,7 +9,8 @@ Printed side by side, in interleaved rounds (the machine's load drifts):
   one and in two processes; the ratios two/one of both;
 - CPU microseconds per story of each process (enrich with its workers), from /proc;
 - accept-to-published latency, p50/p99: one story at a time at idle, against the bare model
-  handling one story at a time; and at half the measured maximum rate.
+  handling one story at a time; and at half the measured maximum rate;
+- how many stories were enriched twice (events repeated on ``news.enriched``).
 
     nice -n 10 uv run python bench/pipeline.py \
         [--data ../shared/data/summaries/news_summaries_dev.jsonl] [--n 200] [--rounds 2]
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import cast
 
@@ -32,7 +34,7 @@ import httpx
 import orjson
 import redis
 
-from shared.events import PUBLISHED_STREAM
+from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM
 
 from enrich.spacy_model import load_english
 from newsflow_cli.platform import Platform, Process
@@ -189,6 +191,16 @@ def bare_one_at_a_time(texts: list[str]) -> list[float]:
     return out
 
 
+def _count_ids(client: redis.Redis, stream: str, group: str) -> Counter[str]:
+    ids: Counter[str] = Counter()
+    while reply := cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
+                        client.xreadgroup(group, "bench", {stream: ">"}, count=1000)):
+        entries = reply[0][1]
+        ids.update(_text(fields[b"ce_id"]) for _, fields in entries)
+        client.xack(stream, group, *[entry_id for entry_id, _ in entries])
+    return ids
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -231,6 +243,10 @@ def main() -> None:
         arrivals = Arrivals(client, prefix + PUBLISHED_STREAM)
         try:
             plat.start(timeout=300)
+            # A group of the bench's own holds news.enriched back from the trimmer, so every
+            # enriched event can be counted at the end: a story enriched twice shows up there.
+            enriched = prefix + ENRICHED_STREAM
+            client.xgroup_create(enriched, "bench-audit", id="$", mkstream=True)
             pusher = Pusher(plat, pairs)
             latencies(pusher, arrivals, 5, None)  # warm up
             for _ in range(args.rounds):
@@ -244,6 +260,7 @@ def main() -> None:
             single = bare_one_at_a_time(texts[:args.latency_n])
             half = statistics.median(rates[2]) / 2
             loaded = latencies(pusher, arrivals, args.latency_n * 3, half)
+            enriched_ids = _count_ids(client, enriched, "bench-audit")
         finally:
             arrivals.close()
             processes: list[Process] = list(plat.processes.values())
@@ -269,6 +286,9 @@ def main() -> None:
         print(f"  CPU-us per story, {replicas} replica(s): "
               + ", ".join(f"{n} {v:,.0f}" for n, v in merged.items()))
     p50_single = statistics.median(single)
+    repeats = sum(n - 1 for n in enriched_ids.values())
+    print(f"  news.enriched: {sum(enriched_ids.values())} events, {repeats} of them repeats"
+          f" (a story enriched twice)")
     print(f"  bare model one story at a time: p50 {p50_single * 1000:.0f} ms")
     print(f"  idle, accept->published: p50 {pct(idle, .5) * 1000:.0f} ms, p99 "
           f"{pct(idle, .99) * 1000:.0f} ms; p50 / bare p50 {pct(idle, .5) / p50_single:.2f}"
