@@ -226,6 +226,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--latency-n", type=int, default=40)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--reclaim-idle-ms", type=int, default=None,
+                        help="NEWSFLOW_RECLAIM_IDLE_MS for the services (default: theirs);"
+                             " below a batch's duration, to see whether slow batches are taken"
+                             " over and done twice")
     args = parser.parse_args()
 
     pairs = articles(args.data, args.n)
@@ -240,6 +244,8 @@ def main() -> None:
         plat = Platform(workdir=Path(workdir), redis_url=args.redis_url, stream_prefix=prefix,
                         mongodb_db=f"bench_{secrets.token_hex(3)}",
                         extra_env={"NEWSFLOW_WORKERS": "1", "NEWSFLOW_LOG_LEVEL": "WARNING"})
+        if args.reclaim_idle_ms:
+            plat.extra_env["NEWSFLOW_RECLAIM_IDLE_MS"] = str(args.reclaim_idle_ms)
         arrivals = Arrivals(client, prefix + PUBLISHED_STREAM)
         try:
             plat.start(timeout=300)
