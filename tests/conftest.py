@@ -50,6 +50,17 @@ async def aredis(redis_url: str, prefix: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+@pytest.fixture
+def redis_client(redis_url: str, prefix: str) -> Iterator[redis.Redis]:
+    """A synchronous client; the test's prefixed keys are removed afterwards."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     external = os.environ.get("NEWSFLOW_TEST_MONGODB_URI")

@@ -5,11 +5,14 @@ user would otherwise find out at `docker compose up`: the compose file against t
 compose-spec schema, the images installing the right workspace member, scaling, health-gated
 start order, secrets, and every setting documented in .env.example and reaching its service.
 Where Debian's docker-compose (1.29) is installed, `docker-compose config` checks the file too.
+The monitoring profile's Prometheus config is checked with promtool where it can be installed,
+and the Grafana dashboard's queries against the metric names the services really export.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
 import os
 import re
@@ -23,6 +26,7 @@ import pytest
 import yaml
 from jsonschema import Draft201909Validator, ValidationError
 
+from shared.observability import Metrics
 from shared.settings import Settings
 
 from enrich.settings import EnrichSettings
@@ -34,6 +38,14 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
 SCHEMA_FILE = Path(__file__).parent / "fixtures" / "compose-spec.json"
+MONITORING = ROOT / "monitoring"
+PROMETHEUS_CONFIG = MONITORING / "prometheus" / "prometheus.yml"
+GRAFANA = MONITORING / "grafana"
+DASHBOARD = GRAFANA / "dashboards" / "newsflow.json"
+# Every service that exports metrics; deliver sends the webhooks (same port convention).
+SCRAPED = ("ingest", "enrich", "publish", "deliver")
+# Modules holding metrics classes built on a service's shared.observability.Metrics.
+METRICS_MODULES = ("publish.metrics", "deliver.metrics", "ingest.metrics", "enrich.metrics")
 
 SETTINGS: dict[str, type[Settings]] = {
     "ingest": IngestSettings,
@@ -502,14 +514,16 @@ def _settings(service: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 
 # ---- docker-compose, where installed -----------------------------------------------------
 
-def _docker_compose(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _docker_compose(tmp_path: Path, env: dict[str, str], *args: str,
+                    profile: str = "test") -> subprocess.CompletedProcess[str]:
     exe = shutil.which("docker-compose")
     if exe is None:
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
     shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
     dotenv = "".join(f"{k}='{v}'\n" for k, v in env.items())
     (tmp_path / ".env").write_text(dotenv)
-    return subprocess.run([exe, "-f", "docker-compose.yml", "--profile", "test", "config", "-q"],
+    return subprocess.run([exe, "-f", "docker-compose.yml", "--profile", profile, "config",
+                           *(args or ("-q",))],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin"})
 
@@ -519,8 +533,214 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_docker_compose_accepts_the_monitoring_profile(tmp_path: Path) -> None:
+    result = _docker_compose(tmp_path, DUMMY_ENV, profile="monitoring")
+    assert result.returncode == 0, result.stderr
+    listed = _docker_compose(tmp_path, DUMMY_ENV, "--services", profile="monitoring")
+    assert {"prometheus", "grafana"} <= set(listed.stdout.split())
+
+
 def test_docker_compose_refuses_to_start_without_a_password(tmp_path: Path) -> None:
     env = {k: v for k, v in DUMMY_ENV.items() if k != "REDIS_PASSWORD"}
     result = _docker_compose(tmp_path, env)
     assert result.returncode != 0
     assert "set REDIS_PASSWORD in .env" in result.stderr
+
+
+# ---- the monitoring profile: Prometheus and Grafana -----------------------------------------
+
+def prometheus_config() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    return config
+
+
+def dashboard() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return document
+
+
+def dashboard_panels() -> list[dict[str, Any]]:
+    panels: list[dict[str, Any]] = []
+    for panel in dashboard()["panels"]:
+        panels.append(panel)
+        panels.extend(panel.get("panels", []))  # inside collapsed rows
+    return panels
+
+
+def dashboard_queries() -> list[str]:
+    return [t["expr"] for p in dashboard_panels() for t in p.get("targets", [])]
+
+
+def exported_metric_names() -> set[str]:
+    """The sample names the services expose on /metrics: the shared stream metrics and every
+    metrics class built on them, counters with ``_total`` and histograms with their series."""
+    metrics = Metrics("any")
+    for name in METRICS_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == name:
+                value(metrics)
+    names: set[str] = set()
+    for family in metrics.registry.collect():
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+                    "summary": ("_sum", "_count")}.get(family.type, ("",))
+        names.update(family.name + suffix for suffix in suffixes)
+    return names
+
+
+_PROMQL_WORDS = {
+    "sum", "min", "max", "avg", "count", "topk", "bottomk", "quantile", "stddev", "rate", "irate",
+    "increase", "delta", "deriv", "histogram_quantile", "vector", "scalar", "abs", "clamp_min",
+    "clamp_max", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
+    "or", "unless", "offset", "time", "absent", "sort_desc",
+}
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (strings, matchers, ranges, groupings out)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", " ", expr)
+    expr = re.sub(r"\[[^\]]*\]", " ", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    return {w for w in re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", expr) if w not in _PROMQL_WORDS}
+
+
+def promql_jobs(expr: str) -> set[str]:
+    jobs: set[str] = set()
+    for value in re.findall(r'\bjob\s*=~?\s*"([^"]*)"', expr):
+        jobs.update(value.split("|"))
+    return jobs
+
+
+def _bind_mounts(service: str) -> dict[str, str]:
+    """Host path (relative to the repo) -> container path, for the service's bind mounts."""
+    mounts: dict[str, str] = {}
+    for volume in services()[service].get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            mounts[source.removeprefix("./")] = target
+    return mounts
+
+
+def test_monitoring_runs_only_with_its_profile_and_on_loopback() -> None:
+    for name in ("prometheus", "grafana"):
+        spec = services()[name]
+        assert spec["profiles"] == ["monitoring"], name
+        assert all(port.startswith("127.0.0.1:") for port in spec["ports"]), name
+        assert "healthcheck" in spec and spec["restart"] == "unless-stopped"
+        for source in _bind_mounts(name):
+            assert (ROOT / source).exists(), f"{name} mounts ./{source}: no such file"
+            assert not dockerignore_excludes(source) or source.startswith("monitoring/")
+        named = [v.split(":")[0] for v in spec["volumes"] if not v.startswith("./")]
+        assert named and all(v in compose()["volumes"] for v in named), name
+    assert services()["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    for name in APP_SERVICES:
+        assert "profiles" not in services()[name]  # the platform itself needs no profile
+
+
+def test_grafana_has_no_default_or_anonymous_admin() -> None:
+    env = services()["grafana"]["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${NEWSFLOW_ADMIN_KEY:?")
+    assert interpolate(env, DUMMY_ENV)["GF_SECURITY_ADMIN_PASSWORD"] == \
+        DUMMY_ENV["NEWSFLOW_ADMIN_KEY"]
+
+
+def test_prometheus_scrapes_every_service_and_replica_on_its_metrics_port() -> None:
+    mounts = _bind_mounts("prometheus")
+    assert mounts["monitoring/prometheus/prometheus.yml"] in " ".join(
+        services()["prometheus"]["command"])
+    jobs = {job["job_name"]: job for job in prometheus_config()["scrape_configs"]}
+    # Every service compose builds from services/<name>/ is scraped (deliver included).
+    built = {name for name, spec in services().items()
+             if str(spec.get("build", {}).get("dockerfile", "")).startswith("services/")}
+    for name in set(SCRAPED) | built:
+        job = jobs.get(name)
+        assert job is not None, f"Prometheus does not scrape {name}"
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        # DNS service discovery: the compose service name resolves to every replica.
+        (sd,) = job["dns_sd_configs"]
+        assert sd["names"] == [name] and sd["type"] == "A" and sd["port"] == CONTAINER_PORT
+
+
+def promtool() -> str:
+    found = shutil.which("promtool")
+    unpacked = ROOT / ".newsflow" / "tools" / "prometheus" / "usr" / "bin" / "promtool"
+    if found is None and unpacked.is_file():
+        found = str(unpacked)
+    if found is None:
+        pytest.skip("promtool is not installed: scripts/test unpacks Debian's prometheus package "
+                    "into .newsflow/tools when run as root with apt-get")
+    return found
+
+
+def test_promtool_accepts_the_prometheus_config() -> None:
+    result = subprocess.run([promtool(), "check", "config", str(PROMETHEUS_CONFIG)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_check_catches_a_misspelt_key(tmp_path: Path) -> None:
+    broken = PROMETHEUS_CONFIG.read_text().replace("dns_sd_configs:", "dns_sd_config:", 1)
+    (tmp_path / "prometheus.yml").write_text(broken)
+    result = subprocess.run([promtool(), "check", "config", str(tmp_path / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+
+
+def test_grafana_provisions_the_datasource_and_dashboard_it_mounts() -> None:
+    mounts = _bind_mounts("grafana")
+    assert mounts["monitoring/grafana/provisioning"] == "/etc/grafana/provisioning"
+    datasources = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())["datasources"]
+    (datasource,) = datasources
+    assert datasource["type"] == "prometheus" and datasource["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load(
+        (GRAFANA / "provisioning" / "dashboards" / "newsflow.yml").read_text())["providers"]
+    (provider,) = providers
+    assert provider["type"] == "file"
+    assert provider["options"]["path"] == mounts["monitoring/grafana/dashboards"]
+    home = services()["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == f"{provider['options']['path']}/{DASHBOARD.name}"
+
+    document = dashboard()
+    assert document["uid"] and document["title"] and document["schemaVersion"] >= 36
+    panels = dashboard_panels()
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids))
+    for panel in panels:
+        assert {"x", "y", "w", "h"} <= set(panel["gridPos"]), panel["title"]
+        if panel["type"] != "row":
+            assert panel["targets"], panel["title"]
+            assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
+
+
+def test_dashboard_queries_read_only_metrics_the_services_export() -> None:
+    exported = exported_metric_names()
+    queries = dashboard_queries()
+    unknown = {(name, expr) for expr in queries for name in promql_metric_names(expr)
+               if name not in exported | {"up"}}
+    assert sorted(unknown) == []
+    jobs = {job["job_name"] for job in prometheus_config()["scrape_configs"]}
+    assert set().union(*(promql_jobs(q) for q in queries)) <= jobs
+    # The panels per stage the dashboard promises: rate, lag and pending, dead letters,
+    # handler latency, webhook outcomes, SSE clients.
+    read = set().union(*(promql_metric_names(q) for q in queries))
+    assert {"newsflow_events_in_total", "newsflow_events_out_total", "newsflow_group_lag",
+            "newsflow_group_pending", "newsflow_dead_letters_total",
+            "newsflow_batch_seconds_bucket", "newsflow_webhook_attempts_total",
+            "newsflow_webhook_deliveries_total", "newsflow_sse_clients"} <= read
+    staged = {job for q in queries if "newsflow_batch_seconds_bucket" in q
+              for job in promql_jobs(q)}
+    assert set(SCRAPED) <= staged
+
+
+def test_the_metric_name_check_would_catch_a_misspelt_metric() -> None:
+    expr = ('histogram_quantile(0.95, sum by (le, job) (rate(newsflow_batch_second_bucket'
+            '{job="enrich", stream=~"a|b"}[5m]))) or vector(0)')
+    assert promql_metric_names(expr) == {"newsflow_batch_second_bucket"}
+    assert "newsflow_batch_second_bucket" not in exported_metric_names()
+    assert promql_jobs(expr) == {"enrich"}

@@ -18,6 +18,7 @@ import httpx
 import orjson
 import pytest
 
+from ingest.auth import hash_key
 from newsflow_cli.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -27,13 +28,26 @@ FAST = {"NEWSFLOW_RECLAIM_IDLE_MS": "5000", "NEWSFLOW_RECLAIM_INTERVAL_MS": "200
         "NEWSFLOW_BLOCK_MS": "200", "NEWSFLOW_WORKERS": "1", "NEWSFLOW_EMBARGO_POLL_S": "0.2"}
 
 
+# Two sources: the platform's own ("local") and a rival that must not touch local's stories.
+LOCAL_KEY, RIVAL_KEY = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+KEYS = {"NEWSFLOW_INGEST_KEYS": orjson.dumps({"local": hash_key(LOCAL_KEY),
+                                              "rival": hash_key(RIVAL_KEY)}).decode()}
+
+
 @pytest.fixture(scope="module")
 def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: str,
          isolated_platform: Callable[..., AbstractContextManager[Platform]]
          ) -> Iterator[Platform]:
     with isolated_platform(tmp_path_factory.mktemp("e2e"), redis_url, mongodb_uri,
-                           **FAST) as platform:
+                           **FAST, **KEYS) as platform:
+        platform.ingest_key = LOCAL_KEY
         yield platform
+
+
+def _push_as(plat: Platform, key: str, body: bytes) -> httpx.Response:
+    return httpx.post(f"{plat.url('ingest')}/v1/articles", content=body, timeout=30,
+                      headers={"Authorization": f"Bearer {key}",
+                               "Content-Type": "application/json"})
 
 
 def _story(uri: str, version: int, **fields: Any) -> bytes:
@@ -107,6 +121,33 @@ def test_a_version_chain_ends_killed_everywhere(plat: Platform) -> None:
     assert [e.data["version"] for e in plat.wait_published(uri, count=3)] == [10, 250, 251]
     gone = httpx.get(f"{plat.url('publish')}/v1/articles/{uri}", timeout=10)
     assert gone.status_code == 410
+
+
+def test_another_source_can_neither_replace_nor_kill_a_story_nor_squat_a_uri(
+        plat: Platform) -> None:
+    uri = f"urn:test:{secrets.token_hex(4)}"
+    assert _push_as(plat, LOCAL_KEY, _story(uri, 1)).status_code == 202
+    plat.wait_published(uri)
+    for attempt in (_story(uri, 2, headlines=[{"value": "Hijacked"}]),
+                    orjson.dumps({"uri": uri, "version": 3, "pubStatus": "canceled"}),
+                    orjson.dumps({"uri": uri, "pubStatus": "canceled"})):
+        refused = _push_as(plat, RIVAL_KEY, attempt)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["field"] == "uri"
+    assert _push_as(plat, LOCAL_KEY, _story(uri, 5)).status_code == 202
+    events = plat.wait_published(uri, count=2)
+    assert [(e.type, e.data["version"]) for e in events] == [
+        ("news.article.published", 1), ("news.article.published", 5)]
+    assert {e.data["source"]["provider"] for e in events} == {"local"}
+    read = httpx.get(f"{plat.url('publish')}/v1/articles/{uri}", timeout=10)
+    assert read.status_code == 200 and read.json()["version"] == 5
+
+    unused = f"urn:test:{secrets.token_hex(4)}"
+    squat = _push_as(plat, RIVAL_KEY, _story(unused, 2**62 - 1))
+    assert squat.status_code == 422, squat.text
+    assert squat.json()["error"]["field"] == "version"
+    assert _push_as(plat, LOCAL_KEY, _story(unused, 1)).status_code == 202
+    plat.wait_published(unused)
 
 
 def test_an_embargoed_story_is_held_and_released_after_a_publish_restart(

@@ -1,4 +1,5 @@
-"""Atom and JSON Feed end to end: publish as a process, read back with feedparser and a schema."""
+"""Atom and JSON Feed end to end: publish as a process, read back with feedparser and a schema;
+the story pages their entries link to."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import feedparser
 import httpx
@@ -25,6 +27,7 @@ from newsflow_cli.platform import Platform
 pytestmark = pytest.mark.e2e
 
 SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "jsonfeed-1.1.schema.json").read_text())
+PUBLIC_URL = "https://news.example.test/newsflow"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,8 @@ def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: 
          isolated_platform: Callable[..., AbstractContextManager[Platform]]
          ) -> Iterator[Platform]:
     with isolated_platform(tmp_path_factory.mktemp("feeds"), redis_url, mongodb_uri,
-                           services=("publish",), NEWSFLOW_BLOCK_MS="100") as platform:
+                           services=("publish",), NEWSFLOW_BLOCK_MS="100",
+                           NEWSFLOW_PUBLIC_URL=PUBLIC_URL) as platform:
         yield platform
 
 def a_topic() -> str:
@@ -55,7 +59,9 @@ def publish(plat: Platform, uri: str, topic: str, *, minutes_ago: int = 0,
             "versionCreated": datetime.now(UTC) - timedelta(minutes=minutes_ago),
             "firstCreated": datetime.now(UTC) - timedelta(minutes=minutes_ago + 5),
             "descriptions": [{"value": "A summary."}],
-            "subjects": [Subject(code=topic, name="Test topic")], "keywords": ["test"]})
+            "subjects": [Subject(code=topic, name="Test topic")], "keywords": ["test"],
+            "places": [{"name": "Berlin", "firstPosition": 0}],
+            "people": [{"name": 'Ada "The Countess" Lovelace'}]})
     event = ArticleEnriched.for_article(article, "test")
     redis.Redis.from_url(plat.redis_url).xadd(plat.stream_prefix + ENRICHED_STREAM,
                                               event.to_fields())
@@ -129,3 +135,105 @@ def test_a_conditional_get_answers_304_until_the_feed_changes(plat: Platform, fm
     changed = httpx.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["etag"] != etag
+
+
+def local(plat: Platform, public_link: str) -> str:
+    """A link under PUBLIC_URL, as a URL of the publish process under test."""
+    assert public_link.startswith(PUBLIC_URL + "/"), public_link
+    return plat.url("publish") + public_link.removeprefix(PUBLIC_URL)
+
+
+class Page(HTMLParser):
+    """What a story page is made of: its tags with their attributes, and its text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def hrefs(self) -> list[str]:
+        return [str(a["href"]) for t, a in self.tags if t == "a"]
+
+
+def test_feed_entries_link_to_a_story_page_readers_can_open(plat: Platform) -> None:
+    topic = a_topic()
+    uri = f"https://example.com/stories/{topic}?id=1&v=2"
+    publish(plat, uri, topic, html="<p>First <em>paragraph</em>.</p>")
+    base = plat.url("publish")
+
+    parsed = feedparser.parse(httpx.get(f"{base}/feeds/{topic}.atom").content)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    entry = parsed.entries[0]
+    assert entry.link.startswith(PUBLIC_URL + "/stories/")  # not the urn: id, not the JSON
+    related = [link for link in entry.links if link.rel == "related"]
+    assert [link.type for link in related] == ["application/json"]
+    assert httpx.get(local(plat, related[0].href)).json()["uri"] == uri
+
+    item = httpx.get(f"{base}/feeds/{topic}.json").json()["items"][0]
+    assert item["url"] == entry.link
+
+    page = httpx.get(local(plat, entry.link))
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    html = page.text
+    assert f"<h1>Headline &lt;{uri.replace('&', '&amp;')}&gt; &amp; more</h1>" in html
+    assert "<p>First <em>paragraph</em>.</p>" in html  # the sanitized HTML body, as it is
+    parsed_page = Page(html)
+    text = "".join(parsed_page.text)
+    assert "By A. Reporter" in text and "BERLIN" in text and "(dpa)" in text
+    # Nothing loaded from elsewhere: no scripts, images, frames or external stylesheets.
+    assert not [t for t, _ in parsed_page.tags if t in ("script", "img", "iframe", "object")]
+    assert not [a for t, a in parsed_page.tags if t == "link" and a.get("rel") == "stylesheet"]
+    # Topics and names link to the feeds filtered on them, and those feeds hold the story.
+    hrefs = parsed_page.hrefs()
+    topic_feed = f"{PUBLIC_URL}/feeds/{topic}.atom"
+    assert topic_feed in hrefs
+    person = [h for h in hrefs if "entity=" in h and "Lovelace" in h]
+    assert person, hrefs
+    for feed_url in (topic_feed, person[0]):
+        linked = feedparser.parse(httpx.get(local(plat, feed_url)).content)
+        assert entry.link in {e.link for e in linked.entries}, feed_url
+
+
+def test_a_killed_story_page_answers_410_and_an_unknown_one_404(plat: Platform) -> None:
+    topic = a_topic()
+    uri = f"urn:pages:{topic}"
+    publish(plat, uri, topic)
+    link = feedparser.parse(httpx.get(f"{plat.url('publish')}/feeds/{topic}.atom").content
+                            ).entries[0].link
+    assert httpx.get(local(plat, link)).status_code == 200
+    publish(plat, uri, topic, killed=True)
+    gone = httpx.get(local(plat, link), headers={"Accept": "text/html"})
+    assert gone.status_code == 410
+    assert gone.headers["content-type"].startswith("text/html")
+    assert "withdrawn" in gone.text and "Headline" not in gone.text
+    as_json = httpx.get(local(plat, link))
+    assert as_json.status_code == 410 and as_json.json()["error"]["field"] == "uri"
+    unknown = httpx.get(f"{plat.url('publish')}/stories/urn:pages:none")
+    assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "uri"
+
+
+def test_links_come_from_the_public_url_never_from_the_host_header(plat: Platform) -> None:
+    topic = a_topic()
+    uri = f"urn:host:{topic}"
+    publish(plat, uri, topic)
+    base = plat.url("publish")
+    evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    for path in (f"/feeds/{topic}.atom", f"/feeds/{topic}.json", "/stories/" + uri):
+        response = httpx.get(base + path, headers=evil)
+        assert response.status_code == 200, path
+        assert "evil.example" not in response.text, path
+        assert PUBLIC_URL in response.text, path
+    for path in (f"/v1/articles?topic={topic}", "/v1/articles/" + uri):  # the read API too
+        response = httpx.get(base + path, headers=evil)
+        assert response.status_code == 200 and "evil.example" not in response.text, path
+    atom = feedparser.parse(httpx.get(f"{base}/feeds/{topic}.atom", headers=evil).content)
+    assert {urlsplit(link.href).netloc for link in atom.feed.links} == {"news.example.test"}

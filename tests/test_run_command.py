@@ -47,6 +47,7 @@ def test_newsflow_run_publishes_the_sample_with_its_people_and_places(
                  "Istanbul", "Ankara", "Kherson"):
         assert name in out
     assert redis.Redis.from_url(run_redis_url).xlen("news.published") == 1
+    assert re.search(r"^  page: +http://127\.0\.0\.1:\d+/stories/\S+$", out, re.M), out
     services = re.findall(r"^(?:ingest|enrich|publish)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
     assert len(services) == 3
     for url in services:  # everything it started is stopped when it exits

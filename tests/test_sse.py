@@ -163,6 +163,28 @@ def test_bad_parameters_are_named(plat: Platform) -> None:
         assert response.json()["error"]["field"] == "last_event_id"
 
 
+@pytest.mark.parametrize("bad", [
+    "9" * 5000,  # past int()'s 4,300-digit limit
+    "9" * 5000 + "-0",
+    "1700000000000-" + "9" * 5000,
+    "18446744073709551616-0",  # 2**64
+    "1700000000000-18446744073709551616",
+    "18446744073709551615-18446744073709551615",  # the last id: nothing can follow it
+    "1-2-3", "-1", "1-", "1700000000000-0 1", "\u0661\u0662\u0663-0",  # Arabic-Indic digits
+])
+@pytest.mark.parametrize("where", ["header", "query"])
+def test_a_resume_id_that_is_not_a_stream_id_is_a_400_naming_it(plat: Platform, bad: str,
+                                                                where: str) -> None:
+    url = f"{plat.url('publish')}/v1/stream"
+    if where == "header":
+        # Raw bytes: httpx refuses some of these as header values, a client on the wire need not.
+        response = httpx.get(url, headers=[(b"Last-Event-ID", bad.encode())], timeout=5)
+    else:
+        response = httpx.get(url, params={"last_event_id": bad}, timeout=5)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == "last_event_id"
+
+
 def test_resuming_from_a_trimmed_id_is_told_of_the_gap(plat: Platform) -> None:
     source, got = read_three(plat)
     # Retention trims the stream: the client's entry and the next one are gone.

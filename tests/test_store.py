@@ -43,6 +43,30 @@ async def test_a_newer_version_replaces_and_an_older_one_never_does(store: Artic
     assert story.article["headlines"][0]["value"] == "urn:t:1 v1000"
 
 
+async def test_another_source_can_neither_replace_nor_kill_a_story(
+        store: ArticleStore) -> None:
+    rival = Source(provider="rival", format="json")
+    assert await store.save(_article(version=3), "e3") is Write.stored
+    assert await store.save(_article(version=4, source=rival), "r4") is Write.stale
+    kill = Article(uri="urn:t:1", pub_status=PubStatus.canceled, source=rival)
+    assert await store.save(kill, "rkill") is Write.stale
+    assert await store.save(_article(version=5), "e5") is Write.stored  # the owner goes on
+    story = await store.get("urn:t:1")
+    assert story is not None and not story.killed
+    assert (story.article["version"], story.article["source"]["provider"]) == (5, "dpa")
+    sibling = Source(provider="dpa-sport", format="json", namespace="dpa")
+    assert await store.save(_article(version=6, source=sibling), "s6") is Write.stored
+
+
+async def test_a_story_stored_without_an_owner_takes_its_next_version(
+        store: ArticleStore) -> None:
+    await store.articles.insert_one({"_id": "urn:t:old", "rank": 1, "eventId": "old",
+                                     "killed": False, "article": {"uri": "urn:t:old"}})
+    assert await store.save(_article("urn:t:old", version=2), "e2") is Write.stored
+    story = await store.get("urn:t:old")
+    assert story is not None and story.article["version"] == 2
+
+
 async def test_a_repeat_of_the_stored_event_is_a_redelivery(store: ArticleStore) -> None:
     assert await store.save(_article(version=0), "e0") is Write.stored  # AP starts at 0
     assert await store.save(_article(version=0), "e0") is Write.redelivered

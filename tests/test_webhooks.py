@@ -458,3 +458,23 @@ def test_deliveries_survive_a_publish_restart(
         time.sleep(1.0)
         assert len(hook.requests) == 1
         verify(sub["secret"], hook.requests[0])
+
+
+def test_metrics_count_outcomes_without_naming_subscriptions(
+        plat: Platform, receivers: list[Receiver]) -> None:
+    # /metrics answers anyone: it must not list who subscribes.
+    hook = receiver(receivers, lambda n: (500, {}, 0.0) if n < 1 else (200, {}, 0.0))
+    source = src()
+    sub = subscribe(plat, hook.url, sources=[source])
+    push(plat, story(f"urn:wh:{source}:metrics", source))
+    hook.wait(lambda rs: len(ok(rs)) == 1)
+    deadline = time.monotonic() + 10
+    while True:
+        text = httpx.get(f"{plat.url('publish')}/metrics", timeout=5).text
+        if 'newsflow_webhook_deliveries_total{result="delivered"}' in text:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.05)
+    assert 'newsflow_webhook_attempts_total{outcome="http_error"}' in text
+    assert "newsflow_webhook_queue_depth " in text
+    assert sub["id"] not in text and "subscription=" not in text

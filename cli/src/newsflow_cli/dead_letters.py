@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import redis
 import typer
 
-from shared.dead_letters import dead_letters, replay
+from shared.dead_letters import dead_letter_ids, dead_letters, replay_each
 from shared.events import ENRICHED_STREAM, INGESTED_STREAM, PUBLISHED_STREAM
 from shared.streams import DLQ_SUFFIX
 
 from newsflow_cli.platform import PlatformError, connect_redis
+from newsflow_cli.progress import ShowProgress, summary, tracked
 
 STREAMS = (INGESTED_STREAM, ENRICHED_STREAM, PUBLISHED_STREAM)
 ENTRY_ID = re.compile(r"\d+-\d+")
@@ -58,6 +59,7 @@ def replay_dead_letters(
     all_: Annotated[bool, typer.Option("--all", help="every dead letter of the stream")] = False,
     redis_url: RedisUrl = DEFAULT_REDIS,
     stream_prefix: Prefix = "",
+    progress: ShowProgress = None,
 ) -> None:
     """Append dead letters to their stream again (same event id, attempts start over)."""
     if bool(ids) == all_:
@@ -68,14 +70,29 @@ def replay_dead_letters(
         typer.echo(f"not a stream entry id: {', '.join(malformed)} (like 1700000000000-0)",
                    err=True)
         raise typer.Exit(2)
-    replayed = replay(_client(redis_url), _name(stream, stream_prefix), None if all_ else ids)
-    for dead_id, new_id in replayed.items():
-        typer.echo(f"replayed {dead_id} as {new_id}")
-    missing = [i for i in ids or [] if i not in replayed]
-    for dead_id in missing:
-        typer.echo(f"no dead letter {dead_id} on {stream}", err=True)
-    typer.echo(f"{len(replayed)} entry(ies) appended again", err=True)
-    if missing:
+    client = _client(redis_url)
+    name = _name(stream, stream_prefix)
+    targets = dead_letter_ids(client, name) if all_ else list(ids or [])
+    missing: list[str] = []
+    interrupted = False
+    with tracked(len(targets), f"replaying {stream}{DLQ_SUFFIX}", progress) as tally:
+        try:
+            for dead_id, new_id in replay_each(client, name, targets):
+                if new_id is None:
+                    missing.append(dead_id)
+                    typer.echo(f"no dead letter {dead_id} on {stream}", err=True)
+                else:
+                    tally.add("replayed")
+                    typer.echo(f"replayed {dead_id} as {new_id}")
+                tally.advance()
+        except KeyboardInterrupt:
+            interrupted = True
+    left = int(cast(int, client.xlen(name + DLQ_SUFFIX)))
+    summary(f"{tally.counts['replayed']} entry(ies) appended again to {stream}, "
+            f"{len(missing)} not found, {left} left on {stream}{DLQ_SUFFIX}",
+            interrupted=interrupted,
+            resume="run the same command again for the rest (none is appended twice)")
+    if missing and not all_:
         raise typer.Exit(1)
 
 

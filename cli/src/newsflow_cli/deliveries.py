@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from newsflow_cli.progress import ShowProgress, summary, tracked
+
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Webhook deliveries: list queued or dead-lettered ones, replay dead ones.")
 
@@ -19,6 +21,7 @@ Url = Annotated[str, typer.Option(envvar="NEWSFLOW_PUBLISH_URL", help="publish s
 Key = Annotated[str, typer.Option(envvar="NEWSFLOW_ADMIN_KEY", help="admin API key",
                                   show_default=False)]
 DEFAULT_URL = "http://127.0.0.1:8003"
+LIST_MAX = 1000  # the most /v1/deliveries lists at once
 
 
 @app.command("list")
@@ -55,28 +58,62 @@ def replay(
     subscription: Annotated[str | None, typer.Option(help="with --all: only this one")] = None,
     url: Url = DEFAULT_URL,
     key: Key = "",
+    progress: ShowProgress = None,
 ) -> None:
-    """Queue dead-lettered deliveries again (same webhook-id; the schedule starts over)."""
+    """Queue dead-lettered deliveries again (same webhook-id; the schedule starts over).
+
+    With --all, one request per delivery: Ctrl-C stops between two, and the same command run
+    again replays the rest (a replayed delivery is no longer dead, so none is queued twice)."""
     if bool(delivery_id) == all_:
         typer.echo("give one delivery ID or --all", err=True)
         raise typer.Exit(2)
-    if all_:
-        params = {"subscription": subscription} if subscription else {}
-        result = _call("POST", url, key, "/v1/deliveries/replay", params=params)
-    else:
+    if not all_:
         result = _call("POST", url, key, f"/v1/deliveries/{delivery_id}/replay")
-    for replayed in result["replayed"]:
-        typer.echo(f"replayed {replayed}")
-    typer.echo(f"{len(result['replayed'])} delivery(ies) queued again", err=True)
+        for replayed in result["replayed"]:
+            typer.echo(f"replayed {replayed}")
+        typer.echo(f"{len(result['replayed'])} delivery(ies) queued again", err=True)
+        return
+    params: dict[str, Any] = {"status": "dead", "limit": LIST_MAX}
+    if subscription:
+        params["subscription"] = subscription
+    tried: set[str] = set()
+    todo = [i["id"] for i in _call("GET", url, key, "/v1/deliveries", params=params)["items"]]
+    interrupted = False
+    with tracked(len(todo), "replaying dead deliveries", progress) as tally:
+        try:
+            while todo:
+                for delivery in todo:
+                    tried.add(delivery)
+                    done = _call("POST", url, key, f"/v1/deliveries/{delivery}/replay",
+                                 missing_ok=True)
+                    if done:
+                        tally.add("queued again")
+                        typer.echo(f"replayed {delivery}")
+                    else:  # replayed meanwhile (another operator), or deleted
+                        tally.add("no longer dead")
+                    tally.advance()
+                # A listing holds at most LIST_MAX: ask again until nothing new is dead.
+                listed = _call("GET", url, key, "/v1/deliveries", params=params)["items"]
+                todo = [i["id"] for i in listed if i["id"] not in tried]
+                tally.grow(len(todo))
+        except KeyboardInterrupt:
+            interrupted = True
+    summary(f"{tally.describe(('queued again', 'no longer dead'))} of {tally.done} "
+            f"delivery(ies) tried", interrupted=interrupted,
+            resume="run the same command again for the rest (none is queued twice)")
 
 
-def _call(method: str, url: str, key: str, path: str, **kwargs: Any) -> dict[str, Any]:
+def _call(method: str, url: str, key: str, path: str, *, missing_ok: bool = False,
+          **kwargs: Any) -> dict[str, Any]:
+    """The answer's JSON; with ``missing_ok``, {} for a 404. Exits with a message on errors."""
     try:
         response = httpx.request(method, url.rstrip("/") + path, timeout=30,
                                  headers={"Authorization": f"Bearer {key}"}, **kwargs)
     except httpx.HTTPError as exc:
         typer.echo(f"cannot reach publish at {url}: {exc}", err=True)
         raise typer.Exit(1) from exc
+    if missing_ok and response.status_code == 404:
+        return {}
     if response.status_code >= 400:
         try:
             message = response.json()["error"]["message"]

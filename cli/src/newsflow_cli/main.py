@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -31,6 +32,8 @@ from newsflow_cli.platform import (
     read_events,
     running,
 )
+from newsflow_cli.progress import ShowProgress, summary, tracked
+from newsflow_cli.stats import stats
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Newsflow: wire stories in, enriched stories out.")
@@ -38,6 +41,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(dead_letters_app, name="dead-letters")
+app.command()(stats)
 
 
 @app.callback()
@@ -168,6 +172,7 @@ def _show(data: dict[str, Any], publish_url: str) -> None:
     typer.echo(f"  topics:    {', '.join(topics)}")
     typer.echo(f"  summary:   {summary}")
     typer.echo(f"  stored:    {publish_url}/v1/articles/{data['uri']}")
+    typer.echo(f"  page:      {publish_url}/stories/{quote(data['uri'], safe=':,')}")
 
 
 @app.command()
@@ -175,16 +180,30 @@ def push(
     paths: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
     url: Annotated[str, typer.Option(envvar="NEWSFLOW_INGEST_URL")] = "http://127.0.0.1:8001",
     key: Annotated[str, typer.Option(envvar="NEWSFLOW_KEY", help="source API key")] = "",
+    progress: ShowProgress = None,
 ) -> None:
-    """Push files to ingest (the format is detected from the content)."""
-    failed = False
-    for path in paths:
+    """Push files to ingest (the format is detected from the content). Ctrl-C stops between
+    two files; pushing the same files again carries on (ingest answers what it already has as
+    duplicate, and queues nothing twice)."""
+    failed = 0
+    interrupted = False
+    with tracked(len(paths), "pushing", progress) as tally:
         try:
-            results = _post(url, key, path)
-            typer.echo(f"{path}: {json.dumps(results)}")
-        except PlatformError as exc:
-            failed = True
-            typer.echo(f"{path}: {exc}", err=True)
+            for path in paths:
+                try:
+                    results = _post(url, key, path)
+                    typer.echo(f"{path}: {json.dumps(results)}")
+                    for result in results:
+                        tally.add(str(result.get("status")))
+                except PlatformError as exc:
+                    failed += 1
+                    typer.echo(f"{path}: {exc}", err=True)
+                tally.advance()
+        except KeyboardInterrupt:
+            interrupted = True
+    summary(f"pushed {tally.done - failed} of {len(paths)} file(s), {failed} failed: "
+            f"{tally.describe(('accepted', 'duplicate'))} stories", interrupted=interrupted,
+            resume="push the same files again to carry on (what ingest has is not queued twice)")
     if failed:
         raise typer.Exit(1)
 

@@ -1,26 +1,33 @@
+"""Topic subjects: the shape of what the classifier returns, and its behaviour on obvious cases.
+
+Accuracy on unseen news is measured by `bench/topics_eval.py`, not here: these tests hold for
+any reasonable model and fail when the classifier or its shipped model is broken.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
 import pytest
 
-from enrich.topics import TopicClassifier
+from shared.article import Subject
 
-TOP_LEVEL = {
-    "medtop:01000000": "arts, culture, entertainment and media",
-    "medtop:02000000": "conflict, war and peace",
-    "medtop:03000000": "crime, law and justice",
-    "medtop:04000000": "disaster, accident and emergency incident",
-    "medtop:05000000": "economy, business and finance",
-    "medtop:06000000": "education",
-    "medtop:07000000": "health",
-    "medtop:08000000": "human interest",
-    "medtop:09000000": "labour",
-    "medtop:10000000": "lifestyle and leisure",
-    "medtop:11000000": "politics",
-    "medtop:12000000": "religion",
-    "medtop:13000000": "science and technology",
-    "medtop:14000000": "society",
-    "medtop:15000000": "sport",
-    "medtop:16000000": "environment",
-    "medtop:17000000": "weather",
-}
+from enrich import medtop
+from enrich.topics import MAX_TOP_LEVEL, TopicClassifier
+
+SPORT = ("Champions League final ends in extra-time win",
+         "The striker scored twice in the second half and the goalkeeper saved a penalty as the "
+         "club won the cup final. The coach praised his players after the match, and fans of "
+         "the football team celebrated the title in the stadium.")
+BUSINESS = ("Shares fall as the central bank raises interest rates",
+            "Stock markets fell and bond yields rose after the central bank raised interest "
+            "rates to fight inflation. Investors sold bank shares, the company reported lower "
+            "quarterly profits and revenue, and economists expect slower economic growth.")
+POLITICS = ("Prime minister calls early election",
+            "The prime minister called an early general election after parliament rejected "
+            "the government's budget. Opposition parties said voters would punish the ruling "
+            "party, and ministers began campaigning for the vote.")
 
 
 @pytest.fixture(scope="module")
@@ -28,50 +35,89 @@ def classifier() -> TopicClassifier:
     return TopicClassifier()
 
 
-def test_vocabulary_has_the_17_iptc_top_level_topics(classifier):
-    top = {c: t.name for c, t in classifier.topics.items() if t.level == 1}
-    assert top == TOP_LEVEL
-    for topic in classifier.topics.values():
-        if topic.level == 2:
-            assert topic.parent in TOP_LEVEL
+@pytest.mark.parametrize(("story", "code"), [
+    (SPORT, "medtop:15000000"),
+    (BUSINESS, "medtop:04000000"),  # economy, business and finance (IPTC's code)
+    (POLITICS, "medtop:11000000"),
+])
+def test_an_obvious_story_gets_its_desks_topic_first(classifier, story, code):
+    subjects = classifier.classify(*story)
+    assert subjects[0].code == code
+    assert subjects[0].level == 1
 
 
-def test_sample_is_about_conflict_and_politics(enriched_sample):
-    medtop = [s for s in enriched_sample.subjects if s.scheme == "medtop"]
-    top = [s for s in medtop if s.level == 1]
-    assert top[0].code == "medtop:02000000"
-    assert top[0].uri == "http://cv.iptc.org/newscodes/mediatopic/02000000"
-    assert "medtop:11000000" in {s.code for s in top}
-    assert len(top) <= 3 and all(0 < s.confidence <= 1 for s in medtop)
+@pytest.mark.parametrize("story", [SPORT, BUSINESS, POLITICS])
+def test_subjects_are_ranked_top_level_topics_each_followed_by_its_children(classifier, story):
+    subjects = classifier.classify(*story)
+    top = [s for s in subjects if s.level == 1]
+    assert 1 <= len(top) <= MAX_TOP_LEVEL
+    assert [s.confidence for s in top] == sorted((s.confidence for s in top), reverse=True)
+    parent: Subject | None = None
+    for subject in subjects:
+        assert subject.confidence is not None and 0 < subject.confidence <= 1
+        if subject.level == 1:
+            parent = subject
+            continue
+        assert subject.level == 2 and parent is not None
+        assert classifier.topics[subject.code or ""].parent == parent.code
+        assert subject.confidence <= parent.confidence  # type: ignore[operator]
+    assert sum(s.confidence for s in top) <= 1.001  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(
-    ("headline", "body", "code"),
-    [
-        (
-            "United beat City 2-1",
-            "The striker scored twice as United won the league match. The coach praised the team.",
-            "medtop:15000000",
-        ),
-        (
-            "Shares fall as inflation rises",
-            "Stock markets fell after the central bank raised interest rates to fight inflation.",
-            "medtop:05000000",
-        ),
-        (
-            "Man charged with murder",
-            "Police arrested a man who was charged with murder and will appear in court on Monday.",
-            "medtop:03000000",
-        ),
-    ],
-)
-def test_clear_stories_get_the_right_top_topic(classifier, headline, body, code):
-    assert classifier.classify(headline, body)[0].code == code
+def test_probabilities_are_a_distribution_over_the_top_level(classifier):
+    p = classifier.probabilities(*BUSINESS)
+    top = {c: v for c, v in p.items() if classifier.topics[c].level == 1}
+    assert len(top) == 17
+    assert sum(top.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(("headline", "body"), [
+    ("", ""),
+    ("1234", "5678 90 — ... !!!"),
+])
+def test_nothing_to_read_gets_no_topic(classifier, headline, body):
+    assert classifier.classify(headline, body) == []
+
+
+@pytest.mark.parametrize(("headline", "body"), [
+    # Hausa and Finnish: languages the model was not trained on
+    ("Gwamnatin tarayya ta sanar da sabbin matakai",
+     "Gwamnatin tarayyar Najeriya ta ce za ta dauki sabbin matakai domin magance matsalar "
+     "tsaro a yankin arewa maso yamma, in ji ministan yada labarai a ranar Litinin."),
+    ("Hallitus esitti uuden lakiesityksen",
+     "Hallitus kertoi maanantaina aikovansa tuoda eduskunnalle uuden lakiesityksen, joka "
+     "koskee kuntien rahoitusta ja sosiaalipalvelujen järjestämistä ensi vuodesta alkaen."),
+])
+def test_an_unknown_language_never_gets_a_confident_topic(classifier, headline, body):
+    assert all((s.confidence or 0) < 0.5 for s in classifier.classify(headline, body))
+
+
+def test_repeating_a_story_does_not_change_its_topics(classifier):
+    headline, body = SPORT
+    once = [s.code for s in classifier.classify(headline, body)]
+    twice = [s.code for s in classifier.classify(headline, f"{body}\n\n{body}")]
+    assert once[0] == twice[0]
+
+
+def test_a_model_with_a_code_iptc_does_not_have_is_refused():
+    buffer = io.BytesIO()
+    layer = {"weights": np.zeros((1, 1), np.int8), "scales": np.ones(1, np.float32),
+             "bias": np.zeros(1, np.float32)}
+    np.savez(buffer, words=np.frombuffer(b"word", np.uint8), idf=np.ones(1, np.float16),
+             unknown_idf=np.float32(1),
+             codes1=np.asarray(["medtop:99000000"]), codes2=np.asarray(["medtop:20000002"]),
+             **{f"{k}{n}": v for k, v in layer.items() for n in "12"})
+    with pytest.raises(medtop.VocabularyError, match="99000000"):
+        TopicClassifier(buffer.getvalue())
+
+
+def test_the_sample_story_is_about_conflict_or_politics(enriched_sample):
+    top = [s for s in enriched_sample.subjects if s.scheme == "medtop" and s.level == 1]
+    assert {"medtop:16000000", "medtop:11000000"} & {s.code for s in top[:2]}
+    assert top[0].uri == "http://cv.iptc.org/newscodes/mediatopic/" + top[0].code[7:]
 
 
 def test_agency_subjects_are_kept(enricher, make_article):
-    from shared.article import Subject
-
     given = Subject(code="subj:15000000", scheme="subj", name="sport")
     result = enricher.enrich(
         make_article("Cup final", "The team won the cup final.", subjects=[given])
@@ -79,79 +125,9 @@ def test_agency_subjects_are_kept(enricher, make_article):
     assert result.subjects[0] == given
 
 
-def test_dates_are_not_scorelines(classifier):
-    dated = "The central bank raised interest rates on 2024-05-03 and again on 2024-06-14."
-    plain = "The central bank raised interest rates in May and again in June."
-    assert classifier.classify("Bank raises rates", dated) == classifier.classify(
-        "Bank raises rates", plain
-    )
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        "Leeds won 3-1 at home.",
-        "Leeds 2-1 Chelsea.",
-        "It was a 21-17 win for the visitors.",
-        "The match ended 0-0.",
-    ],
-)
-def test_scorelines_are_sport_evidence(classifier, body):
-    assert "medtop:15000000" in {s.code for s in classifier.classify("Result", body)}
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        "The report is dated 05-03-2024.",
-        "Rates will be 4.5-4.75 percent.",
-        "The office opens 10:30-11:00.",
-        "Between 1,500-2,000 people came.",
-        "Form A21-17 was filed.",
-    ],
-)
-def test_number_runs_are_not_sport_evidence(classifier, body):
-    assert "medtop:15000000" not in {s.code for s in classifier.classify("Notice", body)}
-
-
-def test_a_capitalised_party_name_is_politics_not_work(classifier):
-    body = (
-        "Gordon Brown said Labour would protect the health service. He urged voters "
-        "to back Labour, and said a vote for Labour was a vote against cuts."
-    )
-    codes = {s.code for s in classifier.classify("Brown makes final appeal", body)}
-    assert "medtop:11000000" in codes
-    assert "medtop:09000000" not in codes
-
-
-def test_labour_at_the_start_of_a_sentence_still_means_work(classifier):
-    body = "Labour shortages hit farms. Workers are scarce and wages for farm workers rose."
-    top = classifier.classify("Farms short of hands", body)[0]
-    assert top.code == "medtop:09000000"
-
-
-@pytest.mark.parametrize(
-    ("headline", "body"),
-    [
-        (
-            "Rescuers pull man from rubble",
-            "A rescue team pulled a man from the rubble after the earthquake. The search team "
-            "said a second team of rescuers was still working in the collapsed building.",
-        ),
-        (
-            "Jury weighs death penalty",
-            "The jury will decide whether he faces the death penalty. Prosecutors asked the court "
-            "for the death penalty; the defence lawyer said the penalty would be unjust.",
-        ),
-    ],
-)
-def test_team_and_penalty_alone_are_not_sport(classifier, headline, body):
-    assert "medtop:15000000" not in {s.code for s in classifier.classify(headline, body)}
-
-
-def test_a_blues_guitarist_is_arts(classifier):
-    body = (
-        "The bluesman and guitarist recorded with a jazz pianist and a songwriter; his guitar "
-        "work shaped the blues for decades."
-    )
-    assert classifier.classify("Blues legend at home", body)[0].code == "medtop:01000000"
+@pytest.mark.parametrize(("language", "ceiling"), [("fr", 0.7), ("de-AT", 0.5), ("sw", 0.3)])
+def test_confidence_is_capped_by_how_well_the_model_knows_the_language(classifier, language,
+                                                                       ceiling):
+    english = classifier.classify(*SPORT, "en")
+    assert english[0].confidence > ceiling
+    assert all((s.confidence or 0) <= ceiling for s in classifier.classify(*SPORT, language))

@@ -26,10 +26,23 @@ def test_news_message_gives_one_article_per_usable_item_and_names_the_rejected_o
     assert [a.uri for a in parsed.articles] == [
         "urn:newsml:example.org:20240301:flood",
         "urn:newsml:example.org:20240301:kill",
+        "urn:newsml:example.org:20240301:pkg",
     ]
     rejected = {r.item: r.error for r in parsed.rejections}
+    assert list(rejected) == ["'urn:newsml:example.org:20240301:placeholder'"]
     assert rejected["'urn:newsml:example.org:20240301:placeholder'"].field == "headline"
-    assert "nothing readable" in rejected["'urn:newsml:example.org:20240301:pkg'"].message
+
+
+def test_a_package_of_references_only_is_kept_as_a_composite_with_its_members():
+    parsed = parse_document(fixture("g2_news_message.xml"), provider="ex")
+    package = parsed.articles[2]
+    assert (package.type, package.version) == ("composite", 1)
+    assert [(a.uri, a.name) for a in package.associations] == [
+        ("urn:newsml:example.org:20240301:flood", None),
+        ("urn:newsml:example.org:20240301:missing", None),
+    ]
+    assert package.wire()["associations"][0] == {
+        "uri": "urn:newsml:example.org:20240301:flood", "headlines": []}
 
 
 def test_news_item_maps_identity_dates_status_and_metadata():
@@ -79,7 +92,7 @@ def test_canceled_item_without_content_is_accepted_as_a_kill():
 
 
 def test_items_of_a_message_hash_their_own_bytes():
-    flood, kill = parse(fixture("g2_news_message.xml"), provider="ex")
+    flood, kill, _package = parse(fixture("g2_news_message.xml"), provider="ex")
     document_hash = hashlib.sha256(fixture("g2_news_message.xml")).hexdigest()
     assert flood.source.raw_hash != kill.source.raw_hash
     assert document_hash not in (flood.source.raw_hash, kill.source.raw_hash)
@@ -111,13 +124,30 @@ def test_package_item_is_readable_through_its_headline_and_references():
 
 def test_message_of_only_unreadable_items_is_refused_with_every_reason():
     message = b"""<newsMessage><itemSet>
-        <packageItem guid="P"><itemRef residref="N1"/></packageItem>
+        <packageItem guid="P"><groupSet/></packageItem>
         <newsItem guid="N1"> ..... </newsItem>
     </itemSet></newsMessage>"""
     with pytest.raises(InvalidArticle) as caught:
         parse(message, provider="ex")
     assert "none of the 2 items is usable" in caught.value.message
     assert "'N1'" in caught.value.message
+
+
+def test_a_package_member_keeps_its_group_role_version_class_and_headline():
+    package = b"""<packageItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="P" version="2">
+      <groupSet root="G0"><group id="G0" role="group:root"><groupRef idref="G1"/></group>
+        <group id="G1" role="group:main">
+          <itemRef residref="urn:x:story" version="3" contenttype="application/nitf+xml">
+            <itemClass qcode="ninat:text"/><title>Polls close</title></itemRef>
+          <itemRef residref="urn:x:photo" rel="irel:seeAlso"/>
+        </group></groupSet></packageItem>"""
+    [article] = parse(package, provider="ex")
+    assert article.headline == "Polls close"
+    story, photo = article.associations
+    assert (story.name, story.uri, story.version, story.type) == ("main", "urn:x:story", 3,
+                                                                  "text")
+    assert [h.value for h in story.headlines] == ["Polls close"]
+    assert (photo.uri, photo.rel) == ("urn:x:photo", "irel:seeAlso")
 
 
 def test_status_withheld_and_cancelled_spelling():

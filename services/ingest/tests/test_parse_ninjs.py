@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,3 +119,19 @@ def test_ninjs3_picture_reads_its_description_located_and_literal_subjects():
     assert article.body_html == "<p>The ship lies on its side.</p>"
     assert [(s.code, s.rel) for s in article.subjects] == [("shipwrecks", "about")]
     assert [(p.name, p.type) for p in article.places] == [("Giglio", "place")]
+
+
+@pytest.mark.parametrize("associations", [
+    [{"name": "main", "uri": "urn:x:story", "version": "3", "type": "text",
+      "headlines": [{"value": "Polls close"}]},
+     {"name": "photo", "uri": "urn:x:photo", "rel": "seeAlso"}, {"name": "no uri"}],
+    {"main": {"guid": "urn:x:story", "version": 3, "type": "text", "headline": "Polls close"},
+     "photo": {"uri": "urn:x:photo", "rel": "seeAlso"}, "broken": "not an object"},
+], ids=["ninjs3", "ninjs2"])
+def test_a_ninjs_package_keeps_its_associations(associations: object) -> None:
+    package = {"uri": "urn:x:pkg", "type": "composite", "associations": associations}
+    [article] = parse(json.dumps(package).encode(), provider="ex")
+    assert article.type == "composite"
+    assert [(a.name, a.uri, a.version, a.rel) for a in article.associations] == [
+        ("main", "urn:x:story", 3, None), ("photo", "urn:x:photo", None, "seeAlso")]
+    assert [h.value for h in article.associations[0].headlines] == ["Polls close"]

@@ -44,3 +44,18 @@ def test_uris_that_are_not_iris_get_distinct_encoded_ids() -> None:
                    "urn:newsflow:story:tag%3Aexample.com%2C2026%3A%3Cx%3E"]
     document = orjson.loads(render_json(Feed("all", stories, "http://p", "http://p/f.json"))[0])
     assert [item["id"] for item in document["items"]] == ids
+
+
+def test_entries_link_to_the_story_page_and_relate_the_json() -> None:
+    stories = [story("https://example.com/a/b?c=1")]
+    feed = Feed("all", stories, "https://news.example", "https://news.example/feeds/all.atom")
+    document = xml.dom.minidom.parseString(render_atom(feed)[0])
+    entry = document.getElementsByTagName("entry")[0]
+    links = {(link.getAttribute("rel"), link.getAttribute("type")): link.getAttribute("href")
+             for link in entry.getElementsByTagName("link")}
+    page = "https://news.example/stories/https:%2F%2Fexample.com%2Fa%2Fb%3Fc%3D1"
+    assert links == {
+        ("alternate", "text/html"): page,
+        ("related", "application/json"):
+            "https://news.example/v1/articles/https:%2F%2Fexample.com%2Fa%2Fb%3Fc%3D1"}
+    assert orjson.loads(render_json(feed)[0])["items"][0]["url"] == page

@@ -58,3 +58,15 @@ async def test_an_empty_time_window_is_refused_naming_until() -> None:
         assert response.status_code == 400 and response.json()["error"]["field"] == "until"
     assert store.queries == []
     assert (await get(store, "/v1/articles?since=2026-01-01&until=2026-01-02")).status_code == 200
+
+
+async def test_control_and_bidi_characters_in_a_filter_are_refused_naming_it() -> None:
+    store = FakeStore()
+    for name, value in (("entity", "Acme%0D%0Afake%20log"), ("source", "dpa%E2%80%AE"),
+                        ("topic", "medtop%3A%0011000000"), ("language", "en%C2%85"),
+                        ("cursor", "abc%1B")):
+        response = await get(store, f"/v1/articles?{name}={value}")
+        assert response.status_code == 422, (name, response.text)
+        assert response.json()["error"]["field"] == name
+    assert store.queries == []
+    assert (await get(store, "/v1/articles?entity=Acme%20Corp")).status_code == 200

@@ -99,12 +99,32 @@ class Entity(Model):
     mentions: list[Mention] = Field(default_factory=list)
 
 
+class Association(Model):
+    """An item a package (``type`` composite) refers to, as ninjs 3 ``associations`` carry it:
+    enough for a subscriber to resolve the member (its uri and version) and to show it."""
+
+    name: str | None = None  # the member's place in the package: its group role ("main")
+    uri: str = Field(min_length=1, max_length=2048)
+    version: int | None = Field(default=None, ge=0, le=2**62 - 1)
+    rel: str | None = None
+    type: str | None = None  # text, picture, video, composite ...
+    headlines: list[Headline] = Field(default_factory=list)
+
+
 class Source(Model):
     """Where the story came from: provider id, original format, hash of the raw bytes."""
 
     provider: str
     format: str
     raw_hash: str | None = None
+    # The uri namespace the story belongs to when the provider shares one with other providers
+    # (NEWSFLOW_SHARED_NAMESPACES); absent, the provider alone owns its stories.
+    namespace: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who owns the story's uri: only this owner may send its versions and kills."""
+        return self.namespace or self.provider
 
 
 # Versions are stored as signed 64-bit integers, with room above them for a final kill.
@@ -134,6 +154,7 @@ class Article(Model):
     people: list[Entity] = Field(default_factory=list)
     organisations: list[Entity] = Field(default_factory=list)
     places: list[Entity] = Field(default_factory=list)
+    associations: list[Association] = Field(default_factory=list)  # a package's members
     # Added by enrich.
     keywords: list[str] = Field(default_factory=list)
     descriptions: list[Description] = Field(default_factory=list)

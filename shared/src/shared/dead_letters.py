@@ -8,6 +8,7 @@ event id is unchanged, so a consumer that did handle it after all treats it as a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,20 +73,31 @@ return id
 """
 
 
+def dead_letter_ids(client: redis.Redis, stream: str) -> list[str]:
+    """Every dead letter id of ``stream``, oldest first."""
+    entries: Any = client.xrange(stream + DLQ_SUFFIX)
+    return [_text(entry_id) for entry_id, _ in entries]
+
+
+def replay_each(client: redis.Redis, stream: str,
+                ids: list[str]) -> Iterator[tuple[str, str | None]]:
+    """Replay dead letters one script each, yielding each id with its new entry id (None when
+    it is not there any more). Stopped between two, nothing is half done; stopped during one,
+    that one is either replayed (and gone from the .dlq) or not: run again, none repeats."""
+    dlq = stream + DLQ_SUFFIX
+    script = client.register_script(_REPLAY)
+    for dead_id in ids:
+        new_id = script(keys=[dlq, stream], args=[dead_id])
+        yield dead_id, None if new_id is None else _text(new_id)
+
+
 def replay(client: redis.Redis, stream: str, ids: list[str] | None = None) -> dict[str, str]:
     """Replay the given dead letters of ``stream`` (all when ``ids`` is None); returns each
     replayed dead letter's id with its new entry id. Unknown ids are left out of the answer."""
-    dlq = stream + DLQ_SUFFIX
     if ids is None:
-        entries: Any = client.xrange(dlq)
-        ids = [_text(entry_id) for entry_id, _ in entries]
-    script = client.register_script(_REPLAY)
-    replayed: dict[str, str] = {}
-    for dead_id in ids:
-        new_id = script(keys=[dlq, stream], args=[dead_id])
-        if new_id is not None:
-            replayed[dead_id] = _text(new_id)
-    return replayed
+        ids = dead_letter_ids(client, stream)
+    return {dead_id: new_id for dead_id, new_id in replay_each(client, stream, ids)
+            if new_id is not None}
 
 
 def _text(value: Any) -> str:

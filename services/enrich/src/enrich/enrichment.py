@@ -6,8 +6,9 @@ word count and reading time. One article that fails never sinks the others: `enr
 returns the exception in that article's place.
 
 Which languages get what: entities and keywords need the English spaCy model, so only articles
-in English (`en`, `en-GB`, ...) get them. Topics use a lexicon that is English first with some
-German, French, Spanish and Italian words; summary, word count and reading time work for all.
+in English (`en`, `en-GB`, ...) get them. Topics use a linear model that learnt English first,
+with some German, French, Spanish and Italian (lower confidence there, lower still or none in
+other languages); summary, word count and reading time work for all.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class _Prepared:
 
 
 class Enricher:
-    """Holds the models (spaCy, lingua, the topic lexicon); build one per process and reuse it."""
+    """Holds the models (spaCy, lingua, the topic model); build one per process and reuse it."""
 
     def __init__(
         self,
@@ -129,7 +130,8 @@ class Enricher:
             "bodies": _bodies(article, clean.text),
             "word_count": (words := word_count(clean.text)),
             "reading_time_seconds": reading_time_seconds(words),
-            "subjects": _subjects(article, self.topics.classify(item.headline, clean.text)),
+            "subjects": _subjects(article, self.topics.classify(item.headline, clean.text,
+                                                                item.language)),
             "descriptions": _descriptions(article, summarize(clean, item.headline)),
         }
         if docs is not None:

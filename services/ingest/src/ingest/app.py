@@ -17,8 +17,10 @@ from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
 
 from ingest.auth import SourceKeys
-from ingest.errors import IngestError, PayloadTooLarge
+from ingest.body import read_body
+from ingest.errors import IngestError
 from ingest.intake import Intake
+from ingest.openapi import articles_request_body
 from ingest.parsing import parse_checked
 from ingest.polling import FeedPoller
 from ingest.settings import IngestSettings
@@ -29,12 +31,17 @@ log = structlog.get_logger()
 def create_app(settings: IngestSettings | None = None, redis: Redis | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     configure_logging(settings.log_level, settings.log_json)
-    redis = redis or Redis.from_url(settings.redis_url)
+    redis = redis or Redis.from_url(settings.redis_url,
+                                    socket_timeout=settings.redis_timeout_s,
+                                    socket_connect_timeout=settings.redis_timeout_s)
     metrics = Metrics("ingest")
     keys = SourceKeys(settings.ingest_keys)
+    limits = settings.limits()
     intake = Intake(redis, stream=settings.stream_prefix + INGESTED_STREAM,
                     namespace=settings.stream_prefix,
-                    dedupe_ttl_s=settings.dedupe_ttl_s, waitaof=settings.waitaof)
+                    dedupe_ttl_s=settings.dedupe_ttl_s, waitaof=settings.waitaof,
+                    max_version_jump=settings.max_version_jump,
+                    shared_namespaces=settings.shared_namespaces)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +53,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
                 redis,
                 namespace=settings.stream_prefix,
                 max_bytes=settings.max_request_bytes,
+                limits=limits,
             )
             tasks.append(asyncio.create_task(poller.run()))
         log.info("ingest.started", port=settings.http_port, sources=sorted(settings.ingest_keys))
@@ -74,53 +82,48 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         400: {"description": "malformed document"}, 401: {"description": "bad source key"},
         413: {"description": "too large"}, 415: {"description": "unsupported format"},
         422: {"description": "a field is missing or wrong"},
-        503: {"description": "queue unavailable; retry"}})
+        503: {"description": "queue unavailable; retry"}}, openapi_extra=articles_request_body())
     async def post_articles(request: Request) -> JSONResponse:
         """Accept one story or a batch, in any supported format (detected from the content)."""
         source = keys.authenticate(request.headers.get("authorization"))
-        raw = await _read_body(request, settings.max_request_bytes)
+        raw = await read_body(request, settings.max_request_bytes)
         # Parsing a large document is CPU work: keep it off the event loop.
         parsed = await asyncio.to_thread(
             parse_checked, raw, request.headers.get("content-type"), provider=source,
-            max_bytes=settings.max_request_bytes)
-        articles = parsed.articles
-        if len(articles) > settings.max_items_per_request:
-            raise PayloadTooLarge(
-                f"{len(articles)} items; at most {settings.max_items_per_request} per request")
+            max_bytes=settings.max_request_bytes, max_items=settings.max_items_per_request,
+            limits=limits)
         try:
-            results = await intake.submit(articles)
-        except RedisError as exc:
-            log.error("intake.unavailable", error=str(exc))
+            # A stalled Redis must not hold the sender longer than this: it gets a 503 and
+            # retries; the (source, uri, version) key makes that retry a `duplicate` if the
+            # append did happen.
+            async with asyncio.timeout(settings.intake_timeout_s):
+                results = await intake.submit(parsed.articles)
+        except (RedisError, TimeoutError) as exc:
+            log.error("intake.unavailable", error=str(exc) or type(exc).__name__)
             metrics.http_requests.labels("articles", "503").inc()
             return JSONResponse(
                 {"error": {"code": "unavailable", "message": "queue unavailable, retry",
                            "field": None}},
-                status_code=503, headers={"Retry-After": "5"})
+                status_code=503, headers={"Retry-After": str(settings.retry_after_s)})
+        taken = [(r, n) for r, n in zip(results, parsed.notices, strict=True) if r.taken]
+        refused = [r for r in results if r.error is not None]
+        if refused and not taken:  # nothing was taken: the request fails as the first refusal
+            raise refused[0].error  # type: ignore[misc]
         metrics.http_requests.labels("articles", "202").inc()
         metrics.events_out.labels(intake.stream).inc(
             sum(1 for r in results if r.status == "accepted"))
-        wired = [r.wire() for r in results]
-        for result, notices in zip(wired, parsed.notices, strict=True):
+        wired = []
+        for result, notices in taken:
+            entry = result.wire()
             if notices:  # accepted, but some value could not be used as sent
-                result["warnings"] = [n.wire() for n in notices]
+                entry["warnings"] = [n.wire() for n in notices]
+            wired.append(entry)
         body: dict[str, object] = {"results": wired}
-        if parsed.rejections:  # the usable items went through; say which were left out
-            body["rejected"] = [{"item": r.item, **r.error.body()["error"]}
-                                for r in parsed.rejections]
+        rejected = [{"item": r.item, **r.error.body()["error"]} for r in parsed.rejections]
+        rejected += [{"item": repr(r.uri), **r.error.body()["error"]}
+                     for r in refused if r.error is not None]
+        if rejected:  # the usable items went through; say which were left out
+            body["rejected"] = rejected
         return JSONResponse(body, status_code=202)
 
     return app
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes; the limit is {limit}", "body")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body over the limit of {limit} bytes", "body")
-        chunks.append(chunk)
-    return b"".join(chunks)

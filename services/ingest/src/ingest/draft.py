@@ -4,17 +4,38 @@ Article: minting, embargo rules, sanitizing and validation happen here and nowhe
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pydantic import ValidationError
 
-from shared.article import Article, Body, Entity, Headline, PubStatus, Source, Subject
+from shared.article import (
+    Article,
+    Association,
+    Body,
+    Entity,
+    Headline,
+    PubStatus,
+    Source,
+    Subject,
+)
+from shared.identifiers import UNSAFE_IN_ID
 
 from ingest import dates, markup, values
-from ingest.errors import InvalidArticle
+from ingest.errors import InvalidArticle, PayloadTooLarge
+from ingest.limits import DEFAULT_LIMITS, Limits
 
 _Part = TypeVar("_Part", Subject, Entity)
+# The end of a first sentence: a stop after a word of two letters or more (not "U.S." or an
+# initial), then a space and a capital, a digit or a quote.
+_ABBREVIATIONS = frozenset({
+    "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "sen.", "rep.", "gov.", "gen.", "col.", "lt.",
+    "sgt.", "capt.", "rev.", "jr.", "sr.", "no.", "vs.", "etc.", "inc.", "ltd.", "co.", "corp.",
+    "jan.", "feb.", "mar.", "apr.", "aug.", "sept.", "sep.", "oct.", "nov.", "dec.", "hr.",
+    "fr.", "mme.", "sra.", "nr.", "bzw.", "ca.", "dt.",
+})  # fmt: skip
+_SENTENCE_END = re.compile(r"(?<=[^\W\d_]{2}[.!?])\s+(?=[\"'\u201c\u2018(\[]?[^\W_a-z])")
 
 
 @dataclass
@@ -43,6 +64,9 @@ class Draft:
     people: list[Entity] = field(default_factory=list)
     organisations: list[Entity] = field(default_factory=list)
     places: list[Entity] = field(default_factory=list)
+    associations: list[Association] = field(default_factory=list)  # a package's members
+    # Formats that can carry NITF: with no headline of any kind, the body's first sentence.
+    headline_from_body: bool = False
     problem: InvalidArticle | None = None  # the format already knows the item is unusable
 
 
@@ -58,14 +82,17 @@ class Notice:
 
 
 def build(draft: Draft, *, provider: str, format: str,
-          notices: list[Notice] | None = None) -> Article:
-    """The canonical Article for a draft, or InvalidArticle naming the field at fault.
+          notices: list[Notice] | None = None, limits: Limits = DEFAULT_LIMITS) -> Article:
+    """The canonical Article for a draft, or InvalidArticle naming the field at fault
+    (PayloadTooLarge when it could not be stored).
 
     Agencies send odd values; one unreadable field does not cost the story. Such a value is
-    left out (or brought into range) and, when ``notices`` is given, said there."""
+    left out (or brought into range, or cut to its limit) and, when ``notices`` is given,
+    said there."""
     if draft.problem is not None:
         raise draft.problem
     notices = notices if notices is not None else []
+    _check_identifier(draft.uri, "uri", draft.label)
     status = values.pub_status(draft.pub_status)
     notes = [note for note in (values.text(n) for n in draft.ed_notes) if note]
     embargo = None
@@ -88,9 +115,13 @@ def build(draft: Draft, *, provider: str, format: str,
                       "version with one to release it.")
         notices.append(Notice("pubStatus", "embargoed, but no embargo time was given; the "
                               "story is held (withheld) until a version with one arrives"))
-    headlines = _headlines(draft.headlines)
-    bodies = _bodies(draft.body_text, draft.body_html)
-    if status is PubStatus.usable and not headlines and not bodies:
+    headlines = _headlines(draft.headlines, limits.headline_chars, notices)
+    bodies = _bodies(draft.body_text, draft.body_html, draft.label, limits, notices)
+    if not headlines and draft.headline_from_body and bodies:
+        headlines = _headlines([("main", first_sentence(_plain(bodies)))],
+                               limits.headline_chars, notices)
+    if (status is PubStatus.usable and not headlines and not bodies
+            and not draft.associations):
         raise InvalidArticle(
             f"item {draft.label}: has neither a headline nor a body", field="headline"
         )
@@ -119,7 +150,7 @@ def build(draft: Draft, *, provider: str, format: str,
         if created[name] is None and _given(raw) and not dates.is_no_date(raw):
             notices.append(Notice(name, f"{_shown(raw)} is not a date; left out"))
     try:
-        return Article(
+        article = Article(
             uri=uri.strip(),
             version=version,
             version_created=created["versionCreated"],
@@ -131,15 +162,18 @@ def build(draft: Draft, *, provider: str, format: str,
             type=values.text(draft.type) or "text",
             headlines=headlines,
             bodies=bodies,
-            slugline=values.text(draft.slugline),
-            byline=values.text(draft.byline),
-            ed_note="\n".join(dict.fromkeys(notes)) or None,
-            signals=list(dict.fromkeys(s for s in draft.signals if s)),
+            slugline=_cut(values.text(draft.slugline), "slugline", limits.slugline_chars,
+                          notices),
+            byline=_cut(values.text(draft.byline), "byline", limits.byline_chars, notices),
+            ed_note=_cut("\n".join(dict.fromkeys(notes)) or None, "edNote",
+                         limits.ed_note_chars, notices),
+            signals=list(dict.fromkeys(s for s in draft.signals if s))[: limits.concepts],
             source=Source(provider=provider, format=format, raw_hash=draft.raw_hash),
-            subjects=_unique(draft.subjects),
-            people=_unique(draft.people),
-            organisations=_unique(draft.organisations),
-            places=_unique(draft.places),
+            subjects=_concepts(draft.subjects, "subjects", limits, notices),
+            people=_concepts(draft.people, "people", limits, notices),
+            organisations=_concepts(draft.organisations, "organisations", limits, notices),
+            places=_concepts(draft.places, "places", limits, notices),
+            associations=draft.associations[: limits.concepts],
         )
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -147,6 +181,68 @@ def build(draft: Draft, *, provider: str, format: str,
         raise InvalidArticle(
             f"item {draft.label}: {where} {error.get('msg', 'is invalid')}", field=where
         ) from exc
+    return _storable(article, draft.label, limits.stored_bytes, notices)
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a text (its first line when no sentence ends on it)."""
+    line = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    for match in _SENTENCE_END.finditer(line):
+        word = line[: match.start()].rsplit(None, 1)[-1].lstrip("\"'(\u201c\u2018").lower()
+        if word not in _ABBREVIATIONS:
+            return line[: match.start()]
+    return line
+
+
+def _check_identifier(value: str | None, name: str, label: str) -> None:
+    if value is not None and UNSAFE_IN_ID.search(value.strip()):
+        raise InvalidArticle(f"item {label}: {name} holds a control or bidi character; an "
+                             "identifier is printable text only", field=name)
+
+
+def _cut(value: str | None, name: str, limit: int, notices: list[Notice]) -> str | None:
+    if value is None or len(value) <= limit:
+        return value
+    notices.append(Notice(name, f"{len(value)} characters; cut to {limit}"))
+    cut = value[:limit]
+    space = cut.rfind(" ", limit * 3 // 4)
+    return cut[:space] if space > 0 else cut
+
+
+def _concepts(items: list[_Part], name: str, limits: Limits,
+              notices: list[Notice]) -> list[_Part]:
+    """Unique concepts within the limits: one with a value longer than a name or a code can
+    be is left out; past the count limit, the rest are."""
+    kept = [item for item in _unique(items) if _fits(item, limits.value_chars)]
+    unique = len(_unique(items))
+    if len(kept) < unique:
+        notices.append(Notice(name, f"{unique - len(kept)} with a value over "
+                              f"{limits.value_chars} characters left out"))
+    if len(kept) > limits.concepts:
+        notices.append(Notice(name, f"{len(kept)} given; the first {limits.concepts} kept"))
+    return kept[: limits.concepts]
+
+
+def _fits(item: Subject | Entity, limit: int) -> bool:
+    return all(len(value) <= limit for value in (item.name, item.uri, item.code, item.scheme)
+               if value)
+
+
+def _storable(article: Article, label: str, limit: int, notices: list[Notice]) -> Article:
+    """The article as it can be stored: with both renditions of a body too large, the plain
+    text alone; too large even then, PayloadTooLarge."""
+    size = len(article.model_dump_json(by_alias=True, exclude_none=True))
+    if size > limit and len(article.bodies) > 1:
+        article = article.model_copy(update={"bodies": [
+            b for b in article.bodies if b.content_type == "text/plain"]})
+        notices.append(Notice("bodies", f"the HTML rendition was left out: with it the story "
+                              f"takes {size} bytes stored, over the {limit} a story may take; "
+                              "the plain text is kept"))
+        size = len(article.model_dump_json(by_alias=True, exclude_none=True))
+    if size > limit:
+        raise PayloadTooLarge(f"item {label}: the story takes {size} bytes stored; at most "
+                              f"{limit} (send the text without inline media)", field="body")
+    return article
 
 
 def _given(value: object) -> bool:
@@ -173,11 +269,12 @@ def has_words(text: str | None) -> bool:
     return bool(text) and any(char.isalnum() for char in text)  # type: ignore[union-attr]
 
 
-def _headlines(raw: list[tuple[str, str]]) -> list[Headline]:
+def _headlines(raw: list[tuple[str, str]], limit: int,
+               notices: list[Notice]) -> list[Headline]:
     result: list[Headline] = []
     seen: set[tuple[str, str]] = set()
     for role, value in raw:
-        text = values.text(value)
+        text = _cut(values.text(value), "headlines", limit, notices)
         if not text or not has_words(text) or (role, text) in seen:
             continue
         seen.add((role, text))
@@ -187,8 +284,9 @@ def _headlines(raw: list[tuple[str, str]]) -> list[Headline]:
     return result
 
 
-def _bodies(text: str | None, html: str | None) -> list[Body]:
-    clean = markup.sanitize(html) if html else ""
+def _bodies(text: str | None, html: str | None, label: str, limits: Limits,
+            notices: list[Notice]) -> list[Body]:
+    clean = _sanitized(html, label, limits, notices) if html else ""
     plain = markup.normalize_text(text) if text else ""
     if clean and not plain:
         plain = markup.html_to_text(clean)
@@ -200,6 +298,23 @@ def _bodies(text: str | None, html: str | None) -> list[Body]:
     if clean:
         bodies.append(Body(content_type="text/html", value=clean))
     return bodies
+
+
+def _sanitized(html: str, label: str, limits: Limits, notices: list[Notice]) -> str:
+    """Sanitized HTML, once the markup is known to cost the sanitizer linear time."""
+    found = markup.shape(html, limits.attributes_per_element)
+    if found.most_attributes > limits.attributes_per_element:
+        raise InvalidArticle(f"item {label}: an element of the body has {found.most_attributes}"
+                             f" attributes; at most {limits.attributes_per_element}",
+                             field="body")
+    if found.depth > limits.nesting_depth:
+        raise InvalidArticle(f"item {label}: the body nests elements {found.depth} deep; at "
+                             f"most {limits.nesting_depth}", field="body")
+    clean, cut = markup.sanitize(html, limits.value_chars)
+    if cut:
+        notices.append(Notice("body", f"attribute values over {limits.value_chars} characters "
+                              "were cut (links that long left out)"))
+    return clean
 
 
 def _plain(bodies: list[Body]) -> str:

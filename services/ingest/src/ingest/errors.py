@@ -2,6 +2,7 @@
 
     IngestError                      (code, message, field, status)
     +-- Unauthorized                 401: missing or unknown source key
+    +-- Forbidden                    403: the story belongs to another source
     +-- PayloadTooLarge              413: request or document over the size limit
     +-- UnsupportedFormat            415: not a format Newsflow reads
     +-- ParseError                   400: the bytes are not a well-formed document
@@ -22,6 +23,11 @@ class IngestError(ClientFacingError):
 class Unauthorized(IngestError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(IngestError):
+    status = 403
+    code = "forbidden"
 
 
 class PayloadTooLarge(IngestError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import nh3
 from lxml import etree, html
@@ -14,7 +16,7 @@ _ALLOWED_TAGS = {
     "ins", "li", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup", "table",
     "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
 }  # fmt: skip
-_CLEANER = nh3.Cleaner(
+_CLEANER_OPTIONS: dict[str, Any] = dict(
     tags=_ALLOWED_TAGS,
     clean_content_tags={
         "script",
@@ -59,16 +61,74 @@ _HTML_HINT = re.compile(
     r"<(?:p|br|div|span|a|b|i|em|strong|ul|ol|li|h[1-6]|table|img|blockquote|figure)\b[^<>]*/?>",
     re.IGNORECASE,
 )
-_WHITESPACE = re.compile(r"\s+")
+# A tag: `<`, an optional `/`, its name, then anything up to `>` but `<`, where a quoted value
+# may hold either. Alternatives that start with different characters: no backtracking.
+_TAG = re.compile(r"""<(/?)([A-Za-z][^\s/<>]*)((?:[^<>"']+|"[^"]*"|'[^']*')*)""")
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+_ATTRIBUTE = re.compile(r"[^\s=/]+(?:\s*=\s*[^\s=]*)?")
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+# Void elements and those a parser closes by itself when the next one opens: they never
+# nest deep in real markup, so they are not counted as nesting.
+_NOT_NESTING = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rb", "rt",
+    "rp", "tbody", "thead", "tfoot", "colgroup", "caption",
+})  # fmt: skip
 
 
 def looks_like_html(text: str) -> bool:
     return bool(_HTML_HINT.search(text))
 
 
-def sanitize(markup: str) -> str:
-    """HTML safe to hand to any subscriber: no scripts, styles, event handlers or unsafe URLs."""
-    return _CLEANER.clean(markup).strip()
+@dataclass(frozen=True)
+class Shape:
+    """What a linear scan of an HTML fragment's tags finds: the costs a parser would pay."""
+
+    tags: int
+    most_attributes: int
+    depth: int
+
+
+def shape(markup: str, attributes_from: int = 0) -> Shape:
+    """Tags, the most attributes on one element and the deepest nesting of block elements.
+
+    One pass of regular expressions without backtracking; it reads tags (quoted values may
+    hold `<` and `>`) as an HTML tokenizer does, closely enough to bound what the sanitizer
+    (whose cost grows with the square of attributes per element and of nesting) will meet.
+    Attributes are counted only on tags long enough to hold ``attributes_from`` of them.
+    """
+    shortest = 2 * attributes_from
+    tags = most = depth = deepest = 0
+    for match in _TAG.finditer(markup):
+        tags += 1
+        closing, name, rest = match.group(1), match.group(2).lower(), match.group(3)
+        if len(rest) > shortest:
+            attributes = len(_ATTRIBUTE.findall(_QUOTED.sub("v", rest)))
+            most = max(most, attributes)
+        if name in _NOT_NESTING:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+        elif not rest.rstrip().endswith("/"):
+            depth += 1
+            deepest = max(deepest, depth)
+    return Shape(tags, most, deepest)
+
+
+def sanitize(markup: str, value_chars: int = 1_000) -> tuple[str, bool]:
+    """HTML safe to hand to any subscriber: no scripts, styles, event handlers or unsafe URLs;
+    attribute values cut to ``value_chars`` (a URL that long is dropped: cut, it would point
+    elsewhere). Also says whether any value was cut or dropped."""
+    cut: list[str] = []
+
+    def bounded(element: str, attribute: str, value: str) -> str | None:
+        if len(value) <= value_chars:
+            return value
+        cut.append(attribute)
+        return None if attribute in _URL_ATTRIBUTES else value[:value_chars]
+
+    cleaner = nh3.Cleaner(**_CLEANER_OPTIONS, attribute_filter=bounded)
+    return cleaner.clean(markup).strip(), bool(cut)
 
 
 def xml_to_html(element: etree._Element) -> str:
@@ -87,8 +147,8 @@ def xml_to_html(element: etree._Element) -> str:
                 del node.attrib[name]
         if node.tag != "pre":
             # Indentation of the XML source is not content; keep the HTML compact.
-            node.text = _WHITESPACE.sub(" ", node.text) if node.text else node.text
-            node.tail = _WHITESPACE.sub(" ", node.tail) if node.tail else node.tail
+            node.text = _squash(node.text) if node.text else node.text
+            node.tail = _squash(node.tail) if node.tail else node.tail
     if tree.tag in ("html", "body", "nitf"):
         body = tree.find(".//body") if tree.tag != "body" else tree
         tree = body if body is not None else tree
@@ -124,12 +184,12 @@ def html_to_text(markup: str) -> str:
             elif tag in ("td", "th"):
                 buffer.append(" ")
             if node.text and tag:
-                buffer.append(_WHITESPACE.sub(" ", node.text))
+                buffer.append(_squash(node.text))
         else:
             if tag in _BLOCKS:
                 flush()
             if node.tail and node is not root:
-                buffer.append(_WHITESPACE.sub(" ", node.tail))
+                buffer.append(_squash(node.tail))
     flush()
     return "\n\n".join(paragraphs)
 
@@ -153,6 +213,15 @@ def normalize_text(text: str) -> str:
 def one_line(text: str | None) -> str:
     """Whitespace (newlines and indentation inside XML elements) collapsed to single spaces."""
     return " ".join(text.split()) if text else ""
+
+
+def _squash(text: str) -> str:
+    """Each run of whitespace as one space, ends included (a regular expression substitution
+    costs a match per word: seconds on a 10 MB body)."""
+    inner = " ".join(text.split())
+    if not inner:
+        return " "
+    return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
 
 
 def _collapse(text: str) -> str:

@@ -23,6 +23,7 @@ from ingest.errors import (
     UnsupportedFormat,
 )
 from ingest.formats import feeds, jsonfeed, jsonshape, newsml12, newsml_g2, ninjs, nitf, text
+from ingest.limits import DEFAULT_LIMITS, Limits
 
 log = structlog.get_logger()
 
@@ -39,6 +40,9 @@ FORMATS: tuple[str, ...] = (
 )
 _FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
 _JSON_ARRAY_START = re.compile(r"\[\s*[\[{\"\d\-tfn\]]")
+# The elements that are one item each in the XML formats (RSS, Atom, NewsML-G2, NewsML 1.2).
+_ITEM_TAG = re.compile(r"<(?:[\w.\-]+:)?(?:item|entry|newsItem|packageItem|NewsItem)[\s/>]")
+DEFAULT_MAX_ITEMS = 1000
 _TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
 # Declared types that are never a news document, whatever the bytes look like.
 _NOT_NEWS_TYPES = ("image/", "audio/", "video/", "font/", "model/")
@@ -82,6 +86,8 @@ def parse(
     *,
     provider: str,
     max_bytes: int = 10_000_000,
+    max_items: int = DEFAULT_MAX_ITEMS,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[Article]:
     """One Article per item of the document, whatever its format.
 
@@ -89,7 +95,8 @@ def parse(
     UnsafeDocument), InvalidArticle. Items that are unusable inside an otherwise good document
     are logged and left out; when none is usable the document is refused.
     """
-    return parse_checked(raw, content_type, provider=provider, max_bytes=max_bytes).articles
+    return parse_checked(raw, content_type, provider=provider, max_bytes=max_bytes,
+                         max_items=max_items, limits=limits).articles
 
 
 def parse_checked(
@@ -98,10 +105,13 @@ def parse_checked(
     *,
     provider: str,
     max_bytes: int = 10_000_000,
+    max_items: int = DEFAULT_MAX_ITEMS,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Parsed:
     """Like `parse`, keeping the items left out so that a caller can report them."""
     try:
-        parsed = parse_document(raw, content_type, provider=provider, max_bytes=max_bytes)
+        parsed = parse_document(raw, content_type, provider=provider, max_bytes=max_bytes,
+                                max_items=max_items, limits=limits)
         parsed.raise_if_empty()
     except IngestError:
         raise
@@ -131,6 +141,8 @@ def parse_document(
     *,
     provider: str,
     max_bytes: int = 10_000_000,
+    max_items: int = DEFAULT_MAX_ITEMS,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Parsed:
     """Like `parse`, but keeps the per-item rejections and does not turn defects into
     ParseError (tests and the corpus bench rely on seeing them)."""
@@ -156,10 +168,10 @@ def parse_document(
             if looks_json and not prose:
                 raise
         else:
-            return _json(value, raw, provider)
+            return _json(value, stripped, raw, provider, max_items, limits)
     if first == "<" and not (hint in _TEXT_TYPES and _looks_like_prose(stripped)):
-        return _xml(stripped, raw, provider)
-    return _finish("text", text.drafts(stripped, raw), provider)
+        return _xml(stripped, raw, provider, max_items, limits)
+    return _finish("text", text.drafts(stripped, raw), provider, limits)
 
 
 def _refuse_declared(hint: str) -> None:
@@ -184,41 +196,84 @@ def _is_json_type(hint: str) -> bool:
     return hint == "application/json" or hint.endswith("+json")
 
 
-def _json(value: object, raw: bytes, provider: str) -> Parsed:
+def _json(value: object, document: str, raw: bytes, provider: str, max_items: int,
+          limits: Limits) -> Parsed:
     shape = jsonshape.classify(value)
+    _check_count(len(shape.items), max_items)
+    _check_markup(document.count("<"), limits)
     if shape.format == "jsonfeed":
-        return _finish("jsonfeed", jsonfeed.drafts(shape.feed or {}, shape.items), provider)
-    return _finish(shape.format, ninjs.drafts(shape.items, raw, shape.single), provider)
+        return _finish("jsonfeed", jsonfeed.drafts(shape.feed or {}, shape.items), provider,
+                       limits)
+    return _finish(shape.format, ninjs.drafts(shape.items, raw, shape.single), provider, limits)
 
 
-def _xml(document: str, raw: bytes, provider: str) -> Parsed:
+def _xml(document: str, raw: bytes, provider: str, max_items: int, limits: Limits) -> Parsed:
+    # Counted before any parser builds a tree: a 40,000-item feed is refused in milliseconds.
+    _check_count(_count_items(document, max_items + 1), max_items)
     name = safexml.root_name(document)
+    if name in _FEED_ROOTS:
+        # feedparser takes the text between two references (`&quot;`, `&lt;`) one piece at a
+        # time, in Python, and escaped markup is read again by the sanitizer: all count.
+        _check_markup(document.count("<") + document.count("&") + document.count("&lt;"),
+                      limits)
+    else:
+        _check_markup(document.count("<") + safexml.named_references(document), limits)
     if name is None:
         raise ParseError("malformed XML: no root element")
     if name.lower() == "html":
         raise UnsupportedFormat("an HTML page, not a feed")
     if name in _FEED_ROOTS:
         format_name, result = feeds.parse_feed(document)
-        return _finish(format_name, feeds.drafts(result, raw), provider)
+        return _finish(format_name, feeds.drafts(result, raw), provider, limits)
     if name in newsml_g2.NON_NEWS_TAGS:
         newsml_g2.refuse_non_news(name)
     root = safexml.load(document)
     if root.tag in newsml_g2.ITEM_TAGS or root.tag == "newsMessage":
-        return _finish("newsml-g2", newsml_g2.drafts(root, raw), provider)
+        return _finish("newsml-g2", newsml_g2.drafts(root, raw), provider, limits)
     if root.tag == "nitf":
-        return _finish("nitf", nitf.drafts(root, raw_hash(raw)), provider)
+        return _finish("nitf", nitf.drafts(root, raw_hash(raw)), provider, limits)
     if root.tag in ("NewsML", "NewsItem"):
-        return _finish("newsml-1.2", newsml12.drafts(root, raw), provider)
+        return _finish("newsml-1.2", newsml12.drafts(root, raw), provider, limits)
     raise UnsupportedFormat(f"XML with root element <{root.tag}> is not a format Newsflow reads")
 
 
-def _finish(format_name: str, drafts: list[Draft], provider: str) -> Parsed:
+def _count_items(document: str, stop: int) -> int:
+    """How many item elements the document opens, counting no further than ``stop``."""
+    count = 0
+    for _ in _ITEM_TAG.finditer(document):
+        count += 1
+        if count >= stop:
+            break
+    return count
+
+
+def _check_count(count: int, max_items: int) -> None:
+    if count > max_items:
+        raise PayloadTooLarge(f"more than {max_items} items in one request; send them in "
+                              "smaller batches", field="items")
+
+
+def _check_markup(tags: int, limits: Limits) -> None:
+    """Markup costs work per tag whatever its size: bounded per request (about half as many
+    elements as tags), so that no request within the size limit takes long to read."""
+    if tags > limits.markup_tags:
+        raise PayloadTooLarge(f"about {tags} markup tags and references; at most "
+                              f"{limits.markup_tags} in one "
+                              "request (send fewer items per request)", field="body")
+
+
+def _finish(format_name: str, drafts: list[Draft], provider: str, limits: Limits) -> Parsed:
+    # Markup sent escaped (RSS descriptions, JSON strings) is only seen as tags now; the
+    # sanitizer reads each character reference one by one too.
+    _check_markup(sum(d.body_html.count("<") + d.body_html.count("&")
+                      for d in drafts if d.body_html), limits)
     parsed = Parsed(format=format_name)
     for draft in drafts:
         notices: list[Notice] = []
         try:
-            article = build(draft, provider=provider, format=format_name, notices=notices)
-        except InvalidArticle as exc:
+            article = build(draft, provider=provider, format=format_name, notices=notices,
+                            limits=limits)
+        except (InvalidArticle, PayloadTooLarge) as exc:
             parsed.rejections.append(Rejection(item=draft.label, error=exc))
             continue
         parsed.articles.append(article)

@@ -20,9 +20,11 @@ from pydantic import BaseModel, Field, HttpUrl
 from redis.asyncio import Redis
 
 from shared.http import parse_retry_after
+from shared.identifiers import PRINTABLE_ID
 
 from ingest.errors import PayloadTooLarge
 from ingest.intake import Intake
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.parsing import parse
 
 log = structlog.get_logger()
@@ -33,7 +35,7 @@ RETRY_BASE_S = 5.0
 
 class FeedConfig(BaseModel):
     url: HttpUrl
-    source: str = Field(min_length=1)
+    source: str = Field(min_length=1, pattern=PRINTABLE_ID)
     interval_s: float = Field(default=300.0, ge=1.0)
     timeout_s: float = Field(default=20.0, gt=0)
     max_backoff_s: float = Field(default=1800.0, ge=1.0)
@@ -55,6 +57,7 @@ class FeedPoller:
         *,
         namespace: str = "",
         max_bytes: int = 10_000_000,
+        limits: Limits = DEFAULT_LIMITS,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.feeds = [FeedConfig.model_validate(feed) for feed in feeds]
@@ -62,6 +65,7 @@ class FeedPoller:
         self.redis = redis
         self.namespace = namespace
         self.max_bytes = max_bytes
+        self.limits = limits
         self.client = client or httpx.AsyncClient(
             follow_redirects=True, headers={"User-Agent": USER_AGENT}
         )
@@ -95,6 +99,7 @@ class FeedPoller:
             response.headers.get("content-type"),
             provider=feed.source,
             max_bytes=self.max_bytes,
+            limits=self.limits,
         )
         results = await self.intake.submit(articles) if articles else []
         remembered = {

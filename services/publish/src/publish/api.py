@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from publish.errors import BadRequest, NotFound
+from shared.identifiers import unsafe_value
+
+from publish.errors import BadRequest, Invalid, NotFound
 from publish.store import ArticleStore
 from publish.store import Query as StoryQuery
 
@@ -31,6 +33,10 @@ def read_router(store: ArticleStore, limit_max: int) -> APIRouter:
         until: str | None = Query(None, description="ISO 8601; versionCreated before"),
     ) -> dict[str, Any]:
         """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+        for name, value in (("topic", topic), ("entity", entity), ("language", language),
+                            ("source", source), ("cursor", cursor)):
+            if unsafe_value(value):
+                raise Invalid(f"{name}: control and bidi characters are not allowed", name)
         since_ms, until_ms = _ms(since, "since"), _ms(until, "until")
         if since_ms is not None and until_ms is not None and since_ms >= until_ms:
             raise BadRequest(f"until: must be later than since ({since!r})", "until")

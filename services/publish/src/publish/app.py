@@ -18,10 +18,12 @@ from redis.asyncio import Redis
 from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
+from shared.ops import OpsReader, SubscriptionInfo, record_forever
 from shared.streams import GroupConsumer, StreamTrimmer, ensure_group, exit_when_stopped
 
 from publish.api import read_router
 from publish.auth import admin_guard
+from publish.dashboard import dashboard_router
 from publish.deliveries import deliveries_router
 from publish.delivery import Dispatcher, RetryPolicy, WebhookSender
 from publish.egress import EgressPolicy
@@ -31,6 +33,7 @@ from publish.fanout import FanOut
 from publish.feeds import feed_router
 from publish.handlers import PublishArticles
 from publish.metrics import ChannelMetrics
+from publish.pages import pages_router
 from publish.queue import DeliveryQueue
 from publish.registry import SubscriptionRegistry
 from publish.settings import PublishSettings
@@ -67,6 +70,11 @@ def create_app(settings: PublishSettings | None = None,
     channels = _Channels(settings, redis, store, metrics, out_stream)
     GroupConsumer(redis=redis, stream=out_stream, group=WEBHOOKS_GROUP, handler=channels.fanout,
                   settings=settings, metrics=metrics).attach(broker)
+    ops = OpsReader(redis, settings.stream_prefix, stuck_after_s=settings.ops_stuck_after_s,
+                    subscriptions=lambda: {
+                        s.id: SubscriptionInfo(s.record.url, s.record.enabled,
+                                               s.record.disabled_reason)
+                        for s in channels.registry.by_id.values()})
     forget_ms = int(settings.forget_consumers_after_s * 1000)
     trimmers = [
         StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s,
@@ -81,6 +89,7 @@ def create_app(settings: PublishSettings | None = None,
         await ensure_group(redis, in_stream, GROUP)
         await ensure_group(redis, out_stream, WEBHOOKS_GROUP)
         await store.create_indexes()
+        await migrate_topic_codes(store, channels.registry.store, channels.metrics)
         await channels.registry.load()
         channels.dispatcher.start()
         await broker.start()
@@ -88,6 +97,8 @@ def create_app(settings: PublishSettings | None = None,
         tasks.append(asyncio.create_task(embargo.run()))
         tasks += [asyncio.create_task(c) for c in channels.loops()]
         tasks.append(asyncio.create_task(exit_when_stopped(broker)))
+        tasks.append(asyncio.create_task(
+            record_forever(ops, lambda: len(channels.hub.clients), consumer.consumer)))
         log.info("publish.started", stream=in_stream, consumer=consumer.consumer)
         yield
         for task in tasks:
@@ -107,7 +118,9 @@ def create_app(settings: PublishSettings | None = None,
                                          channels.dispatcher.wake, guard))
     app.include_router(sse_router(channels.hub, settings.sse_heartbeat_s))
     app.include_router(feed_router(store, channels.metrics, settings.feed_size,
-                                   settings.public_base_url))
+                                   settings.base_url))
+    app.include_router(pages_router(store, settings.base_url))
+    app.include_router(dashboard_router(ops, guard))
 
     @app.exception_handler(PublishError)
     async def publish_error(request: Request, exc: PublishError) -> JSONResponse:
@@ -118,6 +131,17 @@ def create_app(settings: PublishSettings | None = None,
         return JSONResponse(_validation_body(exc), status_code=422)
 
     return app
+
+
+async def migrate_topic_codes(stories: ArticleStore, subscriptions: SubscriptionStore,
+                              metrics: ChannelMetrics) -> None:
+    """Stories and subscription filters stored with the former table's topic codes move to
+    IPTC's codes before anything is served (README: "Topic codes changed")."""
+    for kind, store in (("story", stories), ("subscription", subscriptions)):
+        done = await store.migrate_topic_codes()
+        metrics.topic_codes_migrated.labels(kind).inc(done.codes)
+        log.info("topics.migrated", kind=kind, documents=done.documents, codes=done.codes,
+                 skipped=done.skipped)
 
 
 class _Channels:

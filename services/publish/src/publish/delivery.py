@@ -217,33 +217,33 @@ class SubscriptionWorker:
         d = self.d
         sub = subscription.id
         delivery.attempts.append(attempt.record())
-        d.metrics.webhook_attempts.labels(sub, attempt.outcome).inc()
+        d.metrics.webhook_attempts.labels(attempt.outcome).inc()
         tries = len(delivery.attempts) - delivery_round_start(delivery)
         fields = {"subscription": sub, "delivery_id": delivery.id, "attempt": tries,
                   "status": attempt.status, "ms": attempt.duration_ms}
         if attempt.ok:
             await d.queue.complete(delivery)
-            d.metrics.webhook_final.labels(sub, "delivered").inc()
+            d.metrics.webhook_final.labels("delivered").inc()
             latency = time.time() - delivery.published_ms / 1000
-            d.metrics.webhook_latency.labels(sub).observe(max(0.0, latency))
+            d.metrics.webhook_latency.observe(max(0.0, latency))
             log.info("webhook.delivered", **fields)
             return
         if attempt.outcome == "gone":
             reason = "410 Gone: the subscriber asked to stop; subscription disabled"
             await d.queue.dead_letter(delivery, reason)
-            d.metrics.webhook_final.labels(sub, "dead_lettered").inc()
+            d.metrics.webhook_final.labels("dead_lettered").inc()
             log.warning("webhook.gone", **fields)
             await d.on_gone(sub, reason)
             return
         delay = d.policy.delay(tries, attempt.retry_after)
         if delay is None:
             if await d.queue.dead_letter(delivery, f"failed {tries} attempts"):
-                d.metrics.webhook_final.labels(sub, "dead_lettered").inc()
+                d.metrics.webhook_final.labels("dead_lettered").inc()
             log.warning("webhook.dead_lettered", error=attempt.error, **fields)
         elif await d.queue.retry(delivery, delay):
             log.info("webhook.retry", error=attempt.error, delay_s=round(delay, 3), **fields)
         else:
-            d.metrics.webhook_final.labels(sub, "dropped_by_kill").inc()
+            d.metrics.webhook_final.labels("dropped_by_kill").inc()
 
 
 def delivery_round_start(delivery: Delivery) -> int:
@@ -273,7 +273,6 @@ class Dispatcher:
         self.story_memory_ms = story_memory_s * 1000
         self.workers: dict[str, tuple[SubscriptionWorker, asyncio.Task[None]]] = {}
         self.running = False
-        self._gauged: set[str] = set()
 
     def start(self) -> None:
         self.running = True
@@ -302,12 +301,10 @@ class Dispatcher:
         while True:
             try:
                 ids = list(self.registry.by_id)
+                depth = 0
                 for sub in ids:
-                    depth = await self.queue.depth(sub)
-                    self.metrics.webhook_queue_depth.labels(sub).set(depth)
-                for gone in self._gauged - set(ids):
-                    self.metrics.webhook_queue_depth.remove(gone)
-                self._gauged = set(ids)
+                    depth += await self.queue.depth(sub)
+                self.metrics.webhook_queue_depth.set(depth)
                 if time.monotonic() - last_forget > 60:
                     last_forget = time.monotonic()
                     for sub in ids:

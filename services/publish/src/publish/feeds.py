@@ -2,7 +2,11 @@
 
 Both are rendered from the same stories, carry a strong ETag (a hash of the bytes served) and
 answer ``304`` to a matching ``If-None-Match``. Killed stories are not in the store's usable set,
-so they leave the feeds with the kill.
+so they leave the feeds with the kill. ``?entity=`` narrows a feed to stories naming someone.
+
+Each entry links to the story's web page (``alternate``, text/html) and to its JSON in the read
+API (``related``). Absolute links start at the configured public URL: the request's Host is
+never used, since the feeds are cacheable by shared caches.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from publish.errors import NotFound
+from shared.identifiers import unsafe_value
+
+from publish.errors import BadRequest, Invalid, NotFound
 from publish.filters import MEDTOP, topics_of
 from publish.metrics import ChannelMetrics
-from publish.store import ArticleStore, Query, StoredStory
+from publish.pages import article_path, bodies, headline, story_path
+from publish.store import ArticleStore, StoredStory
+from publish.store import Query as StoryQuery
 
 ATOM = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -29,22 +37,37 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 # A urn: or tag: uri usable as the entry id as it is: nothing an IRI may not hold (RFC 3987).
 _IRI = re.compile(r'^(urn|tag):[^\x00-\x20\x7f-\x9f<>"{}|\\^`]+$', re.IGNORECASE)
 EPOCH = "1970-01-01T00:00:00Z"
+ENTITY_MAX = 200
+_ENTITY = Query(None, max_length=ENTITY_MAX,
+                description="only stories naming this person, organisation or place")
 
 
 def feed_router(store: ArticleStore, metrics: ChannelMetrics, size: int,
-                public_base_url: str = "") -> APIRouter:
+                base_url: str) -> APIRouter:
+    """``base_url``: the public URL absolute links start with (never the request's Host)."""
     router = APIRouter(tags=["feeds"])
+    base = base_url.rstrip("/")
 
-    async def serve(request: Request, topic: str, fmt: str,
+    async def serve(request: Request, topic: str, entity: str | None, fmt: str,
                     render: Callable[[Feed], tuple[bytes, str]]) -> Response:
         code = _topic(topic)
         if code is None:
             metrics.feed_requests.labels(fmt, "404").inc()
             raise NotFound("feeds exist for `all` and for medtop codes such as "
                            "medtop:11000000", "topic")
-        page = await store.page(Query(topic=None if code == "all" else code), size)
-        base = (public_base_url or str(request.base_url)).rstrip("/")
-        feed = Feed(code, page.items, base, f"{base}/feeds/{topic}.{fmt}")
+        if unsafe_value(entity):
+            metrics.feed_requests.labels(fmt, "422").inc()
+            raise Invalid("entity: control and bidi characters are not allowed", "entity")
+        entity = (entity or "").strip() or None
+        if entity is not None and _XML_INVALID.search(entity):
+            metrics.feed_requests.labels(fmt, "400").inc()
+            raise BadRequest("entity: control characters are not allowed", "entity")
+        query = StoryQuery(topic=None if code == "all" else code, entity=entity)
+        page = await store.page(query, size)
+        self_url = f"{base}/feeds/{quote(code, safe=':')}.{fmt}"
+        if entity:
+            self_url += "?entity=" + quote(entity, safe="")
+        feed = Feed(code, page.items, base, self_url, entity)
         body, media_type = render(feed)
         etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=30"}
@@ -54,28 +77,34 @@ def feed_router(store: ArticleStore, metrics: ChannelMetrics, size: int,
         metrics.feed_requests.labels(fmt, "200").inc()
         return Response(body, media_type=media_type, headers=headers)
 
-    @router.get("/feeds/{topic}.atom")
-    async def atom_feed(request: Request, topic: str) -> Response:
+    @router.get("/feeds/{topic}.atom", response_class=Response, responses={200: {
+        "description": "Atom 1.0", "content": {"application/atom+xml": {}}}})
+    async def atom_feed(request: Request, topic: str, entity: str | None = _ENTITY) -> Response:
         """Atom 1.0: the newest usable stories of a topic (`all` for every topic)."""
-        return await serve(request, topic, "atom", render_atom)
+        return await serve(request, topic, entity, "atom", render_atom)
 
-    @router.get("/feeds/{topic}.json")
-    async def json_feed(request: Request, topic: str) -> Response:
+    @router.get("/feeds/{topic}.json", response_class=Response, responses={200: {
+        "description": "JSON Feed 1.1", "content": {"application/feed+json": {}}}})
+    async def json_feed(request: Request, topic: str, entity: str | None = _ENTITY) -> Response:
         """JSON Feed 1.1: the newest usable stories of a topic (`all` for every topic)."""
-        return await serve(request, topic, "json", render_json)
+        return await serve(request, topic, entity, "json", render_json)
 
     return router
 
 
 class Feed:
-    def __init__(self, topic: str, stories: list[StoredStory], base: str, self_url: str) -> None:
+    def __init__(self, topic: str, stories: list[StoredStory], base: str, self_url: str,
+                 entity: str | None = None) -> None:
         self.topic = topic
         self.stories = stories
         self.base = base
         self.self_url = self_url
+        self.entity = entity
 
     @property
     def title(self) -> str:
+        if self.entity:
+            return f"Newsflow: {self.entity}"
         if self.topic == "all":
             return "Newsflow: latest stories"
         for story in self.stories:
@@ -86,19 +115,28 @@ class Feed:
 
     @property
     def home(self) -> str:
-        query = "" if self.topic == "all" else "?topic=" + quote(self.topic, safe="")
-        return f"{self.base}/v1/articles{query}"
+        params = [] if self.topic == "all" else ["topic=" + quote(self.topic, safe="")]
+        if self.entity:
+            params.append("entity=" + quote(self.entity, safe=""))
+        return f"{self.base}/v1/articles" + ("?" + "&".join(params) if params else "")
 
     @property
     def id(self) -> str:
+        if self.entity:
+            return f"urn:newsflow:feed:{self.topic}:entity:{quote(self.entity.casefold())}"
         return f"urn:newsflow:feed:{self.topic}"
 
     def updated(self) -> str:
         times = [_updated(s) for s in self.stories]
         return max(times) if times else EPOCH
 
-    def link(self, story: StoredStory) -> str:
-        return f"{self.base}/v1/articles/{quote(story.uri, safe=':,')}"
+    def page(self, story: StoredStory) -> str:
+        """The story's web page."""
+        return self.base + story_path(story.uri)
+
+    def json(self, story: StoredStory) -> str:
+        """The story in the read API."""
+        return self.base + article_path(story.uri)
 
 
 def render_atom(feed: Feed) -> tuple[bytes, str]:
@@ -115,20 +153,22 @@ def render_atom(feed: Feed) -> tuple[bytes, str]:
         a = story.article
         entry = ET.SubElement(root, f"{{{ATOM}}}entry")
         _el(entry, "id", entry_id(story.uri))
-        _el(entry, "title", _headline(a) or story.uri)
+        _el(entry, "title", headline(a) or story.uri)
         _el(entry, "updated", _updated(story))
         if a.get("firstCreated"):
             _el(entry, "published", _rfc3339(a["firstCreated"]))
         author = ET.SubElement(entry, f"{{{ATOM}}}author")
         _el(author, "name", _author(a))
-        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=feed.link(story),
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=feed.page(story),
+                      type="text/html")
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="related", href=feed.json(story),
                       type="application/json")
         for code in sorted(topics_of(a)):
             ET.SubElement(entry, f"{{{ATOM}}}category", term=code)
         summary = _summary(a)
         if summary:
             _el(entry, "summary", summary)
-        html, text = _bodies(a)
+        html, text = bodies(a)
         if html:
             _el(entry, "content", html, type="html")
         else:
@@ -142,12 +182,12 @@ def render_json(feed: Feed) -> tuple[bytes, str]:
     items = []
     for story in feed.stories:
         a = story.article
-        item: dict[str, Any] = {"id": entry_id(story.uri), "url": feed.link(story),
-                                "title": _headline(a) or story.uri}
-        html, text = _bodies(a)
+        item: dict[str, Any] = {"id": entry_id(story.uri), "url": feed.page(story),
+                                "title": headline(a) or story.uri}
+        html, text = bodies(a)
         if html:
             item["content_html"] = html
-        item["content_text"] = text or _headline(a) or story.uri
+        item["content_text"] = text or headline(a) or story.uri
         summary = _summary(a)
         if summary:
             item["summary"] = summary
@@ -203,25 +243,6 @@ def _xml_safe(root: ET.Element) -> None:
             element.text = _XML_INVALID.sub("", element.text)
         for name, value in element.attrib.items():
             element.attrib[name] = _XML_INVALID.sub("", value)
-
-
-def _headline(a: dict[str, Any]) -> str:
-    headlines = a.get("headlines") or []
-    for h in headlines:
-        if h.get("role", "main") == "main":
-            return str(h.get("value", ""))
-    return str(headlines[0].get("value", "")) if headlines else ""
-
-
-def _bodies(a: dict[str, Any]) -> tuple[str | None, str]:
-    html = text = None
-    for body in a.get("bodies") or []:
-        kind = body.get("contentType", "text/plain")
-        if kind == "text/html" and html is None:
-            html = body.get("value")
-        elif kind == "text/plain" and text is None:
-            text = body.get("value")
-    return html, text or ""
 
 
 def _summary(a: dict[str, Any]) -> str:

@@ -8,8 +8,9 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.article import Article
+from shared.article import Article, Subject
 from shared.events import ArticleKilled, ArticlePublished, Event, EventDecodeError
+from shared.medtop_migration import migrate_subjects
 from shared.streams import Entry, Outcome
 
 from publish.embargo import EmbargoSchedule
@@ -53,6 +54,7 @@ class PublishArticles:
 
         An embargoed version is held until its time; a kill also cancels any held version.
         """
+        article = current_topic_codes(article)
         try:
             if self.embargo.holds(article):
                 await self.embargo.hold(cause, article)
@@ -76,3 +78,13 @@ class PublishArticles:
             except RedisError as exc:
                 return Outcome.failed(exc)
         return Outcome(emit=[(self.out_stream, event)], marks=[(announced, ANNOUNCED_TTL_S)])
+
+
+def current_topic_codes(article: Article) -> Article:
+    """An article enriched by a replica still running the former topic table (during an
+    upgrade) gets IPTC's codes before anyone sees it."""
+    subjects = [s.wire() for s in article.subjects]
+    migrated, _ = migrate_subjects(subjects)
+    if migrated is subjects:
+        return article
+    return article.model_copy(update={"subjects": [Subject.model_validate(s) for s in migrated]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings import Settings
@@ -36,13 +38,30 @@ class PublishSettings(Settings):
     # Server-Sent Events and feeds.
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     sse_client_queue: int = Field(default=1000, ge=1)
+    # Operations dashboard: a stage with work waiting and nothing consumed this long is stuck.
+    ops_stuck_after_s: float = Field(default=300.0, gt=0)
     feed_size: int = Field(default=50, ge=1, le=500)
-    public_base_url: str = ""  # e.g. https://news.example.com; default: from the request
+    # Where readers reach publish, e.g. https://news.example.com: absolute links in feeds and
+    # story pages start with it (never with a request's Host). Unset: the bound address.
+    public_url: str = ""
 
     @field_validator("admin_key", mode="before")
     @classmethod
     def _empty_key_is_no_key(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment or parts.username or parts.password:
+            raise ValueError("public_url must be an absolute http(s) URL with no query, such as "
+                             "https://news.example.com")
+        return value
 
     @field_validator("webhook_retry_schedule_s")
     @classmethod
@@ -57,6 +76,18 @@ class PublishSettings(Settings):
             raise ValueError(f"webhook_claim_lease_s must exceed connect + read timeouts + 1s "
                              f"({needed:g}s), or a slow send would be sent twice")
         return self
+
+    @property
+    def base_url(self) -> str:
+        """``public_url``, else the address publish listens on (all interfaces: localhost)."""
+        if self.public_url:
+            return self.public_url
+        host = self.http_host
+        if host in ("", "0.0.0.0", "::"):
+            host = "localhost"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.http_port}"
 
     @property
     def retry_schedule(self) -> list[float]:

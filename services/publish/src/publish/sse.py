@@ -37,7 +37,10 @@ from publish.metrics import ChannelMetrics
 log = structlog.get_logger()
 
 BACKLOG_PAGE = 500
-ENTRY_ID = re.compile(r"^\d+(-\d+)?$")
+# A stream entry id: milliseconds and an optional sequence, each an unsigned 64-bit number.
+# Bounded in digits before int() sees it (which refuses over 4,300 digits with a ValueError).
+ENTRY_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
+_U64 = 2**64
 _LISTS = ("topics", "entities", "sources", "event_types")
 
 
@@ -263,7 +266,11 @@ class EventStreamResponse(Response):
 def sse_router(hub: StreamHub, heartbeat_s: float) -> APIRouter:
     router = APIRouter(tags=["stream"])
 
-    @router.get("/v1/stream", response_class=EventStreamResponse)
+    # FastAPI cannot describe EventStreamResponse itself; the 200 is described by hand.
+    @router.get("/v1/stream", response_class=Response, responses={200: {
+        "description": "`text/event-stream`: `retry:`, then `id:`/`event:`/`data:` messages "
+                       "and comment heartbeats",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
     async def stream(
         request: Request,
         topics: Annotated[list[str] | None, Query(
@@ -283,12 +290,13 @@ def sse_router(hub: StreamHub, heartbeat_s: float) -> APIRouter:
         filters = _filters(topics=topics, entities=entities, language=language,
                            urgency=urgency, sources=sources, event_types=event_types)
         resume = last_event_id or last_event_id_param
-        if resume is not None and not (ENTRY_ID.match(resume.strip())
-                                       and max(_key(resume.strip())) < 2**64):
-            raise BadRequest("Last-Event-ID must be a stream entry id such as 1700000000000-0",
-                             "last_event_id")
+        key = None if resume is None else entry_key(resume)
+        if resume is not None and key is None:
+            raise BadRequest("Last-Event-ID must be a stream entry id such as 1700000000000-0 "
+                             "(milliseconds and a sequence, each below 2**64)", "last_event_id")
         client = hub.connect(filters)
-        frames = client_frames(hub, client, resume.strip() if resume else None, heartbeat_s)
+        frames = client_frames(hub, client, resume.strip() if resume and key else None,
+                               heartbeat_s)
         return EventStreamResponse(frames, client)
 
     return router
@@ -311,6 +319,17 @@ def _filters(**given: Any) -> Filters:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "filters"
         raise Invalid(f"{name}: {error['msg']}", name) from exc
+
+
+def entry_key(value: str) -> tuple[int, int] | None:
+    """``(ms, seq)`` of a stream entry id such as ``1700000000000-0`` (or ``1700000000000``),
+    or None when ``value`` is not one Redis could hold."""
+    match = ENTRY_ID.fullmatch(value.strip())
+    if match is None:
+        return None
+    key = int(match[1]), int(match[2] or 0)
+    # The very last id is one nothing can follow (Redis refuses a range that starts after it).
+    return key if max(key) < _U64 and key != (_U64 - 1, _U64 - 1) else None
 
 
 def _key(entry_id: str) -> tuple[int, int]:

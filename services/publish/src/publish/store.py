@@ -21,6 +21,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from shared import medtop_migration
 from shared.article import MAX_VERSION, Article
 
 from publish.errors import BadRequest, StoreUnavailable
@@ -44,6 +45,15 @@ class StoredStory:
     killed: bool
     published_ms: int
     event_id: str
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """What a start-up migration of topic codes changed."""
+
+    documents: int = 0  # documents rewritten (codes, labels or uris)
+    codes: int = 0  # topic codes that changed
+    skipped: int = 0  # changed by someone else meanwhile: left for the next start-up
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,10 @@ class ArticleStore:
         try:
             if article.killed:
                 return await self._kill(article, doc)
-            guarded = {"_id": article.uri, "rank": {"$lt": doc["rank"]}}
+            # Only the story's owner (the source that first sent it) may replace it; a
+            # document stored before owners were kept has none and is taken over as before.
+            guarded = {"_id": article.uri, "rank": {"$lt": doc["rank"]},
+                       "owner": {"$in": [doc["owner"], None]}}
             if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
                 return Write.stored
             try:
@@ -101,28 +114,56 @@ class ArticleStore:
                 # be the newer of the two.
                 if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
                     return Write.stored
-            current = await self.articles.find_one({"_id": article.uri}, {"eventId": 1})
+            current = await self.articles.find_one({"_id": article.uri},
+                                                   {"eventId": 1, "owner": 1})
             if current is not None and current.get("eventId") == event_id:
                 return Write.redelivered
+            _log_if_foreign(article, current)
             return Write.stale
         except PyMongoError as exc:
             raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
 
     async def _kill(self, article: Article, doc: dict[str, Any]) -> Write:
         # The kill notice replaces the stored content: a killed story's text is not kept.
-        current = await self.articles.find_one({"_id": article.uri}, {"rank": 1, "eventId": 1})
+        fields = {"rank": 1, "eventId": 1, "owner": 1}
+        current = await self.articles.find_one({"_id": article.uri}, fields)
         if current is None:
             try:
                 await self.articles.insert_one({"_id": article.uri, **doc})
                 return Write.stored
             except DuplicateKeyError:
-                current = await self.articles.find_one({"_id": article.uri},
-                                                       {"rank": 1, "eventId": 1}) or {}
+                current = await self.articles.find_one({"_id": article.uri}, fields) or {}
         if current.get("eventId") == doc["eventId"]:
             return Write.redelivered
         doc["rank"] = Int64(max(int(current.get("rank", 0)), int(doc["rank"])))
-        await self.articles.update_one({"_id": article.uri}, {"$set": doc})
-        return Write.stored
+        owned = {"_id": article.uri, "owner": {"$in": [doc["owner"], None]}}
+        if (await self.articles.update_one(owned, {"$set": doc})).matched_count:
+            return Write.stored
+        _log_if_foreign(article, current)
+        return Write.stale
+
+    async def migrate_topic_codes(self) -> Migrated:
+        """Rewrite the subjects of stories stored before IPTC's own codes (see
+        `shared.medtop_migration`) and mark every story as checked. Idempotent; a story changed
+        meanwhile (another version stored) is left alone: its new version has its own topics."""
+        documents = codes = skipped = 0
+        unchecked = {"medtopRevision": {"$exists": False}}
+        try:
+            async for doc in self.articles.find(unchecked, {"article": 1, "eventId": 1}):
+                wire, changed = medtop_migration.migrate_article(doc.get("article") or {})
+                update: dict[str, Any] = {"medtopRevision": medtop_migration.REVISION}
+                if wire is not doc.get("article"):
+                    update.update(article=wire, topics=_topics(wire))
+                guard = {"_id": doc["_id"], "eventId": doc.get("eventId")}
+                result = await self.articles.update_one(guard, {"$set": update})
+                if not result.matched_count:
+                    skipped += 1
+                elif "article" in update:
+                    documents += 1
+                    codes += changed
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB topic migration failed: {exc}") from exc
+        return Migrated(documents, codes, skipped)
 
     async def get(self, uri: str) -> StoredStory | None:
         try:
@@ -171,8 +212,6 @@ def _document(article: Article, event_id: str) -> dict[str, Any]:
         rank = FINAL_RANK
     names = [e.name.casefold() for e in (*article.people, *article.organisations,
                                          *article.places)]
-    topics = sorted({s.code for s in article.subjects if s.code}
-                    | {s.uri for s in article.subjects if s.uri} | topics_of(wire))
     return {
         "article": wire,
         "rank": Int64(rank),
@@ -183,10 +222,26 @@ def _document(article: Article, event_id: str) -> dict[str, Any]:
         "versionCreatedMs": Int64(created_ms if created_ms is not None else 0),
         "language": article.language or "",
         "provider": article.source.provider,
-        "topics": topics,
+        "owner": article.source.owner,
+        "topics": _topics(wire),
         "entities": sorted(set(names)),
         "urgency": article.urgency or 0,
+        "medtopRevision": medtop_migration.REVISION,
     }
+
+
+def _topics(wire: dict[str, Any]) -> list[str]:
+    """What the `topics` index holds: every subject's code and uri, and the medtop codes."""
+    subjects = wire.get("subjects") or []
+    return sorted({s["code"] for s in subjects if s.get("code")}
+                  | {s["uri"] for s in subjects if s.get("uri")} | topics_of(wire))
+
+
+def _log_if_foreign(article: Article, current: dict[str, Any] | None) -> None:
+    owner = (current or {}).get("owner")
+    if owner is not None and owner != article.source.owner:
+        log.warning("article.foreign", article_id=article.uri, owner=owner,
+                    sender=article.source.owner)
 
 
 def _story(doc: dict[str, Any]) -> StoredStory:
@@ -296,12 +351,40 @@ class SubscriptionStore:
         fields = {_SUBSCRIPTION_FIELDS[name]: Int64(value) if name.endswith("_ms") else value
                   for name, value in changes.items()}
         fields["updatedMs"] = Int64(int(time.time() * 1000))
+        if "filters" in changes:  # validated against IPTC's codes: nothing to migrate later
+            fields["medtopRevision"] = medtop_migration.REVISION
         try:
             result = await self.subscriptions.update_one({"_id": subscription_id},
                                                          {"$set": fields})
         except PyMongoError as exc:
             raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
         return bool(result.matched_count)
+
+    async def migrate_topic_codes(self) -> Migrated:
+        """Move the topic filters of subscriptions stored before IPTC's own codes to IPTC's
+        codes (`shared.medtop_migration.migrate_filters`), once: each is marked as migrated in
+        the same write, guarded by its `updatedMs`, so a concurrent start-up or edit never gets
+        the (non-idempotent) mapping applied twice."""
+        documents = codes = skipped = 0
+        try:
+            async for doc in self.subscriptions.find({"medtopRevision": {"$exists": False}}):
+                filters, changed = medtop_migration.migrate_filters(dict(doc.get("filters") or {}))
+                guard = {"_id": doc["_id"], "updatedMs": doc.get("updatedMs")}
+                update = {"filters": filters, "medtopRevision": medtop_migration.REVISION,
+                          "updatedMs": Int64(max(int(time.time() * 1000),
+                                                 int(doc.get("updatedMs") or 0) + 1))}
+                result = await self.subscriptions.update_one(guard, {"$set": update})
+                if not result.matched_count:
+                    skipped += 1
+                elif changed:
+                    documents += 1
+                    codes += changed
+                    log.info("subscription.topics_migrated", subscription=doc["_id"],
+                             before=(doc.get("filters") or {}).get("topics"),
+                             after=filters.get("topics"))
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB topic migration failed: {exc}") from exc
+        return Migrated(documents, codes, skipped)
 
     async def delete(self, subscription_id: str) -> bool:
         try:
@@ -320,7 +403,7 @@ _SUBSCRIPTION_FIELDS = {
 
 
 def _subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
-    doc: dict[str, Any] = {"_id": record.id}
+    doc: dict[str, Any] = {"_id": record.id, "medtopRevision": medtop_migration.REVISION}
     for name, key in _SUBSCRIPTION_FIELDS.items():
         value = getattr(record, name)
         doc[key] = Int64(value) if name.endswith("_ms") else value

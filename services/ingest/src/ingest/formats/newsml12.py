@@ -54,10 +54,11 @@ def _item(item: etree._Element, digest: str, envelope_priority: str | None) -> D
         urgency=attr_at(management, "Urgency", "FormalName") or envelope_priority,
         language=attr_at(item, ".//DescriptiveMetadata/Language", "FormalName")
         or item.get(XML_LANG),
-        headlines=_headlines(item),
+        headlines=_headlines(item) or _nitf_headlines(item),
         slugline=text_at(item, ".//NewsLines/SlugLine"),
         byline=text_at(item, ".//NewsLines/ByLine"),
         signals=signals,
+        headline_from_body=True,
     )
     _add_topics(draft, item)
     _fill_body(draft, item)
@@ -90,6 +91,12 @@ def _headlines(item: etree._Element) -> list[tuple[str, str]]:
         if text
     ]
     return result[:1] + [h for h in result[1:] if h[0] != "main"]
+
+
+def _nitf_headlines(item: etree._Element) -> list[tuple[str, str]]:
+    """Without NewsLines headlines, those of the first inline NITF document."""
+    inline = next(item.iter("nitf"), None)
+    return nitf.headlines(inline) if inline is not None else []
 
 
 def _add_topics(draft: Draft, item: etree._Element) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from shared.article import Entity, Subject
+from shared.article import Association, Entity, Headline, Subject
+from shared.identifiers import UNSAFE_IN_ID
 
 from ingest import markup, values
 from ingest.draft import Draft, has_words, raw_hash
@@ -62,6 +63,7 @@ def _item(item: etree._Element, digest: str) -> Draft:
     draft = Draft(
         label=label,
         raw_hash=digest,
+        headline_from_body=True,
         uri=guid,
         version=item.get("version"),
         version_created=text_at(meta, "versionCreated"),
@@ -261,23 +263,45 @@ def _rendition(draft: Draft, element: etree._Element) -> tuple[int, bool, str] |
 
 
 def _fill_package(draft: Draft, package: etree._Element) -> None:
-    """A package is readable through its own headline and the headlines of what it references."""
+    """A package is what it is: a composite carrying the items it references (ninjs 3
+    ``associations``), readable through its own headline and those of its members."""
     draft.type = "composite"
     refs = package.findall(".//groupSet//itemRef") or package.findall(".//itemRef")
     lines = []
     for ref in refs:
-        headline = text_at(ref, "headline")
+        headline = text_at(ref, "headline") or text_at(ref, "title")
         description = text_at(ref, "description")
         if headline or description:
             lines.append("\n".join(part for part in (headline, description) if part))
+        association = _association(ref)
+        if association is not None:
+            draft.associations.append(association)
     if not draft.headlines and lines:
         draft.headlines = [("main", lines[0].split("\n", 1)[0])]
     if lines:
         draft.body_text = "\n\n".join(lines)
     killed = values.qcode_code(str(draft.pub_status or "usable")).lower() != "usable"
-    if not draft.headlines and not lines and not killed:
+    if not draft.headlines and not lines and not draft.associations and not killed:
         draft.problem = InvalidArticle(
-            f"packageItem {draft.label}: only references other items ({len(refs)}) and has "
-            "no headline of its own; nothing readable",
+            f"packageItem {draft.label}: references no item and has no headline of its own; "
+            "nothing readable",
             field="headline",
         )
+
+
+def _association(ref: etree._Element) -> Association | None:
+    uri = (ref.get("residref") or ref.get("href") or "").strip()
+    if not uri or len(uri) > 2048 or UNSAFE_IN_ID.search(uri):
+        return None
+    group = ref.getparent()
+    role = group.get("role") if group is not None and group.tag == "group" else None
+    item_class = attr_at(ref, "itemClass", "qcode") or ref.get("contenttype")
+    headline = text_at(ref, "headline") or text_at(ref, "title")
+    return Association(
+        name=values.qcode_code(role) if role else None,
+        uri=uri,
+        version=values.version(ref.get("version")),
+        rel=(ref.get("rel") or "").strip() or None,
+        type=values.qcode_code(item_class) if item_class else None,
+        headlines=[Headline(value=headline[:1000])] if headline else [],
+    )

@@ -6,7 +6,8 @@ from typing import Any
 
 import structlog
 
-from shared.article import Entity, Subject
+from shared.article import Association, Entity, Headline, Subject
+from shared.identifiers import UNSAFE_IN_ID
 
 from ingest import markup, values
 from ingest.draft import Draft, raw_hash
@@ -81,7 +82,29 @@ def draft(item: dict[str, Any], *, label: str, digest: str) -> Draft:
         people=_entities(keys, "people", "person"),
         organisations=_entities(keys, "organisations", "organisation"),
         places=_entities(keys, "places", "place") + _located(keys.get("located")),
+        associations=_associations(keys.get("associations")),
     )
+
+
+def _associations(raw: Any) -> list[Association]:
+    """ninjs 3 `associations` (a list of objects with a `name`) or ninjs 1/2 (an object of
+    named items); members without a usable uri are left out."""
+    named = ([(None, v) for v in raw] if isinstance(raw, list)
+             else list(raw.items()) if isinstance(raw, dict) else [])
+    result = []
+    for name, member in named:
+        if not isinstance(member, dict):
+            continue
+        keys = {_key(k): v for k, v in member.items()}
+        uri = _uri(keys)
+        if not uri or len(uri) > 2048 or UNSAFE_IN_ID.search(uri):
+            continue
+        headlines = [Headline(value=text[:1000]) for _, text in _headlines(keys)]
+        result.append(Association(
+            name=values.text(keys.get("name") or name), uri=uri,
+            version=values.version(keys.get("version")), rel=values.text(keys.get("rel")),
+            type=values.text(keys.get("type")), headlines=headlines))
+    return result
 
 
 def _key(name: object) -> str:

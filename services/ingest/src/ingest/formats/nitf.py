@@ -43,7 +43,8 @@ def drafts(root: etree._Element, digest: str) -> list[Draft]:
             or attr_at(docdata, "embargo", "norm"),
             urgency=attr_at(head, ".//urgency", "ed-urg"),
             language=root.get("baselang") or root.get(XML_LANG),
-            headlines=headlines(root) or _title(head),
+            headlines=headlines(root),
+            headline_from_body=True,
             body_html=body_html,
             slugline=attr_at(docdata, "du-key", "key"),
             byline=byline(root),
@@ -58,12 +59,12 @@ def drafts(root: etree._Element, digest: str) -> list[Draft]:
 
 
 def headlines(nitf: etree._Element) -> list[tuple[str, str]]:
+    """``hedline/hl1`` (with its ``hl2`` subheadlines), else the document's ``head/title``."""
     hedline = nitf.find(".//body.head/hedline")
-    if hedline is None:
-        return []
     main = text_at(hedline, "hl1")
-    subs = (text_at(h, ".") for h in hedline.iter("hl2"))
-    return ([("main", main)] if main else []) + [("subheadline", s) for s in subs if s]
+    subs = [text_at(h, ".") for h in hedline.iter("hl2")] if hedline is not None else []
+    first = [("main", main)] if main else _title(nitf.find("head"))
+    return first + [("subheadline", s) for s in subs if s]
 
 
 def byline(nitf: etree._Element) -> str | None:
