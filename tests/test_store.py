@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from shared.article import Article, PubStatus, Source, Subject
 
 from publish.errors import BadRequest
-from publish.store import ArticleStore, Query, SubscriptionRecord, SubscriptionStore, Write
+from publish.store import ArticleStore, Query, Write
 
 pytestmark = pytest.mark.integration
 
@@ -183,28 +183,4 @@ async def test_a_kill_without_a_version_is_final_even_if_an_earlier_version_arri
     assert await store.save(_article(uri="urn:t:late", version=9), "v9") is Write.stale
     story = await store.get("urn:t:late")
     assert story is not None and story.killed
-
-
-async def test_subscriptions_page_oldest_first_with_ties_on_the_creation_time(
-        mongo_db: tuple[AsyncMongoClient, str]) -> None:
-    client, name = mongo_db
-    subscriptions = SubscriptionStore(client, name)
-    created = [1000, 1000, 1000, 2000, 3000, 3000, 4000]  # several made in the same millisecond
-    for n, ms in enumerate(created):
-        await subscriptions.create(SubscriptionRecord(
-            id=f"sub_{(n * 5) % 7}", url="https://example.com/hook", filters={}, enabled=True,
-            description="", secret="whsec_x", previous_secret=None, previous_secret_expires_ms=0,
-            created_ms=ms, updated_ms=ms, disabled_reason=None))
-    walked: list[SubscriptionRecord] = []
-    cursor = None
-    while True:
-        records, cursor = await subscriptions.page(limit=2, cursor=cursor)
-        assert len(records) <= 2
-        walked.extend(records)
-        if cursor is None:
-            break
-    assert sorted(r.id for r in walked) == [f"sub_{n}" for n in range(7)]
-    assert len(walked) == 7
-    order = [(r.created_ms, r.id) for r in walked]
-    assert order == sorted(order)
 

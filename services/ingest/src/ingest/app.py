@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.egress import EgressPolicy
 from shared.events import INGESTED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
@@ -61,6 +62,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
                 redis,
                 namespace=settings.stream_prefix,
                 max_bytes=settings.max_request_bytes,
+                egress=EgressPolicy(settings.feed_allowed, setting="NEWSFLOW_FEED_ALLOW_HOSTS"),
                 limits=limits,
             )
             tasks.append(asyncio.create_task(poller.run()))

@@ -29,9 +29,9 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from shared.events import Event, EventDecodeError
+from shared.filters import KILLED, WEBHOOK_TYPES, Filters
 
 from publish.errors import BadRequest, Invalid
-from publish.filters import KILLED, WEBHOOK_TYPES, Filters
 from publish.metrics import ChannelMetrics
 
 log = structlog.get_logger()
