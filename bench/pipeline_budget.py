@@ -510,7 +510,8 @@ def report(args: argparse.Namespace, n: int, seconds: float, rows: dict[str, lis
         plumbing = values["ingest"] + values["enrich main"] + values["publish"]
         print(f"| {path} | " + " | ".join(f"{values[k]:.1f}" for k in names)
               + f" | {plumbing:.1f} (goal ≤ 3) |")
-    print(f"| bare nlp.pipe | | | {1000 * med['bare cpu']:.1f} | | | |")
+    print("| bare nlp.pipe | " + " | ".join(f"{1000 * med['bare cpu']:.1f}" if k == "NLP workers"
+                                         else "" for k in names) + " | |")
     print(f"\naccept (202) → news.published, {len(lat)} stories sent one by one at {rate:.1f}/s "
           f"(half the XADD rate): p50 {statistics.median(lat):.0f} ms, "
           f"p99 {lat[min(len(lat) - 1, int(len(lat) * 0.99))]:.0f} ms")
