@@ -53,7 +53,7 @@ class PublishArticles:
                     outcomes[index] = Outcome()
                     continue
                 if article.killed:
-                    await self.embargo.cancel(article.uri)
+                    await self.embargo.cancel(article.uri, article.source.owner)
                 wire = article.wire()  # once, for the store and the public event
             except RedisError as exc:
                 outcomes[index] = Outcome.failed(exc)
