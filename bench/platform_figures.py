@@ -27,8 +27,8 @@ from newsflow_cli.platform import Platform, running
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_23ba3fd990788c7e.txt"
 
 
-def rss_mb(pid: int) -> list[float]:
-    """Resident memory of a process and of each of its descendants, in MB."""
+def descendants(pid: int) -> list[int]:
+    """A process and all its descendants (from /proc, Linux)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -36,10 +36,18 @@ def rss_mb(pid: int) -> list[float]:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    sizes, pids = [], [pid]
+    found, pids = [], [pid]
     while pids:
         current = pids.pop()
+        found.append(current)
         pids.extend(children.get(current, []))
+    return found
+
+
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory of a process and of each of its descendants, in MB."""
+    sizes = []
+    for current in descendants(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
         except OSError:

@@ -1,179 +1,304 @@
-"""Webhook delivery: deliveries/s to one local receiver, and publish-to-delivery latency.
+"""Webhook delivery: deliver's deliveries/s against a plain aiohttp client, side by side.
 
-The publish service runs as its own process (against the local Redis and an nx-27017 it starts);
-one subscription points at a fast receiver (uvicorn, in this process, on loopback) that
-verifies nothing and answers 204. Two runs and a reference:
+deliver runs as its own process (against the local Redis and an nx-27017 it starts); stories are
+announced straight onto news.published (deliver's input, so publish's own speed is not in the
+figures) and each subscription points at one fast receiver: a separate process (uvicorn with
+httptools, on loopback) that verifies nothing, answers 204 and notes when each ``webhook-id``
+arrived. For each case the same number of requests, with the same signed bodies, is then sent by
+a plain aiohttp client (one session, N in flight) to the same receiver: the ceiling of an HTTP
+client on this machine, measured in the same run just before and just after each deliver run
+(the mean of the two is shown: the machine is shared and noisy).
 
-- burst: N enriched stories pushed at once; deliveries/s from the first delivery to the last,
-  and latency from each event's entry on news.published to its arrival at the receiver (this
-  includes waiting in the queue behind the burst);
-- paced: stories pushed at a steady rate well below capacity; latency as a subscriber sees it;
-- reference: bare httpx POSTs to the same receiver at the same concurrency (the ceiling of the
-  HTTP client on this machine; the receiver shares this process with it).
+Cases: one subscription at 1, 4 and 16 in flight (the 16 run is the burst: latency is counted
+from the last story's announcement too); 10 subscriptions at 16 in flight each against the same
+plain client at 16 in flight (the total deliveries/s); 12 subscriptions at 16 in flight (the
+case that used to exhaust the Redis pool). Each case prints repeated ``webhook-id``s (a delivery
+sent more than once; must be 0) and deliver's CPU time per delivery.
 
-    uv run python bench/webhooks.py [--events 2000] [--paced 200 --rate 50] [--in-flight 16]
+    nice -n 10 uv run --frozen python bench/webhooks.py [--events 2000] [--multi-events 1000]
+        [--cases 1,4,16,10x16,12x16]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import json
+import os
 import secrets
-import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import redis
-import uvicorn
 
 from shared.article import Article, Source, Subject
-from shared.events import ENRICHED_STREAM, PUBLISHED_STREAM, ArticleEnriched
+from shared.events import PUBLISHED_STREAM, ArticlePublished, Event
 
+from deliver.signing import new_secret, signature_headers
 from newsflow_cli.platform import Platform, free_port
 
 ADMIN_KEY = secrets.token_urlsafe(16)
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class Receiver:
-    """A minimal ASGI receiver that notes when each story's delivery arrives."""
+# -- the receiver, a process of its own ---------------------------------------------------------
 
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.port = free_port()
+def serve(port: int) -> None:
+    """``--serve PORT``: answer 204 to every POST, note (webhook-id, time); GET /report."""
+    import uvicorn
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    arrived: list[tuple[str, float]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
         more = True
         while more:
             message = await receive()
-            body += message.get("body", b"")
             more = message.get("more_body", False)
-        self.arrived.setdefault(orjson.loads(body)["data"]["uri"], time.time())
+        if scope["method"] == "GET":
+            body = orjson.dumps(arrived)
+            arrived.clear()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": body})
+            return
+        headers = dict(scope["headers"])
+        arrived.append((headers.get(b"webhook-id", b"").decode(), time.time()))
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    def start(self) -> None:
-        config = uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="error",
-                                access_log=False, loop="uvloop", http="httptools")
-        server = uvicorn.Server(config)
-        threading.Thread(target=server.run, daemon=True).start()
-        deadline = time.monotonic() + 10
-        while not server.started:
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False,
+                loop="uvloop", http="httptools")
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.popen = subprocess.Popen([sys.executable, __file__, "--serve", str(self.port)])
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(self.url, timeout=1)
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("receiver did not start") from None
+                time.sleep(0.1)
+
+    def report(self) -> list[tuple[str, float]]:
+        """What arrived since the last report."""
+        return [(i, t) for i, t in httpx.get(self.url, timeout=30).json()]
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        self.popen.wait(10)
+
+
+# -- one case -----------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.receiver = Receiver()
+        self.prefix = f"bench-{secrets.token_hex(4)}:"
+        self.plat = Platform(workdir=Path(tempfile.mkdtemp(prefix="bench-webhooks-")),
+                             stream_prefix=self.prefix, extra_env={
+                                 "NEWSFLOW_ADMIN_KEY": ADMIN_KEY,
+                                 "NEWSFLOW_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+                                 "NEWSFLOW_LOG_LEVEL": "WARNING", "NEWSFLOW_BLOCK_MS": "100"})
+        self.redis = redis.Redis.from_url(self.plat.redis_url)
+        self.serial = 0
+
+    def start_deliver(self, in_flight: int) -> None:
+        self.plat.extra_env["NEWSFLOW_WEBHOOK_MAX_IN_FLIGHT"] = str(in_flight)
+        self.plat.start_service("deliver")
+        self.plat.wait_ready(timeout=60, names=("deliver",))
+
+    def stop_deliver(self) -> None:
+        process = self.plat.processes.pop("deliver", None)
+        if process:
+            process.stop()
+
+    def subscribe(self, count: int) -> list[str]:
+        ids = []
+        with httpx.Client(base_url=self.plat.url("deliver"), timeout=10,
+                          headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as api:
+            for n in range(count):
+                response = api.post("/v1/subscriptions",
+                                    json={"url": f"{self.receiver.url}/hook/{n}"})
+                response.raise_for_status()
+                ids.append(response.json()["id"])
+        return ids
+
+    def unsubscribe(self, ids: list[str]) -> None:
+        with httpx.Client(base_url=self.plat.url("deliver"), timeout=30,
+                          headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as api:
+            for sub in ids:
+                api.delete(f"/v1/subscriptions/{sub}")
+
+    def case(self, name: str, in_flight: int, subscriptions: int, events: int) -> dict[str, Any]:
+        stories = [_event(f"urn:bench:{self.serial}:{n}") for n in range(events)]
+        self.serial += 1
+        bodies = [_body(e) for e in stories] * subscriptions
+        before = asyncio.run(_plain_aiohttp(self.receiver.url, bodies, in_flight))
+        self.receiver.report()
+        self.start_deliver(in_flight)
+        try:
+            ids = self.subscribe(subscriptions)
+            time.sleep(0.2)  # the entries below are announced after the subscriptions' creation
+            self.receiver.report()  # forget anything earlier
+            pid = self.plat.processes["deliver"].popen.pid
+            cpu_before = _cpu_s(pid)
+            pipe = self.redis.pipeline(transaction=False)
+            for event in stories:
+                pipe.xadd(self.prefix + PUBLISHED_STREAM, event.to_fields())
+            entry_ids = pipe.execute()
+            announced = {e.id: int(i.split(b"-")[0]) / 1000
+                         for e, i in zip(stories, entry_ids, strict=True)}
+            expected = events * subscriptions
+            arrivals = self._wait(expected, timeout=expected / 20 + 60)
+            cpu = _cpu_s(pid) - cpu_before
+            self.unsubscribe(ids)
+        finally:
+            self.stop_deliver()
+        times = [t for _, t in arrivals]
+        counts = collections.Counter(i for i, _ in arrivals)
+        latencies = sorted(t - announced[i.rsplit("_", 1)[1]] for i, t in arrivals)
+        last_announced = max(announced.values())
+        span = max(times) - min(times)
+        after = asyncio.run(_plain_aiohttp(self.receiver.url, bodies, in_flight))
+        self.receiver.report()
+        reference = (before + after) / 2
+        return {
+            "case": name, "deliveries": len(counts),
+            "rate": len(arrivals) / span if span > 0 else float("inf"),
+            "reference": reference,
+            "p99_announce_ms": _p99(latencies) * 1000,
+            "p99_after_last_ms": max(0.0, _p99(sorted(times)) - last_announced) * 1000,
+            "repeated": sum(1 for c in counts.values() if c > 1),
+            "cpu_ms": cpu * 1000 / max(1, len(arrivals)),
+        }
+
+    def _wait(self, expected: int, timeout: float) -> list[tuple[str, float]]:
+        arrivals: list[tuple[str, float]] = []
+        deadline = time.monotonic() + timeout
+        while len({i for i, _ in arrivals}) < expected:
             if time.monotonic() > deadline:
-                raise RuntimeError("receiver did not start")
-            time.sleep(0.05)
+                raise SystemExit(f"{expected - len(arrivals)} of {expected} deliveries missing "
+                                 f"after {timeout:.0f}s; logs in {self.plat.workdir}")
+            time.sleep(0.2)
+            arrivals += self.receiver.report()
+        time.sleep(0.5)  # a delivery sent twice shows up here
+        return arrivals + self.receiver.report()
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--paced", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=50.0, help="paced events per second")
-    parser.add_argument("--in-flight", type=int, default=16, help="per subscription")
-    args = parser.parse_args()
-
-    receiver = Receiver()
-    receiver.start()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
-    prefix = f"bench-{secrets.token_hex(4)}:"
-    plat = Platform(workdir=workdir, stream_prefix=prefix, extra_env={
-        "NEWSFLOW_ADMIN_KEY": ADMIN_KEY, "NEWSFLOW_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
-        "NEWSFLOW_WEBHOOK_MAX_IN_FLIGHT": str(args.in_flight), "NEWSFLOW_LOG_LEVEL": "WARNING",
-        "NEWSFLOW_BLOCK_MS": "100"})
-    client = redis.Redis.from_url(plat.redis_url)
-    try:
-        plat.start_mongo()
-        plat.start_service("publish")
-        plat.wait_ready(timeout=60, names=("publish",))
-        response = httpx.post(f"{plat.url('publish')}/v1/subscriptions", timeout=10,
-                              headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-                              json={"url": f"http://127.0.0.1:{receiver.port}/hook"})
-        response.raise_for_status()
-        print(f"publish as a process, one subscription, receiver on loopback, "
-              f"{args.in_flight} in flight\n")
-
-        events = [_event(f"urn:bench:burst:{n}") for n in range(args.events)]
-        pipe = client.pipeline(transaction=False)
-        for event in events:
-            pipe.xadd(prefix + ENRICHED_STREAM, event.to_fields())
-        pushed = time.time()
-        pipe.execute()
-        uris = [e.subject for e in events]
-        _wait(receiver, uris, args.events * 0.1 + 60)
-        _report("burst", client, prefix, receiver, uris, pushed)
-
-        paced = [_event(f"urn:bench:paced:{n}") for n in range(args.paced)]
-        pushed = time.time()
-        for n, event in enumerate(paced):
-            time.sleep(max(0.0, pushed + n / args.rate - time.time()))
-            client.xadd(prefix + ENRICHED_STREAM, event.to_fields())
-        uris = [e.subject for e in paced]
-        _wait(receiver, uris, args.paced / args.rate + 60)
-        _report("paced", client, prefix, receiver, uris, pushed)
-        rate = asyncio.run(_raw_httpx(receiver.port, args.events, args.in_flight))
-        print(f"\nreference: bare httpx POSTs of the same size to the same receiver, same "
-              f"concurrency (no queue, no signing): {rate:,.0f} requests/s")
-    finally:
-        plat.stop()
-        keys = list(client.scan_iter(match=f"{prefix}*"))
+    def close(self) -> None:
+        self.plat.stop()
+        self.receiver.stop()
+        keys = list(self.redis.scan_iter(match=f"{self.prefix}*"))
         if keys:
-            client.delete(*keys)
+            self.redis.delete(*keys)
 
 
-def _event(uri: str) -> ArticleEnriched:
+def _event(uri: str) -> Event:
     text = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 60)[:3500]
     article = Article(uri=uri, version=1, source=Source(provider="bench", format="json"),
                       headlines=[{"value": uri}], bodies=[{"value": text}], language="en",
                       subjects=[Subject(code="medtop:04000000")])
-    return ArticleEnriched.for_article(article, "bench")  # type: ignore[return-value]
+    return ArticlePublished.for_article(article, "bench")
 
 
-async def _raw_httpx(port: int, count: int, in_flight: int) -> float:
-    body = _event("urn:bench:raw").to_fields()["data"]
-    payload = b'{"type":"article.published","data":' + bytes(body) + b"}"
-    limit = asyncio.Semaphore(in_flight)
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=in_flight)) as http:
-        async def one(n: int) -> None:
-            async with limit:
-                await http.post(f"http://127.0.0.1:{port}/raw", content=payload.replace(
-                    b"urn:bench:raw", f"urn:bench:raw:{n}".encode()))
+def _body(event: Event) -> bytes:
+    """The body deliver sends for this event (same shape and size)."""
+    return orjson.dumps({"type": "article.published", "timestamp": event.time.isoformat(),
+                         "data": event.data})
+
+
+async def _plain_aiohttp(url: str, bodies: list[bytes], in_flight: int) -> float:
+    """Requests/s of one aiohttp session, ``in_flight`` at a time, same bodies, signed."""
+    secret = new_secret()
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        for n, body in enumerate(bodies):
+            queue.put_nowait((n, body))
+
+        async def worker() -> None:
+            while not queue.empty():
+                n, body = queue.get_nowait()
+                headers = {"content-type": "application/json",
+                           **signature_headers(f"ref_{n}", int(time.time()), body.decode(),
+                                               [secret])}
+                async with session.post(f"{url}/raw", data=body, headers=headers) as response:
+                    await response.read()
+
         started = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in range(count)))
-        return count / (time.perf_counter() - started)
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        return len(bodies) / (time.perf_counter() - started)
 
 
-def _wait(receiver: Receiver, uris: list[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(u in receiver.arrived for u in uris):
-            return
-        time.sleep(0.05)
-    missing = sum(u not in receiver.arrived for u in uris)
-    raise SystemExit(f"{missing} of {len(uris)} deliveries missing after {timeout:.0f}s")
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def _report(name: str, client: redis.Redis, prefix: str, receiver: Receiver,
-            uris: list[str], pushed: float) -> None:
-    announced = {fields[b"ce_subject"].decode(): int(entry_id.split(b"-")[0]) / 1000
-                 for entry_id, fields in client.xrange(prefix + PUBLISHED_STREAM)}
-    arrivals = [receiver.arrived[u] for u in uris]
-    times = [announced[u] for u in uris]
-    print(f"       announced on news.published over {max(times) - min(times):.2f}s")
-    latencies = sorted(receiver.arrived[u] - announced[u] for u in uris)
-    span = max(arrivals) - min(arrivals)
-    rate = len(arrivals) / span if span > 0 else float("inf")
-    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
-    print(f"{name:5}: {len(arrivals)} deliveries, {rate:,.0f} deliveries/s "
-          f"(first push to last delivery {max(arrivals) - pushed:.2f}s); publish-to-delivery "
-          f"latency p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
-          f"max {latencies[-1] * 1000:.0f} ms")
+def _p99(values: list[float]) -> float:
+    return values[max(0, int(len(values) * 0.99) - 1)]
+
+
+def _cases(args: argparse.Namespace) -> list[tuple[str, int, int, int]]:
+    cases = []
+    for spec in args.cases.split(","):
+        subs, _, limit = spec.rpartition("x")
+        count, in_flight = int(subs or 1), int(limit)
+        name = (f"{count} subscription{'s' if count > 1 else ''}, {in_flight} in flight"
+                + (" (burst)" if count == 1 and in_flight == 16 else ""))
+        cases.append((name, in_flight, count, args.events if count == 1 else args.multi_events))
+    return cases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000, help="stories, one subscription")
+    parser.add_argument("--multi-events", type=int, default=1000,
+                        help="stories, several subscriptions")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="one JSON line per case too")
+    parser.add_argument("--cases", default="1,4,16,10x16,12x16",
+                        help="in flight, or subscriptions x in flight, comma-separated")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    bench = Bench(args)
+    rows = []
+    try:
+        bench.plat.workdir.mkdir(parents=True, exist_ok=True)
+        bench.plat.start_mongo()
+        print("deliver as a process; stories announced on news.published; receiver: its own "
+              "process on loopback\n")
+        print(f"{'case':34} {'deliver/s':>10} {'aiohttp/s':>10} {'ratio':>6} "
+              f"{'p99 announce':>13} {'p99 after last':>15} {'repeated ids':>13} "
+              f"{'CPU ms/deliv':>13}")
+        for name, in_flight, subs, events in _cases(args):
+            row = bench.case(name, in_flight, subs, events)
+            rows.append(row)
+            print(f"{name:34} {row['rate']:>10,.0f} {row['reference']:>10,.0f} "
+                  f"{row['rate'] / row['reference']:>6.2f} {row['p99_announce_ms']:>10,.0f} ms "
+                  f"{row['p99_after_last_ms']:>12,.0f} ms {row['repeated']:>13} "
+                  f"{row['cpu_ms']:>13.3f}", flush=True)
+            if args.json:
+                print(json.dumps(row))
+    finally:
+        bench.close()
 
 
 if __name__ == "__main__":

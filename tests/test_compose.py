@@ -29,6 +29,7 @@ from jsonschema import Draft201909Validator, ValidationError
 from shared.observability import Metrics
 from shared.settings import Settings
 
+from deliver.settings import DeliverSettings
 from enrich.settings import EnrichSettings
 from ingest.settings import IngestSettings
 from publish.settings import PublishSettings
@@ -51,6 +52,7 @@ SETTINGS: dict[str, type[Settings]] = {
     "ingest": IngestSettings,
     "enrich": EnrichSettings,
     "publish": PublishSettings,
+    "deliver": DeliverSettings,
 }
 APP_SERVICES = tuple(SETTINGS)
 REQUIRED_SECRETS = ("REDIS_PASSWORD", "MONGO_PASSWORD", "NEWSFLOW_INGEST_KEYS",
@@ -360,6 +362,12 @@ def test_enrich_scales_without_clashing_names_or_ports() -> None:
     assert all("container_name" not in s for s in services().values())
 
 
+def test_deliver_scales_with_a_port_docker_picks_on_loopback() -> None:
+    deliver = services()["deliver"]
+    assert "container_name" not in deliver
+    assert deliver["ports"] == [f"127.0.0.1::{CONTAINER_PORT}"]  # no fixed host port
+
+
 def test_ingest_and_publish_are_published_on_their_usual_host_ports() -> None:
     assert services()["ingest"]["ports"] == [f"8001:{CONTAINER_PORT}"]
     assert services()["publish"]["ports"] == [f"8003:{CONTAINER_PORT}"]
@@ -368,7 +376,7 @@ def test_ingest_and_publish_are_published_on_their_usual_host_ports() -> None:
 
 @pytest.mark.parametrize(("service", "needs"), [
     ("ingest", {"redis"}), ("enrich", {"redis"}), ("publish", {"redis", "mongo"}),
-    ("test", {"redis", "mongo"}),
+    ("deliver", {"redis", "mongo"}), ("test", {"redis", "mongo"}),
 ])
 def test_services_start_only_once_their_databases_are_healthy(service: str,
                                                               needs: set[str]) -> None:
@@ -457,7 +465,7 @@ def test_each_service_gets_settings_it_can_start_with(
     assert settings.redis_url == f"redis://:{DUMMY_ENV['REDIS_PASSWORD']}@redis:6379/0"
     if isinstance(settings, IngestSettings):
         assert settings.ingest_keys == json.loads(DUMMY_ENV["NEWSFLOW_INGEST_KEYS"])
-    if isinstance(settings, PublishSettings):
+    if isinstance(settings, PublishSettings | DeliverSettings):
         assert settings.mongodb_uri == (f"mongodb://newsflow:{DUMMY_ENV['MONGO_PASSWORD']}"
                                         "@mongo:27017/?authSource=admin")
         assert settings.admin_key is not None

@@ -104,7 +104,7 @@ def test_the_dashboard_shows_stories_flowing_and_a_dead_letter_with_its_reason(
         assert not driver.find_element(By.ID, "key-form").is_displayed()
 
         # A subscriber that is down: its deliveries fail and die; its row says so.
-        created = httpx.post(f"{plat.url('publish')}/v1/subscriptions", timeout=10,
+        created = httpx.post(f"{plat.url('deliver')}/v1/subscriptions", timeout=10,
                              headers={"Authorization": f"Bearer {ADMIN_KEY}"},
                              json={"url": f"http://127.0.0.1:{free_port()}/hook"})
         assert created.status_code == 201, created.text
@@ -124,7 +124,7 @@ def test_the_dashboard_shows_stories_flowing_and_a_dead_letter_with_its_reason(
 
         wait.until(lambda d: "0.0 %" in text(f"[data-subscription={subscription}]"))
         hook = text(f"[data-subscription={subscription}]")
-        assert "enabled" in hook and "ConnectError" in hook
+        assert "enabled" in hook and "ConnectorError" in hook
 
         # An SSE client: publish reports it, the page counts it.
         with httpx.stream("GET", f"{plat.url('publish')}/v1/stream", timeout=60) as sse:

@@ -46,7 +46,9 @@ async def test_a_kill_cancels_the_pending_release(aredis: Redis, prefix: str) ->
     versions = [_held("urn:e:2", until)[1].model_copy(update={"version": v}) for v in (1, 2)]
     await asyncio.gather(*(  # held at once, as one batch does
         schedule.hold(ArticleEnriched.for_article(a, "test"), a) for a in versions))
-    assert await schedule.cancel("urn:e:2") == 2
+    assert await schedule.cancel("urn:e:2", "another-source") == 0  # not its story
+    assert await schedule.pending() == 2
+    assert await schedule.cancel("urn:e:2", "t") == 2
     assert await schedule.pending() == 0
     far = int((until + timedelta(days=1)).timestamp() * 1000)
     assert await schedule.release_due(now_ms=far) == 0

@@ -12,10 +12,10 @@ from shared.article import Article, Source
 from shared.events import ArticlePublished
 from shared.streams import Entry
 
-from publish.fanout import FanOut
-from publish.queue import DeliveryQueue
-from publish.registry import SubscriptionRegistry
-from publish.store import SubscriptionRecord, SubscriptionStore
+from deliver.handlers import FanOut
+from deliver.queue import DeliveryQueue
+from deliver.registry import SubscriptionRegistry
+from deliver.store import SubscriptionRecord, SubscriptionStore
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +47,15 @@ async def test_a_subscription_made_on_another_replica_gets_the_next_entry(
     assert outcome.error is None
     [queued] = await queue.list("sub_new", "queued", 10)
     assert queued.uri == "urn:t:fan"
+
+
+async def test_with_no_subscription_entries_are_acknowledged_without_being_decoded(
+        mongo_db: tuple[AsyncMongoClient, str], aredis: Redis, prefix: str) -> None:
+    client, name = mongo_db
+    registry = SubscriptionRegistry(SubscriptionStore(client, name), aredis, key_prefix=prefix)
+    await registry.load()
+    fan_out = FanOut(registry, DeliveryQueue(aredis, prefix), lambda subscription: None)
+    not_an_event = {b"ce_type": b"news.article.published", b"data": b"{not json"}
+    outcomes = await fan_out([Entry("1-0", not_an_event, 1), Entry("2-0", {}, 1)])
+    # Decoding would have found both poison; with nobody to deliver to they are not looked at.
+    assert [(o.error, o.poison) for o in outcomes] == [(None, False), (None, False)]

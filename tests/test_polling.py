@@ -10,10 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from redis.asyncio import Redis
 
+from shared.egress import EgressPolicy, EgressRefused
+
 from ingest.intake import Intake
-from ingest.polling import FeedConfig, FeedPoller, _retry_delay
+from ingest.polling import MAX_REDIRECTS, FeedConfig, FeedPoller, _retry_delay
 
 pytestmark = pytest.mark.integration
+
+LOOPBACK = EgressPolicy(["127.0.0.1"])  # the test publisher's own address, and nothing else
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Harbour news</title><link>https://example.org/</link>
@@ -33,6 +37,7 @@ class Feed:
         self.etag = '"v1"'
         self.requests: list[dict[str, str]] = []
         self.fail_next = 0
+        self.redirect_to: str | None = None
 
 
 @pytest.fixture
@@ -42,6 +47,11 @@ def feed_server() -> Iterator[tuple[Feed, str]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             feed.requests.append(dict(self.headers))
+            if feed.redirect_to:
+                self.send_response(302)
+                self.send_header("Location", feed.redirect_to)
+                self.end_headers()
+                return
             if feed.fail_next:
                 feed.fail_next -= 1
                 self.send_response(503)
@@ -74,7 +84,8 @@ async def test_polls_are_conditional_and_entries_are_queued_once(
         aredis: Redis, prefix: str, feed_server: tuple[Feed, str]) -> None:
     feed, url = feed_server
     intake = Intake(aredis, stream=prefix + "news.ingested", namespace=prefix)
-    poller = FeedPoller([{"url": url, "source": "harbour"}], intake, aredis, namespace=prefix)
+    poller = FeedPoller([{"url": url, "source": "harbour"}], intake, aredis, namespace=prefix,
+                        egress=LOOPBACK)
     config = poller.feeds[0]
 
     first = await poller.poll(config)
@@ -94,9 +105,11 @@ async def test_a_restarted_poller_remembers_the_etag(
         aredis: Redis, prefix: str, feed_server: tuple[Feed, str]) -> None:
     _, url = feed_server
     intake = Intake(aredis, stream=prefix + "news.ingested", namespace=prefix)
-    await FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix).poll(
+    await FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix,
+                        egress=LOOPBACK).poll(
         FeedConfig(url=url, source="s"))
-    restarted = FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix)
+    restarted = FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix,
+                        egress=LOOPBACK)
     assert (await restarted.poll(restarted.feeds[0])).status == 304
 
 
@@ -107,7 +120,8 @@ async def test_a_failing_feed_raises_for_the_backoff_loop_and_recovers(
     feed, url = feed_server
     feed.fail_next = 1
     intake = Intake(aredis, stream=prefix + "news.ingested", namespace=prefix)
-    poller = FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix)
+    poller = FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix,
+                        egress=LOOPBACK)
     with pytest.raises(httpx.HTTPStatusError):
         await poller.poll(poller.feeds[0])
     assert (await poller.poll(poller.feeds[0])).accepted == 2
@@ -135,3 +149,67 @@ def test_a_feed_that_answers_an_error_is_not_pressed_harder_than_its_interval(
         assert _retry_delay(feed, failures, status(503)) >= 150
         assert _retry_delay(feed, failures, status(429, **{"Retry-After": "2000"})) >= 2000
         assert _retry_delay(feed, 1, httpx.ConnectError("refused")) <= 10  # soon, jittered
+
+
+@pytest.fixture
+def private_service() -> Iterator[tuple[list[str], int]]:
+    """A loopback-only service with text nobody outside may read; notes who asked."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = RSS.format(items=ITEM.format(n=9, title="Internal salaries")).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield asked, server.server_address[1]
+    server.shutdown()
+
+
+@pytest.mark.parametrize("host", ["localhost", "[::ffff:127.0.0.1]", "[2002:7f00:1::1]"])
+async def test_a_redirect_to_a_loopback_service_is_refused_and_nothing_is_queued(
+        aredis: Redis, prefix: str, feed_server: tuple[Feed, str],
+        private_service: tuple[list[str], int], host: str) -> None:
+    feed, url = feed_server
+    asked, port = private_service
+    feed.redirect_to = f"http://{host}:{port}/private.xml"
+    intake = Intake(aredis, stream=prefix + "news.ingested", namespace=prefix)
+    poller = FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix,
+                        egress=LOOPBACK)
+    with pytest.raises(EgressRefused):
+        await poller.poll(poller.feeds[0])
+    assert asked == []
+    assert await aredis.xlen(prefix + "news.ingested") == 0
+
+
+async def test_redirects_are_followed_through_the_policy_and_capped(
+        aredis: Redis, prefix: str, feed_server: tuple[Feed, str]) -> None:
+    feed, url = feed_server
+    intake = Intake(aredis, stream=prefix + "news.ingested", namespace=prefix)
+    poller = FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix,
+                        egress=LOOPBACK)
+    feed.redirect_to = url  # a loop
+    with pytest.raises(EgressRefused, match="redirects"):
+        await poller.poll(poller.feeds[0])
+    assert len(feed.requests) == MAX_REDIRECTS + 1
+    feed.redirect_to = None
+    assert (await poller.poll(poller.feeds[0])).accepted == 2
+
+
+async def test_a_loopback_feed_is_refused_unless_allowed(
+        aredis: Redis, prefix: str, feed_server: tuple[Feed, str]) -> None:
+    feed, url = feed_server
+    intake = Intake(aredis, stream=prefix + "news.ingested", namespace=prefix)
+    poller = FeedPoller([{"url": url, "source": "s"}], intake, aredis, namespace=prefix)
+    with pytest.raises(EgressRefused, match="NEWSFLOW_FEED_ALLOW_HOSTS"):
+        await poller.poll(poller.feeds[0])
+    assert feed.requests == []

@@ -115,12 +115,12 @@ def test_delivery_replay_all_resumes_after_ctrl_c_and_queues_each_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
     admin_key = "progress-admin-key"
     with isolated_platform(
-            tmp_path, redis_url, mongodb_uri, services=("publish",),
+            tmp_path, redis_url, mongodb_uri, services=("publish", "deliver"),
             NEWSFLOW_ADMIN_KEY=admin_key, NEWSFLOW_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
             NEWSFLOW_WEBHOOK_RETRY_SCHEDULE_S="0.05", NEWSFLOW_WEBHOOK_POLL_INTERVAL_S="0.1",
             NEWSFLOW_WEBHOOK_CONNECT_TIMEOUT_S="1", NEWSFLOW_WEBHOOK_READ_TIMEOUT_S="1",
             NEWSFLOW_WEBHOOK_CLAIM_LEASE_S="5", NEWSFLOW_BLOCK_MS="100") as plat:
-        api = httpx.Client(base_url=plat.url("publish"), timeout=10,
+        api = httpx.Client(base_url=plat.url("deliver"), timeout=10,
                            headers={"Authorization": f"Bearer {admin_key}"})
         # Nothing listens there yet: every attempt fails at once, and each delivery dies.
         port = free_port()
@@ -163,7 +163,7 @@ def test_delivery_replay_all_resumes_after_ctrl_c_and_queues_each_once(
         server = ThreadingHTTPServer(("127.0.0.1", port), Hook)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            env = {"NEWSFLOW_PUBLISH_URL": plat.url("publish"), "NEWSFLOW_ADMIN_KEY": admin_key}
+            env = {"NEWSFLOW_DELIVER_URL": plat.url("deliver"), "NEWSFLOW_ADMIN_KEY": admin_key}
             with monkeypatch.context() as patch:
                 # The listing, one replay, then Ctrl-C just after the second replay was done.
                 patch.setattr(newsflow_cli.deliveries, "_call",

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.e2e
 # A database of its own: `newsflow run` uses the real stream names, not a test prefix.
 DB = 11
 
+SERVICE_LINE = re.compile(r"^(?:ingest|enrich|publish|deliver)\s+(http://127\.0\.0\.1:\d+)", re.M)
+
 
 def _clear(url: str) -> None:
     client = redis.Redis.from_url(url)
@@ -48,8 +50,8 @@ def test_newsflow_run_publishes_the_sample_with_its_people_and_places(
         assert name in out
     assert redis.Redis.from_url(run_redis_url).xlen("news.published") == 1
     assert re.search(r"^  page: +http://127\.0\.0\.1:\d+/stories/\S+$", out, re.M), out
-    services = re.findall(r"^(?:ingest|enrich|publish)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
-    assert len(services) == 3
+    services = SERVICE_LINE.findall(out)
+    assert len(services) == 4
     for url in services:  # everything it started is stopped when it exits
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/healthz", timeout=2)
@@ -69,8 +71,8 @@ def test_sigterm_stops_everything_newsflow_run_started(
             if line.startswith("running;"):
                 break
         out = "".join(lines)
-        urls = re.findall(r"^(?:ingest|enrich|publish)\s+(http://127\.0\.0\.1:\d+)", out, re.M)
-        assert len(urls) == 3, out
+        urls = SERVICE_LINE.findall(out)
+        assert len(urls) == 4, out
         run.terminate()  # SIGTERM, as a service manager or `kill` sends
         assert run.wait(timeout=60) == 0
     finally:

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from shared.article import Article, PubStatus, Source, Subject
 
 from publish.errors import BadRequest
-from publish.store import ArticleStore, Query, SubscriptionRecord, SubscriptionStore, Write
+from publish.store import ArticleStore, Query, Write
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +71,35 @@ async def test_a_repeat_of_the_stored_event_is_a_redelivery(store: ArticleStore)
     assert await store.save(_article(version=0), "e0") is Write.stored  # AP starts at 0
     assert await store.save(_article(version=0), "e0") is Write.redelivered
     assert await store.save(_article(version=0), "other") is Write.stale
+
+
+async def test_a_batch_is_written_with_the_same_guard_as_one_by_one(store: ArticleStore) -> None:
+    assert await store.save(_article("urn:t:old", version=5), "old5") is Write.stored
+    assert await store.save(_article("urn:t:same", version=2), "same2") is Write.stored
+    kill = Article(uri="urn:t:dead", pub_status=PubStatus.canceled,
+                   source=Source(provider="dpa", format="ninjs"))
+    writes = await store.save_many([
+        (_article("urn:t:new", version=1), "new1"),
+        (_article("urn:t:old", version=6), "old6"),  # newer
+        (_article("urn:t:old", version=4), "old4"),  # late and older
+        (_article("urn:t:same", version=2), "same2"),  # this very event again
+        (_article("urn:t:two", version=2), "two2"),  # two versions of a new story, newer first
+        (_article("urn:t:two", version=1), "two1"),
+        (_article("urn:t:pair", version=1), "pair1"),  # and older first
+        (_article("urn:t:pair", version=3), "pair3"),
+        (kill, "dead"),
+    ])
+    assert writes[:4] == [Write.stored, Write.stored, Write.stale, Write.redelivered]
+    assert writes[8] is Write.stored
+    # An unordered bulk write may apply two versions of one story in either order; whichever
+    # way, the newer one is what stays.
+    assert Write.stored in writes[4:6] and Write.stored in writes[6:8]
+    versions = {uri: (await store.get(uri)).article.get("version")  # type: ignore[union-attr]
+                for uri in ("urn:t:new", "urn:t:old", "urn:t:same", "urn:t:two", "urn:t:pair")}
+    assert versions == {"urn:t:new": 1, "urn:t:old": 6, "urn:t:same": 2, "urn:t:two": 2,
+                        "urn:t:pair": 3}
+    dead = await store.get("urn:t:dead")
+    assert dead is not None and dead.killed
 
 
 async def test_a_kill_applies_even_without_a_version_and_drops_the_text(
@@ -154,28 +183,4 @@ async def test_a_kill_without_a_version_is_final_even_if_an_earlier_version_arri
     assert await store.save(_article(uri="urn:t:late", version=9), "v9") is Write.stale
     story = await store.get("urn:t:late")
     assert story is not None and story.killed
-
-
-async def test_subscriptions_page_oldest_first_with_ties_on_the_creation_time(
-        mongo_db: tuple[AsyncMongoClient, str]) -> None:
-    client, name = mongo_db
-    subscriptions = SubscriptionStore(client, name)
-    created = [1000, 1000, 1000, 2000, 3000, 3000, 4000]  # several made in the same millisecond
-    for n, ms in enumerate(created):
-        await subscriptions.create(SubscriptionRecord(
-            id=f"sub_{(n * 5) % 7}", url="https://example.com/hook", filters={}, enabled=True,
-            description="", secret="whsec_x", previous_secret=None, previous_secret_expires_ms=0,
-            created_ms=ms, updated_ms=ms, disabled_reason=None))
-    walked: list[SubscriptionRecord] = []
-    cursor = None
-    while True:
-        records, cursor = await subscriptions.page(limit=2, cursor=cursor)
-        assert len(records) <= 2
-        walked.extend(records)
-        if cursor is None:
-            break
-    assert sorted(r.id for r in walked) == [f"sub_{n}" for n in range(7)]
-    assert len(walked) == 7
-    order = [(r.created_ms, r.id) for r in walked]
-    assert order == sorted(order)
 

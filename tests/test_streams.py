@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import structlog
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 from typer.testing import CliRunner
@@ -19,7 +21,14 @@ from shared.article import Article, Source
 from shared.events import INGESTED_STREAM, ArticleEnriched, ArticleIngested, Event
 from shared.observability import Metrics
 from shared.settings import Settings
-from shared.streams import Entry, GroupConsumer, Outcome, StreamTrimmer, ensure_group
+from shared.streams import (
+    BatchHandler,
+    Entry,
+    GroupConsumer,
+    Outcome,
+    StreamTrimmer,
+    ensure_group,
+)
 
 from newsflow_cli.main import app as cli
 
@@ -72,12 +81,19 @@ class Consumer:
         return outcomes
 
     async def start(self, settings: Settings = FAST) -> RedisBroker:
+        """Attached to a FastStream broker, as the services run it."""
         await ensure_group(self.aredis, self.stream, "g")
         broker = RedisBroker(self.redis_url, logger=None)
-        GroupConsumer(redis=self.aredis, stream=self.stream, group="g", handler=self.handle,
-                      settings=settings, metrics=Metrics("test")).attach(broker)
+        self.group_consumer(settings).attach(broker)
         await broker.start()
         return broker
+
+    def group_consumer(self, settings: Settings = FAST, name: str | None = None,
+                       handler: BatchHandler | None = None) -> GroupConsumer:
+        self.metrics = Metrics("test")
+        return GroupConsumer(redis=self.aredis, stream=self.stream, group="g",
+                             handler=handler or self.handle, settings=settings,
+                             metrics=self.metrics, consumer=name)
 
 
 @pytest.fixture
@@ -266,3 +282,202 @@ async def test_dead_letters_are_listed_and_replayed_from_the_cli(
     finally:
         await broker.stop()
 
+
+
+async def test_an_entry_that_is_not_utf8_is_dead_lettered_at_once_and_its_batch_flows(
+        consumer: Consumer, aredis: Redis) -> None:
+    await ensure_group(aredis, consumer.stream, "g")
+    await aredis.xadd(consumer.stream, _event(1).to_fields())
+    bad = await aredis.xadd(consumer.stream, {"ce_type": b"\xff\xfe\xfa", "data": b"\xc3\x28"})
+    for n in range(2, 6):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    # One batch holds them all; no reclaim within the test: only a direct path can pass.
+    group_consumer = consumer.group_consumer(FAST.model_copy(update={"reclaim_idle_ms": 600_000}))
+    with structlog.testing.capture_logs() as logs:
+        async with _running(consumer.redis_url, group_consumer):
+            await _wait_for(lambda: _length(aredis, consumer.out, 5), timeout=3)
+            await _wait_for(lambda: _length(aredis, consumer.stream + ".dlq", 1), timeout=3)
+    [(_, dead)] = await aredis.xrange(consumer.stream + ".dlq")
+    assert dead[b"ce_type"] == b"\xff\xfe\xfa" and dead[b"data"] == b"\xc3\x28"  # kept as sent
+    assert dead[b"dlq_entry_id"] == bad
+    assert rb"ce_type: not UTF-8 at byte 0: b'\xff\xfe\xfa'" in dead[b"dlq_error"]
+    assert (await aredis.xpending(consumer.stream, "g"))["pending"] == 0
+    assert _sample(group_consumer.metrics, "newsflow_dead_letters_total") == 1
+    assert _sample(group_consumer.metrics, "newsflow_events_failed_total",
+                   reason="poison") == 1
+    assert [entry["entry_id"] for entry in logs
+            if entry["event"] == "entry.dead_lettered"] == [bad.decode()]
+
+
+async def test_a_handler_that_raises_for_its_batch_is_retried_entry_by_entry(
+        consumer: Consumer, aredis: Redis) -> None:
+    async def fragile(entries: list[Entry]) -> list[Outcome]:
+        if any(b"ce_type" not in e.fields for e in entries):
+            raise KeyError("ce_type")  # a defect: one odd entry sinks the whole call
+        return await consumer.handle(entries)
+
+    await ensure_group(aredis, consumer.stream, "g")
+    await aredis.xadd(consumer.stream, {"junk": "1"})
+    for n in range(3):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    group_consumer = consumer.group_consumer(
+        FAST.model_copy(update={"reclaim_idle_ms": 600_000, "max_attempts": 1}), handler=fragile)
+    async with _running(consumer.redis_url, group_consumer):
+        await _wait_for(lambda: _length(aredis, consumer.out, 3), timeout=3)
+        await _wait_for(lambda: _length(aredis, consumer.stream + ".dlq", 1), timeout=3)
+    [(_, dead)] = await aredis.xrange(consumer.stream + ".dlq")
+    assert dead[b"junk"] == b"1" and dead[b"dlq_error"] == b"KeyError: 'ce_type'"
+
+
+async def test_entries_in_hand_longer_than_the_reclaim_idle_time_are_not_taken_over(
+        consumer: Consumer, aredis: Redis) -> None:
+    settings = FAST.model_copy(update={"reclaim_idle_ms": 300, "reclaim_interval_ms": 50})
+    handled: list[tuple[str, str]] = []
+    taken = asyncio.Event()
+
+    def slow(name: str) -> BatchHandler:
+        async def handle(entries: list[Entry]) -> list[Outcome]:
+            handled.extend((name, e.id) for e in entries)
+            taken.set()
+            await asyncio.sleep(1.5)  # five times the reclaim idle time
+            return await consumer.handle(entries)
+        return handle
+
+    await ensure_group(aredis, consumer.stream, "g")
+    for n in range(10):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    first = consumer.group_consumer(settings, "first", slow("first"))
+    second = consumer.group_consumer(settings, "second", slow("second"))
+    async with _running(consumer.redis_url, first):
+        await asyncio.wait_for(taken.wait(), 3)
+        async with _running(consumer.redis_url, second):  # reclaims what is idle for 300 ms
+            await _wait_for(lambda: _length(aredis, consumer.out, 10), timeout=5)
+            await _wait_for(lambda: _none_pending(aredis, consumer.stream), timeout=3)
+    ids = [entry_id for _, entry_id in handled]
+    assert len(ids) == 10 and len(set(ids)) == 10, handled
+    assert await aredis.xlen(consumer.out) == 10
+    assert _sample(second.metrics, "newsflow_reclaimed_total") == 0
+
+
+async def test_a_replica_holds_one_batch_at_most_so_a_burst_is_shared(
+        consumer: Consumer, aredis: Redis) -> None:
+    settings = FAST.model_copy(update={"batch_size": 10, "concurrent_batches": 2,
+                                       "reclaim_idle_ms": 600_000})
+    release = asyncio.Event()
+    handled: dict[str, int] = {"busy": 0, "idle": 0}
+
+    def handler(name: str, wait: bool) -> BatchHandler:
+        async def handle(entries: list[Entry]) -> list[Outcome]:
+            handled[name] += len(entries)
+            if wait:
+                await release.wait()
+            return await consumer.handle(entries)
+        return handle
+
+    await ensure_group(aredis, consumer.stream, "g")
+    for n in range(30):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    busy = consumer.group_consumer(settings, "busy", handler("busy", wait=True))
+    idle = consumer.group_consumer(settings, "idle", handler("idle", wait=False))
+    async with _running(consumer.redis_url, busy):
+        await _wait_for(lambda: _true(handled["busy"] == 10), timeout=3)
+        async with _running(consumer.redis_url, idle):
+            # The busy one read ahead no further than its one batch: the rest is the other's.
+            await _wait_for(lambda: _true(handled["idle"] == 20), timeout=5)
+            release.set()
+            await _wait_for(lambda: _length(aredis, consumer.out, 30), timeout=5)
+
+
+async def test_a_story_arriving_at_an_idle_consumer_is_handled_at_once(
+        consumer: Consumer, aredis: Redis) -> None:
+    # Long blocking reads and big batches: neither may hold a lone story back.
+    settings = FAST.model_copy(update={"block_ms": 4000, "batch_size": 100})
+    async with _running(consumer.redis_url, consumer.group_consumer(settings)):
+        await asyncio.sleep(0.2)  # the reader is blocked in XREADGROUP, nothing to read
+        latencies = []
+        for n in range(5):
+            added = time.perf_counter()
+            await aredis.xadd(consumer.stream, _event(n).to_fields())
+            await _wait_for(lambda n=n: _length(aredis, consumer.out, n + 1), timeout=3)
+            latencies.append(time.perf_counter() - added)
+    assert max(latencies) < 0.5, latencies
+
+
+async def test_the_reclaimer_claims_in_batches_and_costs_one_call_when_nothing_is_idle(
+        consumer: Consumer, aredis: Redis) -> None:
+    settings = FAST.model_copy(update={"batch_size": 10, "reclaim_idle_ms": 200,
+                                       "reclaim_interval_ms": 600_000})
+    await ensure_group(aredis, consumer.stream, "g")
+    for n in range(25):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    await aredis.xreadgroup("g", "dead", {consumer.stream: ">"}, count=25)  # then it died
+    batches: list[int] = []
+
+    async def handle(entries: list[Entry]) -> list[Outcome]:
+        batches.append(len(entries))
+        return await consumer.handle(entries)
+
+    group_consumer = consumer.group_consumer(settings, handler=handle)
+    calls = 0
+    claim = aredis.xautoclaim
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await claim(*args, **kwargs)  # type: ignore[arg-type]
+
+    group_consumer.redis.xautoclaim = counted  # type: ignore[method-assign]
+    assert await group_consumer.reclaim() == 0  # pending, but not idle long enough
+    assert calls == 1 and batches == []
+    await asyncio.sleep(0.3)
+    assert await group_consumer.reclaim() == 25
+    assert batches == [10, 10, 5]
+    assert [a for _, a in consumer.seen] == [2] * 25  # the dead one's delivery counted
+    assert (await aredis.xpending(consumer.stream, "g"))["pending"] == 0
+
+
+async def test_stopping_finishes_the_batch_in_hand(consumer: Consumer, aredis: Redis) -> None:
+    started = asyncio.Event()
+
+    async def slow(entries: list[Entry]) -> list[Outcome]:
+        started.set()
+        await asyncio.sleep(0.5)
+        return await consumer.handle(entries)
+
+    group_consumer = consumer.group_consumer(handler=slow)
+    await group_consumer.start()
+    await aredis.xadd(consumer.stream, _event(1).to_fields())
+    await asyncio.wait_for(started.wait(), 3)
+    await group_consumer.stop()
+    assert await aredis.xlen(consumer.out) == 1
+    assert (await aredis.xpending(consumer.stream, "g"))["pending"] == 0
+
+
+@contextlib.asynccontextmanager
+async def _running(redis_url: str, *consumers: GroupConsumer) -> AsyncIterator[None]:
+    """The consumers attached to a FastStream broker and run by it, as in the services."""
+    broker = RedisBroker(redis_url, logger=None)
+    for group_consumer in consumers:
+        group_consumer.attach(broker)
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _none_pending(client: Redis, stream: str) -> bool:
+    return int((await client.xpending(stream, "g"))["pending"]) == 0
+
+
+def _sample(metrics: Metrics, name: str, **labels: str) -> float:
+    total = 0.0
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total

@@ -10,7 +10,8 @@ from pymongo import AsyncMongoClient
 
 from shared.article import Article, Source, Subject
 
-from publish.store import ArticleStore, Query, SubscriptionRecord, SubscriptionStore
+from deliver.store import SubscriptionRecord, SubscriptionStore
+from publish.store import ArticleStore, Query
 
 pytestmark = pytest.mark.integration
 

@@ -1,8 +1,10 @@
-"""Webhooks end to end: publish as a process, real HTTP receivers on loopback.
+"""Webhooks end to end: publish and deliver as processes, real HTTP receivers on loopback.
 
-Signatures are checked with the ``standardwebhooks`` reference implementation, never with
-Newsflow's own code. One publish process serves most tests (each test filters on its own source
-id, so a test only sees its own stories); the restart test runs its own.
+Stories go in on news.enriched; publish announces them on news.published; deliver (its own
+process, the ``webhooks`` group) sends them. Signatures are checked with the ``standardwebhooks``
+reference implementation, never with Newsflow's own code. One platform serves most tests (each
+test filters on its own source id, so a test only sees its own stories); the restart test runs
+its own.
 """
 
 from __future__ import annotations
@@ -149,19 +151,19 @@ def receiver(receivers: list[Receiver], script: Script | None = None,
     return r.start() if start else r
 
 
-# -- publish as a process ----------------------------------------------------------------------
+# -- publish and deliver as processes -------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def plat(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mongodb_uri: str,
          isolated_platform: Callable[..., AbstractContextManager[Platform]]
          ) -> Iterator[Platform]:
     with isolated_platform(tmp_path_factory.mktemp("webhooks"), redis_url, mongodb_uri,
-                           services=("publish",), **FAST) as platform:
+                           services=("publish", "deliver"), **FAST) as platform:
         yield platform
 
 
 def admin(plat: Platform) -> httpx.Client:
-    return httpx.Client(base_url=plat.url("publish"), timeout=10,
+    return httpx.Client(base_url=plat.url("deliver"), timeout=10,
                         headers={"Authorization": f"Bearer {ADMIN_KEY}"})
 
 
@@ -238,6 +240,27 @@ def test_a_failing_receiver_gets_one_success_with_the_same_signed_webhook_id(
         datetime.fromisoformat(payload["timestamp"].replace("Z", "+00:00"))
     with pytest.raises(Exception, match="signature"):
         Webhook("whsec_" + "A" * 32).verify(hook.requests[-1].body, hook.requests[-1].headers)
+
+
+def test_metrics_count_outcomes_without_subscription_labels_and_stats_stay_in_redis(
+        plat: Platform, receivers: list[Receiver]) -> None:
+    hook = receiver(receivers, lambda n: (503, {}, 0.0) if n < 1 else (200, {}, 0.0))
+    source = src()
+    sub = subscribe(plat, hook.url, sources=[source])
+    push(plat, story(f"urn:wh:{source}:1", source))
+    hook.wait(lambda rs: len(ok(rs)) == 1)
+    client = redis.Redis.from_url(plat.redis_url)
+    stats_key = f"{plat.stream_prefix}webhooks:{{{sub['id']}}}:stats"
+    deadline = time.monotonic() + 10
+    while client.hget(stats_key, "delivered") != b"1":
+        assert time.monotonic() < deadline, client.hgetall(stats_key)
+        time.sleep(0.05)
+    assert client.hget(stats_key, "failed_attempts") == b"1"
+    assert client.hget(stats_key, "last_status") == b"503"
+    metrics = httpx.get(f"{plat.url('deliver')}/metrics", timeout=10).text
+    assert 'newsflow_webhook_attempts_total{outcome="delivered"}' in metrics
+    assert 'newsflow_webhook_attempts_total{outcome="http_error"}' in metrics
+    assert "subscription=" not in metrics and sub["id"] not in metrics
 
 
 def test_a_hanging_subscriber_does_not_delay_a_healthy_one(
@@ -395,7 +418,7 @@ def test_dead_letters_keep_the_history_and_replay_from_the_cli(
     sub = subscribe(plat, hook.url, sources=[source])
     push(plat, story(f"urn:wh:{source}:1", source))
     hook.wait(lambda rs: len(rs) == 4)  # 1 + 3 retries
-    env = {"NEWSFLOW_PUBLISH_URL": plat.url("publish"), "NEWSFLOW_ADMIN_KEY": ADMIN_KEY}
+    env = {"NEWSFLOW_DELIVER_URL": plat.url("deliver"), "NEWSFLOW_ADMIN_KEY": ADMIN_KEY}
     runner = CliRunner()
     deadline = time.monotonic() + 5
     while True:
@@ -433,10 +456,10 @@ def test_private_and_metadata_targets_are_refused(plat: Platform, url: str) -> N
     assert response.json()["error"]["field"] == "url"
 
 
-def test_deliveries_survive_a_publish_restart(
+def test_deliveries_survive_a_deliver_restart(
         tmp_path: Path, redis_url: str, mongodb_uri: str, receivers: list[Receiver],
         isolated_platform: Callable[..., AbstractContextManager[Platform]]) -> None:
-    with isolated_platform(tmp_path, redis_url, mongodb_uri, services=("publish",),
+    with isolated_platform(tmp_path, redis_url, mongodb_uri, services=("publish", "deliver"),
                            **{**FAST, "NEWSFLOW_WEBHOOK_RETRY_SCHEDULE_S":
                               "0.2,0.5,1,1,1,1,1,1,1,1"}) as plat:
         hook = receiver(receivers, start=False)
@@ -448,12 +471,12 @@ def test_deliveries_survive_a_publish_restart(
             while not any(len(i["attempts"]) >= 1 for i in _wait_queued(api, sub["id"], 1)):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-        plat.processes["publish"].stop()
+        plat.processes["deliver"].stop()
         hook.start()
         time.sleep(1.0)
-        assert hook.requests == []  # nobody sends while publish is down
-        plat.start_service("publish")
-        plat.wait_ready(timeout=60, names=("publish",))
+        assert hook.requests == []  # nobody sends while deliver is down
+        plat.start_service("deliver")
+        plat.wait_ready(timeout=60, names=("deliver",))
         hook.wait(lambda rs: len(rs) == 1, timeout=15)
         time.sleep(1.0)
         assert len(hook.requests) == 1
@@ -470,7 +493,7 @@ def test_metrics_count_outcomes_without_naming_subscriptions(
     hook.wait(lambda rs: len(ok(rs)) == 1)
     deadline = time.monotonic() + 10
     while True:
-        text = httpx.get(f"{plat.url('publish')}/metrics", timeout=5).text
+        text = httpx.get(f"{plat.url('deliver')}/metrics", timeout=5).text
         if 'newsflow_webhook_deliveries_total{result="delivered"}' in text:
             break
         assert time.monotonic() < deadline, text

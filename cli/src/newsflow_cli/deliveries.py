@@ -1,6 +1,6 @@
 """``newsflow deliveries``: list webhook deliveries and replay dead-lettered ones.
 
-Talks to the publish service's admin API (``/v1/deliveries``), so the queue logic stays in one
+Talks to the deliver service's admin API (``/v1/deliveries``), so the queue logic stays in one
 place: the service.
 """
 
@@ -17,10 +17,10 @@ from newsflow_cli.progress import ShowProgress, summary, tracked
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Webhook deliveries: list queued or dead-lettered ones, replay dead ones.")
 
-Url = Annotated[str, typer.Option(envvar="NEWSFLOW_PUBLISH_URL", help="publish service URL")]
+Url = Annotated[str, typer.Option(envvar="NEWSFLOW_DELIVER_URL", help="deliver service URL")]
 Key = Annotated[str, typer.Option(envvar="NEWSFLOW_ADMIN_KEY", help="admin API key",
                                   show_default=False)]
-DEFAULT_URL = "http://127.0.0.1:8003"
+DEFAULT_URL = "http://127.0.0.1:8004"
 LIST_MAX = 1000  # the most /v1/deliveries lists at once
 
 
@@ -110,7 +110,7 @@ def _call(method: str, url: str, key: str, path: str, *, missing_ok: bool = Fals
         response = httpx.request(method, url.rstrip("/") + path, timeout=30,
                                  headers={"Authorization": f"Bearer {key}"}, **kwargs)
     except httpx.HTTPError as exc:
-        typer.echo(f"cannot reach publish at {url}: {exc}", err=True)
+        typer.echo(f"cannot reach deliver at {url}: {exc}", err=True)
         raise typer.Exit(1) from exc
     if missing_ok and response.status_code == 404:
         return {}

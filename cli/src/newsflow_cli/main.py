@@ -66,11 +66,11 @@ def run(
                                                show_default=False)] = "",
 ) -> None:
     """Run the whole platform locally: nx-27017 (unless NEWSFLOW_MONGODB_URI is set), ingest,
-    enrich and publish as separate processes against NEWSFLOW_REDIS_URL."""
+    enrich, publish and deliver as separate processes against NEWSFLOW_REDIS_URL."""
     platform = Platform(workdir=workdir.resolve(), redis_url=redis_url,
                         mongodb_uri=mongodb_uri or None, stream_prefix=stream_prefix,
                         ingest_key=key or secrets.token_urlsafe(24))
-    typer.echo("starting nx-27017, ingest, enrich, publish ...")
+    typer.echo("starting nx-27017, ingest, enrich, publish, deliver ...")
     # SIGTERM (a service manager, `kill`) stops everything like Ctrl-C, not just this process.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -80,6 +80,8 @@ def run(
                        f"'{platform.source}': {platform.ingest_key})")
             typer.echo(f"enrich   {platform.url('enrich')}   /metrics")
             typer.echo(f"publish  {publish}   GET /v1/articles")
+            typer.echo(f"deliver  {platform.url('deliver')}   /v1/subscriptions  (admin key: "
+                       "NEWSFLOW_ADMIN_KEY)")
             typer.echo(f"mongodb  {platform.mongodb_uri}   redis {masked(platform.redis_url)}")
             typer.echo(f"logs     {platform.workdir}")
             if demo:

@@ -1,4 +1,4 @@
-"""The whole platform on one machine: nx-27017, the three services as processes, readiness."""
+"""The whole platform on one machine: nx-27017, the four services as processes, readiness."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from shared.events import PUBLISHED_STREAM, Event
 
 from ingest.auth import hash_key
 
-SERVICES = ("ingest", "enrich", "publish")
+SERVICES = ("ingest", "enrich", "publish", "deliver")
 
 
 class PlatformError(RuntimeError):

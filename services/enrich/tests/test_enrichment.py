@@ -57,6 +57,20 @@ async def test_inline_pool_runs_off_the_event_loop(make_article):
 
 
 @pytest.mark.timeout(120)
+async def test_the_wire_form_from_the_workers_is_the_enriched_article(make_article):
+    articles = [make_article(f"Story {i}", f"Officials met in Ankara on day {i}.", uri=f"urn:t:{i}")
+                for i in range(3)]
+    pool = EnrichPool(processes=1)
+    try:
+        wired = await pool.enrich_wire(articles)
+        enriched = await pool.enrich(articles)
+    finally:
+        pool.close()
+    assert [w.wire for w in wired] == [a.wire() for a in enriched]  # type: ignore[union-attr]
+    assert Article.model_validate(wired[0].wire).places[0].name == "Ankara"  # type: ignore[union-attr]
+
+
+@pytest.mark.timeout(120)
 async def test_process_pool_returns_articles_in_order(make_article):
     articles = [
         make_article(f"Story {i}", f"Officials met in Ankara on day {i}.", uri=f"urn:t:{i}")

@@ -7,9 +7,9 @@ from typing import Any
 
 from shared.article import Article, Source
 from shared.events import ArticlePublished
+from shared.filters import Filters
 from shared.observability import Metrics
 
-from publish.filters import Filters
 from publish.metrics import ChannelMetrics
 from publish.sse import EventStreamResponse, Frame, StreamHub, client_frames
 

@@ -8,6 +8,9 @@ client can see has the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 
 class ClientFacingError(Exception):
     status = 400
@@ -21,3 +24,12 @@ class ClientFacingError(Exception):
 
     def body(self) -> dict[str, dict[str, str | None]]:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+def validation_body(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """FastAPI's validation errors (``exc.errors()``) in this shape, naming the first bad field."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(p for p in loc if not p.isdigit()) or "body"
+    return {"error": {"code": "invalid", "message": f"{field}: {first.get('msg', 'invalid')}",
+                      "field": field}}

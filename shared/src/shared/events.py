@@ -60,18 +60,33 @@ class Event(BaseModel):
     @classmethod
     def follow(cls, cause: Event, article: Article, source: str) -> Event:
         """The next event in a chain; its id derives from the cause's, so retries repeat it."""
+        return cls.follow_wire(cause, article.wire(), source)
+
+    @classmethod
+    def follow_wire(cls, cause: Event, wire: dict[str, Any], source: str) -> Event:
+        """`follow` for an article already in its wire form (``Article.wire()``), which a
+        service that holds it that way need not validate and dump again."""
         key = f"{cls.TYPE}|{cause.id}"
         return cls(
             id=hashlib.sha256(key.encode()).hexdigest()[:32],
             type=cls.TYPE,
             source=source,
             time=datetime.now(UTC),
-            subject=article.uri,
-            data=article.wire(),
+            subject=wire["uri"],
+            data=wire,
         )
 
     def article(self) -> Article:
         return Article.model_validate(self.data)
+
+    @staticmethod
+    def decode_article(fields: Mapping[Any, Any]) -> tuple[Event, Article]:
+        """A stream entry's event and its article; EventDecodeError (poison) if either is bad."""
+        event = Event.from_fields(fields)
+        try:
+            return event, event.article()
+        except ValueError as exc:
+            raise EventDecodeError(f"invalid article: {exc}") from exc
 
     def to_fields(self) -> dict[FieldT, EncodableT]:
         """The plain stream fields (see the module docstring)."""
@@ -87,26 +102,46 @@ class Event(BaseModel):
 
     @staticmethod
     def from_fields(fields: Mapping[Any, Any]) -> Event:
-        """Decode a stream entry into the event class its ``ce_type`` names."""
+        """Decode a stream entry into the event class its ``ce_type`` names.
+
+        EventDecodeError names the field at fault; bytes that are not UTF-8 are shown escaped."""
         try:
-            text = {_text(k): v for k, v in fields.items()}
-            kind = _text(text["ce_type"])
+            text = {_text(k, "field name"): v for k, v in fields.items()}
+            kind = _text(text["ce_type"], "ce_type")
             cls = EVENT_TYPES.get(kind)
             if cls is None:
-                raise EventDecodeError(f"ce_type: unknown event type {kind!r}")
-            return cls(
-                id=_text(text["ce_id"]),
-                type=kind,
-                source=_text(text["ce_source"]),
-                time=datetime.fromisoformat(_text(text["ce_time"]).replace("Z", "+00:00")),
-                subject=_text(text["ce_subject"]),
-                data=orjson.loads(text["data"]),
-            )
+                raise EventDecodeError(f"ce_type: unknown event type {kind[:100]!r}")
+            values = {name: _text(text["ce_" + name], "ce_" + name)
+                      for name in ("id", "source", "time", "subject")}
+            for name, limit in (("id", 256), ("source", 256), ("subject", 2048)):
+                if not 0 < len(values[name]) <= limit:
+                    raise EventDecodeError(f"ce_{name}: must be 1 to {limit} characters,"
+                                           f" not {len(values[name])}")
+            try:
+                time = datetime.fromisoformat(values["time"].replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise EventDecodeError(f"ce_time: not an ISO 8601 time:"
+                                       f" {values['time'][:100]!r}") from exc
+            content_type = _text(text.get("content-type", CONTENT_TYPE), "content-type")
+            if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
+                raise EventDecodeError(f"content-type: {CONTENT_TYPE} is needed, not"
+                                       f" {content_type[:100]!r}")
+            data = text["data"]
+            _text(data, "data")  # orjson says "not valid UTF-8" without showing where
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise EventDecodeError(f"data: not JSON: {exc}") from exc
+            if not isinstance(payload, dict):
+                raise EventDecodeError(f"data: a JSON object is needed, not"
+                                       f" {type(payload).__name__}")
+            return cls(id=values["id"], type=kind, source=values["source"], time=time,
+                       subject=values["subject"], data=payload)
         except EventDecodeError:
             raise
         except KeyError as exc:
             raise EventDecodeError(f"{exc.args[0]}: missing field") from exc
-        except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        except (ValueError, TypeError) as exc:
             raise EventDecodeError(f"invalid event: {exc}") from exc
 
 
@@ -131,5 +166,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _text(value: Any, field: str = "value") -> str:
+    if not isinstance(value, bytes):
+        return str(value)
+    try:
+        return value.decode()
+    except UnicodeDecodeError as exc:
+        bad = value[max(0, exc.start - 16):exc.end + 16]
+        raise EventDecodeError(f"{field}: not UTF-8 at byte {exc.start}: {bad!r}") from exc

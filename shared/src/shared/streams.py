@@ -1,34 +1,56 @@
-"""Consumer-group plumbing: group creation, batched reads, reclaim, retry/dead-letter, trimming.
+"""Consumer-group plumbing: group creation, batched reads, keep-alive, reclaim, retry/dead-letter,
+trimming.
 
-Facts about Redis Streams and FastStream 0.7 that shape this module (see DESIGN.md):
-- a group reader only sees new entries, so a second, claim-only subscriber (XAUTOCLAIM) takes
-  over entries left pending by a crash, a failure or a shutdown once they are idle long enough;
+Facts about Redis Streams that shape this module (see DESIGN.md, "Reliability rules"):
+- a group reader only sees new entries, so a reclaimer (``XAUTOCLAIM ... COUNT n``) takes over
+  entries left pending by a crash, a failure or a shutdown once they are idle long enough;
+- an entry being worked on is kept alive: every third of the reclaim idle time the consumer
+  re-claims its in-flight entries to itself (``XCLAIM ... JUSTID``, which resets their idle time
+  and does not count a delivery), so only the entries of a dead or stuck consumer are taken over,
+  never a slow batch still in hand;
 - groups are created explicitly at start (``XGROUP CREATE ... 0 MKSTREAM``), never via last_id;
-- reads are bounded (``max_records``) so one replica never hoards the backlog;
+- reads are bounded (``COUNT batch_size``) so one replica never hoards the backlog, and blocking
+  (``BLOCK block_ms``): a story arriving at an idle consumer is read at once, and batches form
+  only under load, from what has piled up while the previous batch was handled;
 - per entry: publish the next events, then ack (one non-transactional pipeline, in that order);
   a failed entry stays pending and is retried by the reclaimer until ``max_attempts``, then it is
   written to ``<stream>.dlq`` (capped at ``dlq_maxlen``, newest kept) with the error and acked;
-  a poison entry goes there at once;
+  a poison entry (one the handler cannot decode) goes there at once, and the rest of its batch
+  flows on; a handler that raises for a whole batch is run again entry by entry, so one bad
+  entry cannot hold the others back;
 - ``MAXLEN`` ignores groups, so trimming uses ``MINID`` below what every group has acknowledged.
+
+Reading is done here with redis-py (``XREADGROUP``/``XAUTOCLAIM``), not by FastStream
+subscribers: FastStream 0.7.8's batch parser re-encodes a batch as JSON and fails the whole
+batch on a field that is not UTF-8 (the entry then never reaches the handler, so it is never
+dead-lettered), and its claim subscriber takes one entry per ``XAUTOCLAIM`` and walks the
+pending list of busy replicas without pausing. A ``GroupConsumer`` runs its own tasks:
+``await consumer.start()`` / ``await consumer.stop()`` (which finishes the batches in hand within
+``graceful_timeout_s``). ``consumer.attach(broker)`` remains for services that keep a FastStream
+broker as their lifecycle: the broker's ``start()``/``stop()`` then start and stop the consumer.
+The Redis client must return bytes (``decode_responses=False``): entries are handed over raw.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import random
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from faststream.middlewares import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.annotations import RedisStreamMessage
+from faststream._internal.broker.registrator import Registrator
+from faststream.redis import RedisBroker
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from shared.events import Event
@@ -38,6 +60,7 @@ from shared.settings import Settings
 log = structlog.get_logger()
 
 DLQ_SUFFIX = ".dlq"
+BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0)  # after Redis errors: quick at first, then every 2 s
 
 
 @dataclass(frozen=True)
@@ -82,8 +105,38 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
             raise
 
 
+# KEYS: stream; ARGV: group consumer id... -> the ids no longer pending to this consumer (acked,
+# or taken over by another). The others get their idle time reset, without counting a delivery.
+_KEEP_ALIVE = """
+local lost, mine = {}, {}
+local function claim()
+  table.insert(mine, 'JUSTID')
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(mine))
+  mine = {}
+end
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #p == 1 and p[1][2] == ARGV[2] then
+    table.insert(mine, ARGV[i])
+    if #mine == 500 then claim() end
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+if #mine > 0 then claim() end
+return lost
+"""
+
+
 class GroupConsumer:
-    """Reads one stream in a consumer group in batches and applies the reliability rules."""
+    """Reads one stream in a consumer group in batches and applies the reliability rules.
+
+    One consumer name per process (``consumer_name``): the reader, the reclaimer and the
+    keep-alive all act under it. Up to ``concurrent_batches`` read batches are in hand at once
+    (the next one is read while the last is handled, e.g. to keep a worker pool fed), plus one
+    reclaimed batch; order across batches is then not kept, which every handler tolerates
+    (idempotent, version-guarded downstream).
+    """
 
     def __init__(
         self,
@@ -96,6 +149,8 @@ class GroupConsumer:
         metrics: Metrics,
         consumer: str | None = None,
     ) -> None:
+        if redis.get_connection_kwargs().get("decode_responses"):
+            raise ValueError("GroupConsumer needs a Redis client that returns bytes")
         self.redis = redis
         self.stream = stream
         self.group = group
@@ -104,64 +159,250 @@ class GroupConsumer:
         self.metrics = metrics
         self.consumer = consumer or consumer_name(group)
         self.dlq = stream + DLQ_SUFFIX
+        self.failure: str | None = None  # why it stopped for good (the group vanished)
+        self._in_flight: dict[str, int] = {}  # entry id -> batches holding it
+        self._lost: set[str] = set()  # in hand here, but no longer pending to this consumer
+        self._keep_alive = redis.register_script(_KEEP_ALIVE)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._batches: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._room = asyncio.Event()  # a batch in hand was settled: the reader may read again
+        self._started = False
+
+    @property
+    def running(self) -> bool:
+        return self._started and self.failure is None and not self._stopping.is_set()
+
+    @property
+    def in_flight(self) -> frozenset[str]:
+        """Ids of the entries in hand (read or claimed, not yet acked or given up)."""
+        return frozenset(self._in_flight)
+
+    async def start(self) -> None:
+        """Create the group if needed and start reading, reclaiming and keeping alive."""
+        if self._started:
+            return
+        await ensure_group(self.redis, self.stream, self.group)
+        self._stopping.clear()
+        self._started = True
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name=f"read {self.stream}"),
+            asyncio.create_task(self._reclaim_loop(), name=f"reclaim {self.stream}"),
+            asyncio.create_task(self._keep_alive_loop(), name=f"keep-alive {self.stream}"),
+        ]
+
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Stop reading, finish the batches in hand (up to ``graceful_timeout_s``), then stop.
+
+        Entries still in hand after the timeout stay pending and are reclaimed elsewhere."""
+        if not self._started:
+            return
+        self._stopping.set()
+        self._room.set()
+        deadline = time.monotonic() + (self.settings.graceful_timeout_s if timeout_s is None
+                                       else timeout_s)
+        loops, keep_alive = self._tasks[:2], self._tasks[2]
+        await asyncio.wait(loops, timeout=max(0.0, deadline - time.monotonic()))
+        if self._batches:  # the last read may have added one: snapshot after the loops ended
+            await asyncio.wait(set(self._batches), timeout=max(0.0, deadline - time.monotonic()))
+        if self._batches:
+            log.warning("consumer.stopped_with_batches_in_hand", stream=self.stream,
+                        entries=len(self._in_flight))
+        pending = [*loops, *self._batches, keep_alive]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._started = False
 
     def attach(self, broker: RedisBroker) -> None:
-        """Register the readers and the reclaimer on the broker.
+        """Have ``broker.start()`` and ``broker.stop()`` start and stop this consumer.
 
-        With ``concurrent_batches`` > 1 several readers (consumers of their own in the group)
-        keep that many batches in flight, so a worker pool is fed the next batch while this
-        process decodes and emits the last one. Order across batches is then not kept, which
-        the version-guarded store downstream tolerates.
-        """
-        for index in range(self.settings.concurrent_batches):
-            self._attach_reader(broker, self.consumer if index == 0 else f"{self.consumer}-{index}")
-        reclaimer = StreamSub(
-            self.stream,
-            group=self.group,
-            consumer=self.consumer + "-reclaim",
-            batch=True,
-            min_idle_time=self.settings.reclaim_idle_ms,
-            polling_interval=self.settings.reclaim_interval_ms,
-        )
+        For services that keep a FastStream broker as their lifecycle; the broker does not read
+        the stream (see the module docstring). ``exit_when_stopped(broker)`` watches it too."""
+        hook = cast(Any, _BrokerHook(self))
+        Registrator.subscriber(broker, hook)
 
-        @broker.subscriber(stream=reclaimer, ack_policy=AckPolicy.MANUAL, no_reply=True)
-        async def reclaim_batch(body: Any, msg: RedisStreamMessage) -> None:
-            entries = _entries(msg.raw_message, attempts=None)
-            counts = await self._delivery_counts([e.id for e in entries])
-            reclaimed = [Entry(e.id, e.fields, counts.get(e.id, 2)) for e in entries]
-            self.metrics.reclaimed.labels(self.stream).inc(len(reclaimed))
-            await self.process(reclaimed)
+    async def _read_loop(self) -> None:
+        """Read while there is room: at most ``concurrent_batches`` read batches and
+        ``batch_size`` read entries in hand. The next batch is read while the last is being
+        worked on, but a replica never holds more than one batch's worth, so in a burst the
+        other replicas get their share instead of waiting while one hoards."""
+        in_hand: list[int] = []  # sizes of the read batches in hand
+        failures = 0
+        while not self._stopping.is_set():
+            space = self.settings.batch_size - sum(in_hand)
+            if len(in_hand) >= self.settings.concurrent_batches or space <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            try:
+                reply = await self.redis.xreadgroup(
+                    self.group, self.consumer, {self.stream: ">"}, count=space,
+                    block=self.settings.block_ms)
+                failures = 0
+            except Exception as exc:
+                if not await self._survive(exc, "read", failures):
+                    return
+                failures += 1
+                continue
+            entries = self._track(_entries(reply, attempts=1))
+            if not entries:
+                continue
+            in_hand.append(len(entries))
+            task = asyncio.create_task(self.process(entries))
+            self._batches.add(task)
 
-    def _attach_reader(self, broker: RedisBroker, consumer: str) -> None:
-        reader = StreamSub(
-            self.stream,
-            group=self.group,
-            consumer=consumer,
-            batch=True,
-            max_records=self.settings.batch_size,
-            polling_interval=self.settings.block_ms,
-        )
+            def done(task: asyncio.Task[None], size: int = len(entries)) -> None:
+                self._batches.discard(task)
+                in_hand.remove(size)
+                self._room.set()
 
-        @broker.subscriber(stream=reader, ack_policy=AckPolicy.MANUAL, no_reply=True)
-        async def read_batch(body: Any, msg: RedisStreamMessage) -> None:
-            await self.process(_entries(msg.raw_message, attempts=None))
+            task.add_done_callback(done)
+
+    async def _reclaim_loop(self) -> None:
+        failures = 0
+        interval_s = self.settings.reclaim_interval_ms / 1000
+        while not self._stopping.is_set():
+            # Jitter, so replicas started together do not scan the pending list in step.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(),
+                                       interval_s * random.uniform(0.8, 1.2))
+                return
+            try:
+                await self.reclaim()
+                failures = 0
+            except Exception as exc:
+                if not await self._survive(exc, "reclaim", failures):
+                    return
+                failures += 1
+
+    async def reclaim(self) -> int:
+        """Claim and handle, in batches, entries idle longer than ``reclaim_idle_ms``.
+
+        One ``XAUTOCLAIM`` per call when nothing is idle (it scans up to ten times ``COUNT``
+        pending entries); returns how many entries were claimed."""
+        cursor: bytes | str = "0-0"
+        claimed_total = 0
+        while True:
+            reply = await self.redis.xautoclaim(
+                self.stream, self.group, self.consumer, self.settings.reclaim_idle_ms,
+                start_id=cursor, count=self.settings.batch_size)
+            cursor, claimed = reply[0], reply[1]
+            gone = [_text(i) for i, fields in claimed if fields is None]
+            if gone:  # deleted from the stream meanwhile (Redis < 7 still lists them)
+                await self.redis.xack(self.stream, self.group, *gone)
+            raw = [(i, fields) for i, fields in claimed if fields is not None]
+            if raw:
+                claimed_total += len(raw)
+                entries = self._track(_entries([(self.stream, raw)], attempts=None))
+                counts = await self._delivery_counts([e.id for e in entries])
+                entries = [Entry(e.id, e.fields, counts.get(e.id, 2)) for e in entries]
+                self.metrics.reclaimed.labels(self.stream).inc(len(entries))
+                log.info("entries.reclaimed", stream=self.stream, entries=len(entries))
+                await self.process(entries)
+            if _text(cursor) == "0-0" or self._stopping.is_set():
+                return claimed_total
+
+    async def _keep_alive_loop(self) -> None:
+        interval_s = self.settings.reclaim_idle_ms / 3000
+        while True:
+            await asyncio.sleep(interval_s)
+            ids = list(self._in_flight)
+            try:
+                for start in range(0, len(ids), 1000):
+                    lost = await self._keep_alive(
+                        keys=[self.stream], args=[self.group, self.consumer,
+                                                  *ids[start:start + 1000]])
+                    self._lose([_text(i) for i in lost])
+            except Exception as exc:
+                log.warning("consumer.keep_alive_failed", stream=self.stream,
+                            error=_describe(exc))
+
+    async def _survive(self, exc: Exception, action: str, failures: int) -> bool:
+        """After a failed read or claim: False when the group is gone for good (the service
+        should be restarted), else True after a pause that grows with repeated failures."""
+        if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+            self.failure = str(exc)
+            log.critical("consumer.group_missing", stream=self.stream, group=self.group,
+                         error=str(exc))
+            return False
+        level = log.warning if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError) \
+            else log.error
+        level(f"consumer.{action}_failed", stream=self.stream, error=_describe(exc),
+              failures=failures + 1)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(),
+                                   BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
+        return True
+
+    def _track(self, entries: list[Entry]) -> list[Entry]:
+        for entry in entries:
+            self._in_flight[entry.id] = self._in_flight.get(entry.id, 0) + 1
+        return entries
+
+    def _untrack(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            left = self._in_flight.get(entry.id, 0) - 1
+            if left > 0:
+                self._in_flight[entry.id] = left
+            else:
+                self._in_flight.pop(entry.id, None)
+                self._lost.discard(entry.id)
+
+    def _lose(self, ids: list[str]) -> None:
+        taken = [i for i in ids if i in self._in_flight]
+        if taken:
+            self._lost.update(taken)
+            log.warning("entries.taken_over", stream=self.stream, entries=taken[:20],
+                        count=len(taken))
 
     async def process(self, entries: Sequence[Entry]) -> None:
-        """Run the handler on a batch, then emit, ack or dead-letter each entry."""
+        """Run the handler on a batch, then emit, ack or dead-letter each entry.
+
+        Never raises: what could not be settled stays pending, for the reclaimer."""
         if not entries:
             return
+        try:
+            await self._settle(entries, await self._outcomes(entries))
+        except Exception as exc:
+            log.error("batch.not_settled", stream=self.stream, entries=len(entries),
+                      error=_describe(exc), action="left pending for the reclaimer")
+        finally:
+            self._untrack(entries)
+
+    async def _outcomes(self, entries: Sequence[Entry]) -> list[Outcome]:
         started = time.perf_counter()
         self.metrics.events_in.labels(self.stream).inc(len(entries))
         try:
             outcomes = await self.handler(list(entries))
-        except Exception as exc:  # the batch as a whole failed: every entry is retried
+            if len(outcomes) != len(entries):
+                raise RuntimeError(f"handler returned {len(outcomes)} outcomes"
+                                   f" for {len(entries)} entries")
+        except Exception as exc:
             log.exception("batch.failed", stream=self.stream, entries=len(entries))
-            outcomes = [Outcome.failed(exc) for _ in entries]
-        if len(outcomes) != len(entries):
-            raise RuntimeError("handler must return one outcome per entry")
+            if len(entries) == 1:
+                outcomes = [Outcome.failed(exc)]
+            else:  # find the entry at fault: the others must not wait for it
+                outcomes = list(await asyncio.gather(*(self._alone(e) for e in entries)))
+        self.metrics.batch_latency.labels(self.stream).observe(time.perf_counter() - started)
+        return outcomes
+
+    async def _alone(self, entry: Entry) -> Outcome:
+        try:
+            [outcome] = await self.handler([entry])
+        except Exception as exc:
+            log.warning("entry.failed", stream=self.stream, entry_id=entry.id,
+                        error=_describe(exc))
+            return Outcome.failed(exc)
+        return outcome
+
+    async def _settle(self, entries: Sequence[Entry], outcomes: list[Outcome]) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        retried = 0
+        retried = taken = 0
         for entry, outcome in zip(entries, outcomes, strict=True):
+            if entry.id in self._lost:  # another consumer has it now: leave it to that one
+                taken += 1
+                continue
             if outcome.error is None:
                 for stream, event in outcome.emit:
                     pipe.xadd(stream, event.to_fields())
@@ -179,7 +420,8 @@ class GroupConsumer:
                 self.metrics.dead_letters.labels(self.stream).inc()
                 log.warning(
                     "entry.dead_lettered", stream=self.stream, entry_id=entry.id,
-                    attempts=entry.attempts, error=_describe(outcome.error),
+                    attempts=entry.attempts, poison=outcome.poison,
+                    error=_describe(outcome.error),
                 )
             else:
                 retried += 1
@@ -187,18 +429,18 @@ class GroupConsumer:
                     "entry.retry_later", stream=self.stream, entry_id=entry.id,
                     attempts=entry.attempts, error=_describe(outcome.error),
                 )
-        await pipe.execute()
-        self.metrics.batch_latency.labels(self.stream).observe(time.perf_counter() - started)
-        if retried:
-            log.info("batch.partial", stream=self.stream, entries=len(entries), retried=retried)
+        if len(pipe):
+            await pipe.execute()
+        if retried or taken:
+            log.info("batch.partial", stream=self.stream, entries=len(entries), retried=retried,
+                     taken_over=taken)
 
     async def _delivery_counts(self, ids: list[str]) -> dict[str, int]:
         if not ids:
             return {}
         pending = await self.redis.xpending_range(
             self.stream, self.group, min=min(ids, key=_id_key), max=max(ids, key=_id_key),
-            count=len(ids) + 1000,
-        )
+            count=len(ids) + len(self._in_flight) + 16, consumername=self.consumer)
         wanted = set(ids)
         counts = {}
         for item in pending:
@@ -208,21 +450,47 @@ class GroupConsumer:
         return counts
 
 
-async def exit_when_stopped(broker: RedisBroker, interval_s: float = 1.0) -> None:
-    """End the process when one of its stream subscribers has stopped for good.
+class _BrokerHook:
+    """Stands among a FastStream broker's subscribers so that the broker starts and stops a
+    GroupConsumer (see ``GroupConsumer.attach``). Reads nothing itself."""
 
-    FastStream stops a subscriber whose consumer group has disappeared (NOGROUP: the stream was
-    deleted, or Redis restarted without its data) and, run without a FastStream app as the
-    services are, nothing else would notice: the service would stay up, ready and idle. It
-    sends itself SIGTERM instead, shuts down cleanly, and its supervisor (compose restarts on
-    any exit; so does ``newsflow run``) starts it again, which creates the groups afresh."""
+    def __init__(self, consumer: GroupConsumer) -> None:
+        self.consumer = consumer
+
+    @property
+    def running(self) -> bool:
+        return self.consumer.running
+
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    def get_log_context(self, message: Any) -> dict[str, str]:
+        return {"channel": self.consumer.stream, "message_id": ""}
+
+    def __str__(self) -> str:
+        return f"{self.consumer.stream} ({self.consumer.group})"
+
+
+async def exit_when_stopped(watched: RedisBroker | Iterable[GroupConsumer],
+                            interval_s: float = 1.0) -> None:
+    """End the process when one of its group consumers has stopped for good.
+
+    A consumer stops for good when its consumer group has disappeared (NOGROUP: the stream was
+    deleted, or Redis restarted without its data); nothing else would notice: the service would
+    stay up, ready and idle. It sends itself SIGTERM instead, shuts down cleanly, and its
+    supervisor (compose restarts on any exit; so does ``newsflow run``) starts it again, which
+    creates the groups afresh. ``watched``: the consumers, or the broker they are attached to."""
     while True:
         await asyncio.sleep(interval_s)
-        stopped = [s for s in broker.subscribers if not s.running]
+        subjects: list[Any] = (list(watched.subscribers) if isinstance(watched, RedisBroker)
+                               else list(watched))
+        stopped = [s for s in subjects if not s.running]
         if stopped:
             log.critical("consumer.stopped", action="exiting to be restarted",
-                         subscribers=[str(getattr(getattr(s, "stream_sub", None), "name", s))
-                                      for s in stopped])
+                         subscribers=[str(s) for s in stopped])
             os.kill(os.getpid(), signal.SIGTERM)
             return
 
@@ -313,12 +581,10 @@ class StreamTrimmer:
         return removed
 
 
-def _entries(raw: Any, attempts: int | None) -> list[Entry]:
-    ids = raw.get("message_ids", [])
-    data = raw.get("data", [])
-    if isinstance(data, dict):  # a non-batch message
-        data = [data]
-    return [Entry(_text(i), d, attempts or 1) for i, d in zip(ids, data, strict=True)]
+def _entries(reply: Any, attempts: int | None) -> list[Entry]:
+    """Entries of an XREADGROUP/XAUTOCLAIM reply: ``[(stream, [(id, fields), ...]), ...]``."""
+    return [Entry(_text(entry_id), fields, attempts or 1)
+            for _, batch in reply or () for entry_id, fields in batch]
 
 
 def _dead_letter(entry: Entry, error: BaseException, stream: str) -> dict[FieldT, EncodableT]:
@@ -332,7 +598,13 @@ def _dead_letter(entry: Entry, error: BaseException, stream: str) -> dict[FieldT
 
 
 def _describe(error: BaseException | None) -> str:
-    return f"{type(error).__name__}: {error}"[:2000] if error else ""
+    """One readable line; bytes that are not UTF-8 are shown escaped (``b'\\xff'``)."""
+    if error is None:
+        return ""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, UnicodeDecodeError):
+        text += f" in {error.object[max(0, error.start - 16):error.end + 16]!r}"
+    return text[:2000]
 
 
 def _id_key(entry_id: Any) -> tuple[int, int]:

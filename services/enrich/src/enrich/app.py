@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from shared.events import ENRICHED_STREAM, INGESTED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
+from shared.runtime import settle_heap
 from shared.streams import GroupConsumer, StreamTrimmer, ensure_group, exit_when_stopped
 
 from enrich.handlers import EnrichArticles
@@ -50,6 +51,7 @@ def create_app(settings: EnrichSettings | None = None, pool: EnrichPool | None =
         await broker.start()
         tasks = [asyncio.create_task(trimmer.run()), asyncio.create_task(exit_when_stopped(broker))]
         log.info("enrich.started", stream=in_stream, consumer=consumer.consumer)
+        settle_heap()
         yield
         for task in tasks:
             task.cancel()

@@ -11,8 +11,7 @@ from shared.article import Article
 from shared.events import ArticleEnriched, Event, EventDecodeError
 from shared.streams import Entry, Outcome
 
-from enrich.enrichment import Enriched
-from enrich.workers import EnrichPool
+from enrich.workers import EnrichPool, WireEnriched
 
 log = structlog.get_logger()
 
@@ -50,25 +49,27 @@ class EnrichArticles:
                 causes.append((index, event, article))
 
         articles = [article for _, _, article in causes]
-        results = await self.pool.enrich_reported(articles) if causes else []
+        results = await self.pool.enrich_wire(articles) if causes else []
         for (index, event, _), result in zip(causes, results, strict=True):
             if isinstance(result, BaseException):
                 outcomes[index] = Outcome.failed(result)
             else:
-                outcomes[index] = self._emit(event, result.article)
+                outcomes[index] = Outcome(emit=[(self.out_stream, ArticleEnriched.follow_wire(
+                    event, result.wire, EVENT_SOURCE))])
                 self._log(event, result)
         log.debug("batch.enriched", entries=len(entries),
                   ms=round((time.perf_counter() - started) * 1000, 1))
         return [o if o is not None else Outcome.failed(RuntimeError("unhandled")) for o in outcomes]
 
-    def _log(self, event: Event, result: Enriched) -> None:
-        article = result.article
-        log.info("article.enriched", event_id=event.id, article_id=article.uri,
-                 people=len(article.people), places=len(article.places),
-                 organisations=len(article.organisations), words=article.word_count)
+    def _log(self, event: Event, result: WireEnriched) -> None:
+        article = result.wire
+        words = article.get("wordCount")
+        log.info("article.enriched", event_id=event.id, article_id=article["uri"],
+                 people=len(article.get("people") or ()), places=len(article.get("places") or ()),
+                 organisations=len(article.get("organisations") or ()), words=words)
         if result.skipped:
-            log.warning("article.enrichment_partial", event_id=event.id, article_id=article.uri,
-                        skipped=list(result.skipped), words=article.word_count)
+            log.warning("article.enrichment_partial", event_id=event.id,
+                        article_id=article["uri"], skipped=list(result.skipped), words=words)
             for step in result.skipped:
                 self.partial.labels(step).inc()
 

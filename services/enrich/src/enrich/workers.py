@@ -16,15 +16,21 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from shared.article import Article
+from shared.runtime import settle_heap
 
 from enrich.enrichment import STORY_BUDGET_S, Enriched, Enricher
 
+T = TypeVar("T")
 CHUNKS_PER_WORKER = 4
 # A body this long costs a worker far more than a usual story (600 words: ~4,000 characters).
 LARGE_STORY_CHARS = 20_000
@@ -39,6 +45,14 @@ class EnrichmentFailed(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
+
+
+@dataclass(frozen=True)
+class WireEnriched:
+    """An enriched article in its wire form, and the steps its time budget left out."""
+
+    wire: dict[str, Any]
+    skipped: tuple[str, ...] = ()
 
 
 class _Outcome(BaseModel):
@@ -67,13 +81,25 @@ class EnrichPool:
 
     async def enrich_reported(self, articles: list[Article]) -> list[Enriched | Exception]:
         """Like `enrich`, saying for each article which steps its time budget skipped."""
+        return await self._run(articles, _decode, lambda r: r)
+
+    async def enrich_wire(self, articles: list[Article]) -> list[WireEnriched | Exception]:
+        """Like `enrich_reported`, each article in its wire form (``Article.wire()``, what the
+        next event carries): the service need not validate the workers' JSON and dump it
+        again (about 0.4 ms of its CPU per story)."""
+        return await self._run(articles, _decode_wire,
+                               lambda r: WireEnriched(r.article.wire(), r.skipped))
+
+    async def _run(self, articles: list[Article], decode: Callable[[bytes], list[T | Exception]],
+                   inline: Callable[[Enriched], T]) -> list[T | Exception]:
         if not articles:
             return []
         loop = asyncio.get_running_loop()
         if self._enricher is not None:
-            return await loop.run_in_executor(
+            done = await loop.run_in_executor(
                 self._executor, self._enricher.enrich_many_reported, articles
             )
+            return [r if isinstance(r, Exception) else inline(r) for r in done]
         # More chunks than workers: a worker that finishes early takes the next chunk instead
         # of idling until the slowest one is done.
         chunks = _split(articles, self.processes * CHUNKS_PER_WORKER)
@@ -86,7 +112,7 @@ class EnrichPool:
             )
             for chunk in chunks
         ]
-        results: list[Enriched | Exception | None] = [None] * len(articles)
+        results: list[T | Exception | None] = [None] * len(articles)
         for chunk, outcome in zip(
             chunks, await asyncio.gather(*futures, return_exceptions=True), strict=True
         ):
@@ -97,7 +123,7 @@ class EnrichPool:
                 for index in chunk:
                     results[index] = error
                 continue
-            for index, result in zip(chunk, _decode(outcome), strict=True):
+            for index, result in zip(chunk, decode(outcome), strict=True):
                 results[index] = result
         return [r if r is not None else RuntimeError("not enriched") for r in results]
 
@@ -155,6 +181,19 @@ def _decode(payload: bytes) -> list[Enriched | Exception]:
     return out
 
 
+def _decode_wire(payload: bytes) -> list[WireEnriched | Exception]:
+    # Plain JSON, not validated again: the worker serialized validated Articles (by alias,
+    # without None values, as Article.wire() does).
+    out: list[WireEnriched | Exception] = []
+    for outcome in orjson.loads(payload):
+        if "article" in outcome:
+            out.append(WireEnriched(outcome["article"], tuple(outcome.get("skipped") or ())))
+        else:
+            out.append(EnrichmentFailed(outcome.get("error_type") or "Error",
+                                        outcome.get("error") or ""))
+    return out
+
+
 def _ready(hold_s: float) -> None:
     assert _worker_enricher is not None, "worker initializer did not run"
     time.sleep(hold_s)
@@ -164,6 +203,7 @@ def _init_worker(budget_s: float = STORY_BUDGET_S) -> None:
     global _worker_enricher
     _exit_with_parent()
     _worker_enricher = Enricher(budget_s=budget_s)
+    settle_heap()  # the loaded models are long-lived: keep them out of every collection
 
 
 def _exit_with_parent(every_s: float = 1.0) -> None:

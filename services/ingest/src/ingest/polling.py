@@ -3,22 +3,28 @@
 Conditional GETs (ETag / If-Modified-Since, remembered in Redis so a restart does not refetch
 everything), a per-feed interval, exponential backoff with jitter on errors, and the intake's
 idempotency keys so an entry seen on an earlier poll is never queued twice. Parsing runs in a
-thread: polling never blocks the HTTP API.
+thread: polling never blocks the HTTP API. Every fetch goes through the egress policy
+(``shared.egress``): the feed URL and each redirect hop must resolve to public addresses unless
+allowed (``NEWSFLOW_FEED_ALLOW_HOSTS``), the connection goes to the address checked, and at most
+``MAX_REDIRECTS`` hops are followed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import structlog
 from pydantic import BaseModel, Field, HttpUrl
 from redis.asyncio import Redis
 
+from shared.egress import EgressPolicy, EgressRefused
 from shared.http import parse_retry_after
 from shared.identifiers import PRINTABLE_ID
 
@@ -31,6 +37,7 @@ log = structlog.get_logger()
 
 USER_AGENT = "Newsflow feed poller"
 RETRY_BASE_S = 5.0
+MAX_REDIRECTS = 5
 
 
 class FeedConfig(BaseModel):
@@ -59,15 +66,17 @@ class FeedPoller:
         max_bytes: int = 10_000_000,
         limits: Limits = DEFAULT_LIMITS,
         client: httpx.AsyncClient | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.feeds = [FeedConfig.model_validate(feed) for feed in feeds]
         self.intake = intake
         self.redis = redis
         self.namespace = namespace
         self.max_bytes = max_bytes
+        self.egress = egress or EgressPolicy(setting="NEWSFLOW_FEED_ALLOW_HOSTS")
         self.limits = limits
         self.client = client or httpx.AsyncClient(
-            follow_redirects=True, headers={"User-Agent": USER_AGENT}
+            follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}
         )
 
     async def run(self) -> None:
@@ -87,8 +96,7 @@ class FeedPoller:
             headers["If-None-Match"] = state["etag"]
         if state.get("last_modified"):
             headers["If-Modified-Since"] = state["last_modified"]
-        async with self.client.stream("GET", str(feed.url), headers=headers,
-                                      timeout=feed.timeout_s) as response:
+        async with self._fetch(str(feed.url), headers, feed.timeout_s) as response:
             if response.status_code == 304:
                 return PollResult(304)
             response.raise_for_status()
@@ -114,6 +122,28 @@ class FeedPoller:
             await self.redis.hset(state_key, mapping=remembered)  # type: ignore[arg-type]
         accepted = sum(1 for r in results if r.status == "accepted")
         return PollResult(response.status_code, accepted, len(results) - accepted)
+
+    @contextlib.asynccontextmanager
+    async def _fetch(self, url: str, headers: dict[str, str],
+                     timeout_s: float) -> AsyncIterator[httpx.Response]:
+        """GET through the egress policy, following redirects hop by hop, each one checked."""
+        for _ in range(MAX_REDIRECTS + 1):
+            target = await self.egress.check(url)
+            pinned, host, server_name = target.pinned()
+            extensions = {"sni_hostname": server_name} if server_name else {}
+            request = self.client.build_request("GET", pinned, headers={**headers, **host},
+                                                timeout=timeout_s, extensions=extensions)
+            response = await self.client.send(request, stream=True)
+            try:
+                location = response.headers.get("location")
+                if response.is_redirect and location:
+                    url = urljoin(url, location)
+                    continue
+                yield response
+                return
+            finally:
+                await response.aclose()
+        raise EgressRefused(f"more than {MAX_REDIRECTS} redirects")
 
     async def _read(self, response: httpx.Response) -> bytes:
         """The body, refused as soon as it passes the size limit (not after reading it all)."""

@@ -39,6 +39,13 @@ class IngestSettings(Settings):
     max_version_jump: int = Field(default=10**15, ge=1)
     # Feeds to poll, as JSON: [{"url": "...", "source": "bbc", "interval_s": 300}]
     feeds: list[dict[str, object]] = Field(default_factory=list)
+    # Feed hosts allowed although private or loopback (intranet feeds, tests), comma-separated:
+    # exact host names, IP literals or CIDRs, matched against each URL's own host.
+    feed_allow_hosts: str = ""
+
+    @property
+    def feed_allowed(self) -> list[str]:
+        return [h.strip() for h in self.feed_allow_hosts.split(",") if h.strip()]
 
     @field_validator("ingest_keys", "shared_namespaces")
     @classmethod

@@ -4,7 +4,9 @@ A held event waits in a sorted set scored by its release time, its fields in a h
 Release appends the event back to ``news.enriched`` (the time has passed, so it is published on
 that second pass), then removes it from the schedule: a crash in between only repeats an event
 that publish handles idempotently. Two replicas releasing at once do the same, harmlessly.
-A kill removes every held version of its story.
+A kill removes every held version of its story, and only of its owner's story: another
+source's kill of the same uri cancels nothing (ingest refuses such kills; this holds the line
+for events that reach the stream another way).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class EmbargoSchedule:
         self.interval_s = interval_s
         self.due_key = namespace + "newsflow:embargo:due"  # event id -> release ms
         self.events_key = namespace + "newsflow:embargo:events"  # event id -> stream fields
-        self.by_uri_prefix = namespace + "newsflow:embargo:uri:"  # + uri: SET of event ids
+        # + len(owner):owner:uri -> SET of event ids
+        self.by_uri_prefix = namespace + "newsflow:embargo:uri:"
         self._cancel = redis.register_script(_CANCEL)
 
     @staticmethod
@@ -60,16 +63,16 @@ class EmbargoSchedule:
                   for k, v in event.to_fields().items()}
         pipe = self.redis.pipeline(transaction=True)  # a kill sees all of it or none
         pipe.hset(self.events_key, event.id, orjson.dumps(fields))
-        pipe.sadd(self.by_uri_prefix + article.uri, event.id)
+        pipe.sadd(self._held_key(article.uri, article.source.owner), event.id)
         pipe.zadd(self.due_key, {event.id: release_ms})
         await pipe.execute()
         log.info("article.held", event_id=event.id, article_id=article.uri,
                  until=article.embargoed_until.isoformat())
 
-    async def cancel(self, uri: str) -> int:
-        """Drop every held version of a story (a kill); returns how many were held."""
+    async def cancel(self, uri: str, owner: str) -> int:
+        """Drop every held version of the owner's story (a kill); returns how many were held."""
         held = int(await self._cancel(
-            keys=[self.by_uri_prefix + uri, self.due_key, self.events_key]))
+            keys=[self._held_key(uri, owner), self.due_key, self.events_key]))
         if held:
             log.info("embargo.cancelled", article_id=uri, held=held)
         return held
@@ -94,7 +97,7 @@ class EmbargoSchedule:
             pipe.zrem(self.due_key, event_id)
             pipe.hdel(self.events_key, event_id)
             await pipe.execute()
-            await self._forget(fields.get("ce_subject", ""), event_id)
+            await self._forget(fields, event_id)
             released += 1
             log.info("embargo.released", event_id=event_id, article_id=fields.get("ce_subject"))
         return released
@@ -107,5 +110,10 @@ class EmbargoSchedule:
                 log.exception("embargo.release_failed")
             await asyncio.sleep(self.interval_s)
 
-    async def _forget(self, uri: str, event_id: str) -> None:
-        await self.redis.srem(self.by_uri_prefix + uri, event_id)
+    async def _forget(self, fields: dict[str, str], event_id: str) -> None:
+        source = orjson.loads(fields.get("data") or "{}").get("source") or {}
+        owner = source.get("namespace") or source.get("provider") or ""
+        await self.redis.srem(self._held_key(fields.get("ce_subject", ""), owner), event_id)
+
+    def _held_key(self, uri: str, owner: str) -> str:
+        return f"{self.by_uri_prefix}{len(owner)}:{owner}:{uri}"

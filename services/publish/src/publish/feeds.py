@@ -22,10 +22,10 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from shared.filters import MEDTOP, topics_of
 from shared.identifiers import unsafe_value
 
 from publish.errors import BadRequest, Invalid, NotFound
-from publish.filters import MEDTOP, topics_of
 from publish.metrics import ChannelMetrics
 from publish.pages import article_path, bodies, headline, story_path
 from publish.store import ArticleStore, StoredStory

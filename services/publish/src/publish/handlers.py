@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -35,41 +37,65 @@ class PublishArticles:
         self.announced_prefix = namespace + "newsflow:publish:announced:"
 
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._one(entry) for entry in entries)))
+        """Decode, hold or store the whole batch (one bulk write), then decide what to emit."""
+        outcomes: list[Outcome | None] = [None] * len(entries)
+        stores: list[tuple[int, Event, Article, dict[str, Any]]] = []
+        for index, entry in enumerate(entries):
+            try:
+                event, article = Event.decode_article(entry.fields)
+            except EventDecodeError as exc:
+                outcomes[index] = Outcome.failed(exc, poison=True)
+                continue
+            try:
+                article = current_topic_codes(article)
+                if self.embargo.holds(article):
+                    await self.embargo.hold(event, article)
+                    outcomes[index] = Outcome()
+                    continue
+                if article.killed:
+                    await self.embargo.cancel(article.uri, article.source.owner)
+                wire = article.wire()  # once, for the store and the public event
+            except RedisError as exc:
+                outcomes[index] = Outcome.failed(exc)
+                continue
+            except Exception as exc:  # a defect with one entry must not fail the whole batch
+                log.exception("article.publish_failed", event_id=event.id, article_id=article.uri)
+                outcomes[index] = Outcome.failed(exc)
+                continue
+            stores.append((index, event, article, wire))
+        writes: list[Write | Exception] = []
+        if stores:
+            writes = await self.store.save_many([(a, e.id) for _, e, a, _ in stores],
+                                                [w for _, _, _, w in stores])
+            decided = await asyncio.gather(*(
+                self._announce(event, article, wire, write)
+                for (_, event, article, wire), write in zip(stores, writes, strict=True)))
+            for (index, _, _, _), outcome in zip(stores, decided, strict=True):
+                outcomes[index] = outcome
+        log.info("batch.stored", entries=len(entries),
+                 **Counter(w.value for w in writes if isinstance(w, Write)))
+        return [o if o is not None else Outcome.failed(RuntimeError("unhandled"))
+                for o in outcomes]
 
-    async def _one(self, entry: Entry) -> Outcome:
-        try:
-            event = Event.from_fields(entry.fields)
-            article = event.article()
-        except (EventDecodeError, ValueError) as exc:
-            return Outcome.failed(exc, poison=True)
-        try:
-            return await self.publish(event, article)
-        except Exception as exc:  # a defect with one entry must not fail the whole batch
-            log.exception("article.publish_failed", event_id=event.id, article_id=article.uri)
-            return Outcome.failed(exc)
-
-    async def publish(self, cause: Event, article: Article) -> Outcome:
-        """Store, then emit the public event; a stale version is acked with nothing emitted.
-
-        An embargoed version is held until its time; a kill also cancels any held version.
-        """
-        article = current_topic_codes(article)
-        try:
-            if self.embargo.holds(article):
-                await self.embargo.hold(cause, article)
-                return Outcome()
-            if article.killed:
-                await self.embargo.cancel(article.uri)
-            write = await self.store.save(article, cause.id)
-        except (StoreUnavailable, RedisError) as exc:
-            return Outcome.failed(exc)
-        log.info("article.stored", event_id=cause.id, article_id=article.uri,
-                 version=article.version, write=write.value, killed=article.killed)
+    async def _announce(self, cause: Event, article: Article, wire: dict[str, Any],
+                        write: Write | Exception) -> Outcome:
+        """Emit the public event for a stored version; a stale version is acked with nothing
+        emitted, and a redelivered one is announced again only if it never was."""
+        if isinstance(write, Exception):
+            if not isinstance(write, StoreUnavailable):  # a defect with this entry alone
+                log.error("article.publish_failed", event_id=cause.id, article_id=article.uri,
+                          error=repr(write))
+            return Outcome.failed(write)
+        log.debug("article.stored", event_id=cause.id, article_id=article.uri,
+                  version=article.version, write=write.value, killed=article.killed)
         if write is Write.stale:
             return Outcome()
-        kind = ArticleKilled if article.killed else ArticlePublished
-        event = kind.follow(cause, article, EVENT_SOURCE)
+        try:
+            kind = ArticleKilled if article.killed else ArticlePublished
+            event = kind.follow_wire(cause, wire, EVENT_SOURCE)
+        except Exception as exc:  # a defect with one entry must not fail the whole batch
+            log.exception("article.publish_failed", event_id=cause.id, article_id=article.uri)
+            return Outcome.failed(exc)
         announced = self.announced_prefix + event.id
         if write is Write.redelivered:
             try:

@@ -20,7 +20,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from publish.filters import topics_of
+from shared.filters import topics_of
+
 from publish.store import ArticleStore
 
 STYLE = (

@@ -29,9 +29,9 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from shared.events import Event, EventDecodeError
+from shared.filters import KILLED, WEBHOOK_TYPES, Filters
 
 from publish.errors import BadRequest, Invalid
-from publish.filters import KILLED, WEBHOOK_TYPES, Filters
 from publish.metrics import ChannelMetrics
 
 log = structlog.get_logger()
@@ -138,7 +138,8 @@ class StreamHub:
             for _, entries in result or []:
                 if entries:
                     last = _text(entries[-1][0])
-                    self.dispatch([Frame.of(i, f) for i, f in entries])
+                    if self.clients:  # with nobody connected, no entry is worth decoding
+                        self.dispatch([Frame.of(i, f) for i, f in entries])
 
     async def backlog(self, after: str) -> AsyncIterator[Frame]:
         """Entries after ``after`` (exclusive) up to now, in pages."""

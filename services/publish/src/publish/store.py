@@ -2,14 +2,15 @@
 
 Kept to patterns that behave the same on MongoDB and on the nx-27017 stand-in (DESIGN.md):
 string ``_id`` (the story uri), Int64 fields for ordering and keyset pagination, ``update_one``
-with explicit filters instead of upserts, equality and ``$in`` on top-level fields and flat
-string arrays, no transactions.
+with explicit filters (upserts only where the filter's guard decides, never ``replace_one``),
+equality and ``$in`` on top-level fields and flat string arrays, no transactions.
 """
 
 from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,19 +18,20 @@ from typing import Any
 
 import structlog
 from bson import Int64
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared import medtop_migration
 from shared.article import MAX_VERSION, Article
+from shared.filters import topics_of
 
 from publish.errors import BadRequest, StoreUnavailable
-from publish.filters import topics_of
 
 log = structlog.get_logger()
 
 FINAL_RANK = MAX_VERSION + 1  # above any version an article can carry
+DUPLICATE_KEY = 11000
 
 
 class Write(StrEnum):
@@ -90,38 +92,82 @@ class ArticleStore:
             await self.articles.create_index([("entities", ASCENDING)])
             await self.articles.create_index([("language", ASCENDING)])
             await self.articles.create_index([("provider", ASCENDING)])
-            await self.articles.database["subscriptions"].create_index([("createdMs", ASCENDING)])
         except PyMongoError as exc:
             raise StoreUnavailable(f"cannot create indexes: {exc}") from exc
 
     async def save(self, article: Article, event_id: str) -> Write:
         """Store one version unless a newer one is already there. Kills always apply."""
-        doc = _document(article, event_id)
-        try:
-            if article.killed:
-                return await self._kill(article, doc)
-            # Only the story's owner (the source that first sent it) may replace it; a
-            # document stored before owners were kept has none and is taken over as before.
-            guarded = {"_id": article.uri, "rank": {"$lt": doc["rank"]},
-                       "owner": {"$in": [doc["owner"], None]}}
-            if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
-                return Write.stored
+        write = (await self.save_many([(article, event_id)]))[0]
+        if isinstance(write, Exception):
+            raise write
+        return write
+
+    async def save_many(self, items: Sequence[tuple[Article, str]],
+                        wires: Sequence[dict[str, Any]] | None = None) -> list[Write | Exception]:
+        """`save` for a batch: one result per (article, event id), in order; in place of a
+        result, StoreUnavailable (retry later) or the defect that kept that one version out.
+        ``wires``, when given, are the articles' ``wire()`` forms (computed once by the caller).
+
+        The versions go in one unordered ``bulk_write`` of version-guarded upserts: a new story
+        is inserted, a newer version updates, and an older or equal one fails on the unique
+        ``_id`` (the guard does not match, so the upsert tries to insert). Only those, rare
+        (redeliveries, late versions, two versions of a new story racing), cost more round
+        trips to tell a stale (or foreign) version from this very event stored before. Kills go
+        one by one.
+        """
+        results: list[Write | Exception | None] = [None] * len(items)
+        docs: list[tuple[int, Article, dict[str, Any]]] = []
+        for index, (article, event_id) in enumerate(items):
             try:
-                await self.articles.insert_one({"_id": article.uri, **doc})
+                doc = _document(article, event_id, wires[index] if wires else None)
+            except Exception as exc:  # one bad version must not keep the batch out
+                results[index] = exc
+                continue
+            if article.killed:
+                try:
+                    results[index] = await self._kill(article, doc)
+                except PyMongoError as exc:
+                    results[index] = StoreUnavailable(f"MongoDB write failed: {exc}")
+            else:
+                docs.append((index, article, doc))
+        if docs:
+            for (index, article, doc), write in zip(docs, await self._upsert(docs), strict=True):
+                if write is None:
+                    write = await self._settle(article, doc)
+                results[index] = write
+        return [r if r is not None else StoreUnavailable("not written") for r in results]
+
+    async def _upsert(self, docs: list[tuple[int, Article, dict[str, Any]]]
+                      ) -> list[Write | StoreUnavailable | None]:
+        """One round trip; None where the guard refused (decided by `_settle`)."""
+        ops = [UpdateOne(_guard(article, doc), {"$set": doc}, upsert=True)
+               for _, article, doc in docs]
+        refused: dict[int, Write | StoreUnavailable | None] = {}
+        try:
+            await self.articles.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                refused[error["index"]] = None if error.get("code") == DUPLICATE_KEY else (
+                    StoreUnavailable(f"MongoDB write failed: {error.get('errmsg')}"))
+        except PyMongoError as exc:
+            failed = StoreUnavailable(f"MongoDB write failed: {exc}")
+            return [failed for _ in docs]
+        return [refused.get(i, Write.stored) for i in range(len(docs))]
+
+    async def _settle(self, article: Article, doc: dict[str, Any]) -> Write | StoreUnavailable:
+        """A version the guarded upsert refused: newer after all (it raced with the insert of
+        another version of a new story), this very event stored before, or stale."""
+        try:
+            if (await self.articles.update_one(_guard(article, doc), {"$set": doc})).matched_count:
                 return Write.stored
-            except DuplicateKeyError:
-                # Another version of a new story was inserted meanwhile: this one may still
-                # be the newer of the two.
-                if (await self.articles.update_one(guarded, {"$set": doc})).matched_count:
-                    return Write.stored
             current = await self.articles.find_one({"_id": article.uri},
                                                    {"eventId": 1, "owner": 1})
-            if current is not None and current.get("eventId") == event_id:
-                return Write.redelivered
-            _log_if_foreign(article, current)
-            return Write.stale
         except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
+            return StoreUnavailable(f"MongoDB write failed: {exc}")
+        if current is not None and current.get("eventId") == doc["eventId"]:
+            return Write.redelivered
+        _log_if_foreign(article, current)
+        return Write.stale
 
     async def _kill(self, article: Article, doc: dict[str, Any]) -> Write:
         # The kill notice replaces the stored content: a killed story's text is not kept.
@@ -197,12 +243,32 @@ class ArticleStore:
                                                limit, cursor)
         return Page([_story(d) for d in docs], next_cursor)
 
+    async def subscription_views(self) -> dict[str, tuple[str, bool, str | None]]:
+        """Webhook subscriptions as the dashboard shows them: id -> (url, enabled, why
+        disabled). deliver owns the collection; publish only reads these fields."""
+        try:
+            cursor = self.articles.database["subscriptions"].find(
+                {}, {"url": 1, "enabled": 1, "disabledReason": 1})
+            return {doc["_id"]: (doc.get("url") or "", bool(doc.get("enabled", True)),
+                                 doc.get("disabledReason")) async for doc in cursor}
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
+
     async def close(self) -> None:
         await self.client.close()
 
 
-def _document(article: Article, event_id: str) -> dict[str, Any]:
-    wire = article.wire()
+def _guard(article: Article, doc: dict[str, Any]) -> dict[str, Any]:
+    """Matches the stored story only when this version is newer and comes from the story's
+    owner (the source that first sent it); a document stored before owners were kept has none
+    and is taken over as before."""
+    return {"_id": article.uri, "rank": {"$lt": doc["rank"]},
+            "owner": {"$in": [doc["owner"], None]}}
+
+
+def _document(article: Article, event_id: str,
+              wire: dict[str, Any] | None = None) -> dict[str, Any]:
+    wire = article.wire() if wire is None else wire
     created = article.version_created or article.first_created
     created_ms = _ms(created) if created else None
     rank = article.version if article.version is not None else (created_ms or 0)
@@ -292,129 +358,3 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
         return int(ms), uri
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("not a cursor this API returned", "cursor") from exc
-
-
-@dataclass(frozen=True)
-class SubscriptionRecord:
-    """A webhook subscription as stored (filters as a plain dict; secrets included)."""
-
-    id: str
-    url: str
-    filters: dict[str, Any]
-    enabled: bool
-    description: str
-    secret: str
-    previous_secret: str | None
-    previous_secret_expires_ms: int
-    created_ms: int
-    updated_ms: int
-    disabled_reason: str | None
-
-
-class SubscriptionStore:
-    """Webhook subscriptions, one document each, keyed by the subscription id."""
-
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
-        self.subscriptions = client[database]["subscriptions"]
-
-    async def create(self, record: SubscriptionRecord) -> None:
-        try:
-            await self.subscriptions.insert_one(_subscription_document(record))
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
-
-    async def get(self, subscription_id: str) -> SubscriptionRecord | None:
-        try:
-            doc = await self.subscriptions.find_one({"_id": subscription_id})
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
-        return _subscription(doc) if doc else None
-
-    async def page(self, limit: int, cursor: str | None = None
-                   ) -> tuple[list[SubscriptionRecord], str | None]:
-        """Oldest first; the cursor is the last (createdMs, id) returned."""
-        docs, next_cursor = await _keyset_page(self.subscriptions, {}, "createdMs", ASCENDING,
-                                               limit, cursor)
-        return [_subscription(d) for d in docs], next_cursor
-
-    async def all(self) -> list[SubscriptionRecord]:
-        """Every subscription, oldest first."""
-        try:
-            cursor = self.subscriptions.find({}).sort([("createdMs", ASCENDING),
-                                                       ("_id", ASCENDING)])
-            return [_subscription(doc) async for doc in cursor]
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
-
-    async def update(self, subscription_id: str, changes: dict[str, Any]) -> bool:
-        """Set the given fields (SubscriptionRecord names); False if there is no such id."""
-        fields = {_SUBSCRIPTION_FIELDS[name]: Int64(value) if name.endswith("_ms") else value
-                  for name, value in changes.items()}
-        fields["updatedMs"] = Int64(int(time.time() * 1000))
-        if "filters" in changes:  # validated against IPTC's codes: nothing to migrate later
-            fields["medtopRevision"] = medtop_migration.REVISION
-        try:
-            result = await self.subscriptions.update_one({"_id": subscription_id},
-                                                         {"$set": fields})
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
-        return bool(result.matched_count)
-
-    async def migrate_topic_codes(self) -> Migrated:
-        """Move the topic filters of subscriptions stored before IPTC's own codes to IPTC's
-        codes (`shared.medtop_migration.migrate_filters`), once: each is marked as migrated in
-        the same write, guarded by its `updatedMs`, so a concurrent start-up or edit never gets
-        the (non-idempotent) mapping applied twice."""
-        documents = codes = skipped = 0
-        try:
-            async for doc in self.subscriptions.find({"medtopRevision": {"$exists": False}}):
-                filters, changed = medtop_migration.migrate_filters(dict(doc.get("filters") or {}))
-                guard = {"_id": doc["_id"], "updatedMs": doc.get("updatedMs")}
-                update = {"filters": filters, "medtopRevision": medtop_migration.REVISION,
-                          "updatedMs": Int64(max(int(time.time() * 1000),
-                                                 int(doc.get("updatedMs") or 0) + 1))}
-                result = await self.subscriptions.update_one(guard, {"$set": update})
-                if not result.matched_count:
-                    skipped += 1
-                elif changed:
-                    documents += 1
-                    codes += changed
-                    log.info("subscription.topics_migrated", subscription=doc["_id"],
-                             before=(doc.get("filters") or {}).get("topics"),
-                             after=filters.get("topics"))
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB topic migration failed: {exc}") from exc
-        return Migrated(documents, codes, skipped)
-
-    async def delete(self, subscription_id: str) -> bool:
-        try:
-            result = await self.subscriptions.delete_one({"_id": subscription_id})
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"MongoDB write failed: {exc}") from exc
-        return bool(result.deleted_count)
-
-
-_SUBSCRIPTION_FIELDS = {
-    "url": "url", "filters": "filters", "enabled": "enabled", "description": "description",
-    "secret": "secret", "previous_secret": "previousSecret",
-    "previous_secret_expires_ms": "previousSecretExpiresMs", "created_ms": "createdMs",
-    "updated_ms": "updatedMs", "disabled_reason": "disabledReason",
-}
-
-
-def _subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
-    doc: dict[str, Any] = {"_id": record.id, "medtopRevision": medtop_migration.REVISION}
-    for name, key in _SUBSCRIPTION_FIELDS.items():
-        value = getattr(record, name)
-        doc[key] = Int64(value) if name.endswith("_ms") else value
-    return doc
-
-
-def _subscription(doc: dict[str, Any]) -> SubscriptionRecord:
-    return SubscriptionRecord(
-        id=doc["_id"], url=doc["url"], filters=dict(doc.get("filters") or {}),
-        enabled=bool(doc.get("enabled", True)), description=doc.get("description") or "",
-        secret=doc["secret"], previous_secret=doc.get("previousSecret"),
-        previous_secret_expires_ms=int(doc.get("previousSecretExpiresMs") or 0),
-        created_ms=int(doc.get("createdMs") or 0), updated_ms=int(doc.get("updatedMs") or 0),
-        disabled_reason=doc.get("disabledReason"))

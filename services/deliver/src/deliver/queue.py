@@ -13,6 +13,18 @@ Keys per subscription (``{id}`` is a Redis Cluster hash tag, so each script touc
                                  after a crash does not send it again), trimmed after a day
     webhooks:{sub}:story:<hash>  SET of queued or dead delivery ids of one story (a kill drops them)
     webhooks:{sub}:deleted       set when the subscription is deleted: nothing is queued for it
+    webhooks:{sub}:stats         HASH of the subscription's delivery figures, written by the same
+                                 scripts that settle each attempt (the per-subscription health
+                                 an operator reads; /metrics carries totals only):
+                                   delivered          deliveries answered 2xx
+                                   failed_attempts    attempts that did not succeed
+                                   dead_lettered      deliveries that gave up (or got 410)
+                                   last_delivered_ms  Redis time of the last 2xx
+                                   last_failed_ms     Redis time of the last failed attempt
+                                   last_status        HTTP status of that attempt (0: none)
+
+Every key above is owned by the deliver service and has kept its name since webhooks were part
+of publish, so queues written by an older version are picked up as they are.
 
 The delivery id is ``<subscription id>_<ce_id>``: stable across retries, it is the
 ``webhook-id`` header.
@@ -22,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,27 +50,33 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: due rec story got sent dead deleted; ARGV: id record uri is_kill
+# One subscription's deliveries of a batch, in order (a kill drops the versions queued before it,
+# earlier in the same batch too). KEYS: due rec got sent dead deleted story_1 .. story_n;
+# ARGV: id_1 record_1 uri_1 is_kill_1 .. id_n record_n uri_n is_kill_n -> {queued, dropped}
 _ENQUEUE = _NOW + """
-if redis.call('EXISTS', KEYS[7]) == 1 then return {0, 0} end
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('ZSCORE', KEYS[5], ARGV[1]) then
-  return {0, 0}
-end
-local dropped = 0
-if ARGV[4] == '1' then
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('ZREM', KEYS[6], id)
-    dropped = dropped + redis.call('HDEL', KEYS[2], id)
+if redis.call('EXISTS', KEYS[6]) == 1 then return {0, 0} end
+local queued, dropped = 0, 0
+for i = 1, #ARGV / 4 do
+  local id, record, uri, kill = ARGV[4*i-3], ARGV[4*i-2], ARGV[4*i-1], ARGV[4*i]
+  local story = KEYS[6 + i]
+  if redis.call('HEXISTS', KEYS[2], id) == 0 and not redis.call('ZSCORE', KEYS[4], id) then
+    if kill == '1' then
+      for _, old in ipairs(redis.call('SMEMBERS', story)) do
+        redis.call('ZREM', KEYS[1], old)
+        redis.call('ZREM', KEYS[5], old)
+        dropped = dropped + redis.call('HDEL', KEYS[2], old)
+      end
+      redis.call('DEL', story)
+    else
+      redis.call('SADD', story, id)
+      redis.call('ZADD', KEYS[3], now, uri)
+    end
+    redis.call('HSET', KEYS[2], id, record)
+    redis.call('ZADD', KEYS[1], now, id)
+    queued = queued + 1
   end
-  redis.call('DEL', KEYS[3])
-else
-  redis.call('SADD', KEYS[3], ARGV[1])
-  redis.call('ZADD', KEYS[4], now, ARGV[3])
 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-return {1, dropped}
+return {queued, dropped}
 """
 
 # KEYS: due rec; ARGV: limit lease_ms -> {now, next_due or -1, id, record, id, record, ...}
@@ -79,29 +98,51 @@ if first[2] then out[2] = tonumber(first[2]) end
 return out
 """
 
-# KEYS: due rec story sent; ARGV: id
+# Deliveries of one subscription answered 2xx. KEYS: due rec sent stats story_1 .. story_n;
+# ARGV: id_1 .. id_n
 _COMPLETE = _NOW + """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('SREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[4], now, ARGV[1])
+for i, id in ipairs(ARGV) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('SREM', KEYS[4 + i], id)
+  redis.call('ZADD', KEYS[3], now, id)
+end
+redis.call('HINCRBY', KEYS[4], 'delivered', #ARGV)
+redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
 return 1
 """
 
-# KEYS: due rec; ARGV: id record delay_ms. 0 when the delivery was dropped meanwhile (a kill).
+_FAILED = """
+redis.call('HINCRBY', KEYS[3], 'failed_attempts', 1)
+redis.call('HSET', KEYS[3], 'last_failed_ms', now, 'last_status', ARGV[4])
+"""
+
+# KEYS: due rec stats; ARGV: id record delay_ms status. 0 when the delivery was dropped
+# meanwhile (a kill).
 _RETRY = _NOW + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+""" + _FAILED + """
 return 1
 """
 
-# KEYS: due rec dead; ARGV: id record
+# KEYS: due rec stats dead; ARGV: id record - status
 _DEAD = _NOW + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+redis.call('HINCRBY', KEYS[3], 'dead_lettered', 1)
+""" + _FAILED + """
+return 1
+"""
+
+# KEYS: due; ARGV: lease_ms id... Only ids still leased (claimed, not settled) move.
+_RENEW = _NOW + """
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', 'GT', now + tonumber(ARGV[1]), ARGV[i])
+end
 return 1
 """
 
@@ -140,7 +181,7 @@ class Delivery:
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)  # orjson serialises dataclasses natively (no asdict copy)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Delivery:
@@ -171,6 +212,7 @@ class DeliveryQueue:
         self._retry = redis.register_script(_RETRY)
         self._dead = redis.register_script(_DEAD)
         self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
         self._replay = redis.register_script(_REPLAY)
 
     def key(self, subscription_id: str, name: str) -> str:
@@ -181,19 +223,23 @@ class DeliveryQueue:
         return self.key(subscription_id, f"story:{digest}")
 
     async def enqueue(self, deliveries: list[Delivery]) -> tuple[int, int]:
-        """Queue deliveries (a kill first drops its story's queued ones); one pipeline.
-        Returns (queued, dropped); repeats of queued or already sent deliveries are no-ops."""
+        """Queue deliveries (a kill first drops its story's queued ones); one script call per
+        subscription, all in one pipeline. Returns (queued, dropped); repeats of queued or
+        already sent deliveries are no-ops."""
         if not deliveries:
             return 0, 0
-        pipe = self.redis.pipeline(transaction=False)
+        by_subscription: dict[str, list[Delivery]] = {}
         for d in deliveries:
-            s = d.subscription
-            await self._enqueue(
-                keys=[self.key(s, "due"), self.key(s, "rec"), self.story_key(s, d.uri),
-                      self.key(s, "got"), self.key(s, "sent"), self.key(s, "dead"),
-                      self.key(s, "deleted")],
-                args=[d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"],
-                client=pipe)
+            by_subscription.setdefault(d.subscription, []).append(d)
+        pipe = self.redis.pipeline(transaction=False)
+        for s, mine in by_subscription.items():
+            keys = [self.key(s, "due"), self.key(s, "rec"), self.key(s, "got"),
+                    self.key(s, "sent"), self.key(s, "dead"), self.key(s, "deleted")]
+            args: list[Any] = []
+            for d in mine:
+                keys.append(self.story_key(s, d.uri))
+                args += [d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"]
+            await self._enqueue(keys=keys, args=args, client=pipe)
         results = await pipe.execute()
         return sum(int(r[0]) for r in results), sum(int(r[1]) for r in results)
 
@@ -227,21 +273,37 @@ class DeliveryQueue:
         wait = None if next_due < 0 else max(0.0, (next_due - now) / 1000)
         return claimed, wait
 
+    async def renew(self, subscription_id: str, ids: list[str], lease_ms: int) -> None:
+        """Extend the lease of deliveries still being sent."""
+        await self._renew(keys=[self.key(subscription_id, "due")], args=[lease_ms, *ids])
+
     async def complete(self, d: Delivery) -> None:
-        s = d.subscription
-        await self._complete(keys=[self.key(s, "due"), self.key(s, "rec"),
-                                   self.story_key(s, d.uri), self.key(s, "sent")], args=[d.id])
+        await self.complete_many([d])
 
-    async def retry(self, d: Delivery, delay_s: float) -> bool:
-        s = d.subscription
-        return bool(await self._retry(keys=[self.key(s, "due"), self.key(s, "rec")],
-                                      args=[d.id, d.to_json(), int(delay_s * 1000)]))
+    async def complete_many(self, deliveries: list[Delivery]) -> None:
+        """Mark deliveries as delivered: one script call per subscription, one pipeline."""
+        by_subscription: dict[str, list[Delivery]] = {}
+        for d in deliveries:
+            by_subscription.setdefault(d.subscription, []).append(d)
+        pipe = self.redis.pipeline(transaction=False)
+        for s, mine in by_subscription.items():
+            keys = [self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
+                    self.key(s, "stats"), *(self.story_key(s, d.uri) for d in mine)]
+            await self._complete(keys=keys, args=[d.id for d in mine], client=pipe)
+        await pipe.execute()
 
-    async def dead_letter(self, d: Delivery, reason: str) -> bool:
+    async def retry(self, d: Delivery, delay_s: float, status: int | None = None) -> bool:
+        s = d.subscription
+        return bool(await self._retry(
+            keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "stats")],
+            args=[d.id, d.to_json(), int(delay_s * 1000), status or 0]))
+
+    async def dead_letter(self, d: Delivery, reason: str, status: int | None = None) -> bool:
         d.status, d.reason = "dead", reason
         s = d.subscription
-        return bool(await self._dead(keys=[self.key(s, "due"), self.key(s, "rec"),
-                                           self.key(s, "dead")], args=[d.id, d.to_json()]))
+        return bool(await self._dead(
+            keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "stats"),
+                  self.key(s, "dead")], args=[d.id, d.to_json(), "", status or 0]))
 
     async def release(self, d: Delivery) -> None:
         s = d.subscription
@@ -278,6 +340,20 @@ class DeliveryQueue:
 
     async def depth(self, subscription_id: str) -> int:
         return int(await self.redis.zcard(self.key(subscription_id, "due")))
+
+    async def total_depth(self, subscription_ids: Sequence[str]) -> int:
+        """Queued or in-flight deliveries of all these subscriptions (one pipeline)."""
+        if not subscription_ids:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for s in subscription_ids:
+            pipe.zcard(self.key(s, "due"))
+        return sum(int(n) for n in await pipe.execute())
+
+    async def stats(self, subscription_id: str) -> dict[str, int]:
+        """The subscription's delivery figures (see the key table)."""
+        raw: Any = await self.redis.hgetall(self.key(subscription_id, "stats"))
+        return {_text(k): int(v) for k, v in raw.items()}
 
     async def forget_old(self, subscription_id: str, story_memory_ms: int) -> None:
         now = int(time.time() * 1000)

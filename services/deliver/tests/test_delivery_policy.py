@@ -10,9 +10,9 @@ from standardwebhooks import Webhook
 
 from shared.http import parse_retry_after
 
-from publish.delivery import RetryPolicy
-from publish.settings import PublishSettings, retry_schedule
-from publish.signing import new_secret, signature_headers
+from deliver.delivery import RetryPolicy
+from deliver.settings import DeliverSettings, retry_schedule
+from deliver.signing import new_secret, signature_headers
 
 
 def test_full_jitter_stays_below_each_ceiling_and_then_gives_up() -> None:
@@ -45,9 +45,9 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 
 def test_the_schedule_setting_is_validated() -> None:
     assert retry_schedule("5, 30,120") == [5, 30, 120]
-    assert PublishSettings(webhook_retry_schedule_s="0.1,0.2").retry_schedule == [0.1, 0.2]
+    assert DeliverSettings(webhook_retry_schedule_s="0.1,0.2").retry_schedule == [0.1, 0.2]
     with pytest.raises(ValueError):
-        PublishSettings(webhook_retry_schedule_s="5,soon")
+        DeliverSettings(webhook_retry_schedule_s="5,soon")
 
 
 def test_signatures_verify_with_the_reference_implementation() -> None:

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from publish.errors import NotFound
-from publish.queue import DeliveryQueue, subscription_of
-from publish.registry import SubscriptionRegistry
+from deliver.errors import NotFound
+from deliver.queue import DeliveryQueue, subscription_of
+from deliver.registry import SubscriptionRegistry
 
 
 def deliveries_router(queue: DeliveryQueue, registry: SubscriptionRegistry,

@@ -16,13 +16,14 @@ import structlog
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from publish.egress import EgressPolicy, EgressRefused
-from publish.errors import Invalid, NotFound
-from publish.filters import Filters
-from publish.queue import DeliveryQueue
-from publish.registry import SubscriptionRegistry
-from publish.signing import new_secret
-from publish.store import SubscriptionRecord, SubscriptionStore
+from shared.egress import EgressPolicy, EgressRefused
+from shared.filters import Filters
+
+from deliver.errors import Invalid, NotFound
+from deliver.queue import DeliveryQueue
+from deliver.registry import SubscriptionRegistry
+from deliver.signing import new_secret
+from deliver.store import SubscriptionRecord, SubscriptionStore
 
 log = structlog.get_logger()
 

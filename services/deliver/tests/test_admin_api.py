@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from publish.app import create_app
-from publish.settings import PublishSettings
+from deliver.app import create_app
+from deliver.settings import DeliverSettings
 
 KEY = "the-admin-key"
 ROUTES = [("POST", "/v1/subscriptions"), ("GET", "/v1/subscriptions"),
@@ -18,7 +18,7 @@ ROUTES = [("POST", "/v1/subscriptions"), ("GET", "/v1/subscriptions"),
 
 
 def client(admin_key: str | None) -> httpx.AsyncClient:
-    settings = PublishSettings(admin_key=admin_key, mongodb_uri="mongodb://127.0.0.1:1",
+    settings = DeliverSettings(admin_key=admin_key, mongodb_uri="mongodb://127.0.0.1:1",
                                redis_url="redis://127.0.0.1:1/0", log_json=True)
     # ASGITransport runs no lifespan: nothing connects.
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)),

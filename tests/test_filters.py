@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from publish.filters import Filters
+from shared.filters import Filters
 
 ARTICLE = {
     "uri": "urn:x", "language": "en-GB", "urgency": 3,
@@ -43,6 +43,8 @@ def test_urgency_at_or_above_needs_an_urgency() -> None:
     ({"event_types": ["article.killed"] * 1000}, "event_types"),
     ({"topics": ["medtop:04000000"] * 101}, "topics"), ({"sources": [None]}, "sources"),
     ({"language": "en-" + "-".join(["abcdefgh"] * 500)}, "language"),
+    ({"entities": ["Acme\r\nfake log line"]}, "entities"), ({"sources": ["dpa\u202e"]}, "sources"),
+    ({"entities": ["Acme\x85"]}, "entities"),
 ])
 def test_bad_filters_name_the_field(filters: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as caught:

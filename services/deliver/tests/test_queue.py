@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from publish.queue import Delivery, DeliveryQueue, delivery_id
+from deliver.queue import Delivery, DeliveryQueue, delivery_id
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +126,33 @@ async def test_nothing_is_queued_for_a_deleted_subscription(redis: tuple[Redis, 
     # a replica that has not heard of the deletion yet
     assert await queue.enqueue([delivery(2), delivery(3, sub="sub_b")]) == (1, 0)
     assert await queue.depth("sub_a") == 0 and await queue.depth("sub_b") == 1
+
+
+async def test_a_renewed_lease_keeps_a_delivery_from_other_replicas(
+        redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    here, there = DeliveryQueue(client, prefix), DeliveryQueue(client, prefix)
+    await here.enqueue([delivery(1), delivery(2)])
+    claimed, _ = await here.claim("sub_a", 10, lease_ms=300)
+    assert len(claimed) == 2
+    await here.complete(claimed[1])
+    for _ in range(4):  # 0.8 s in all: well past the first lease
+        await asyncio.sleep(0.2)
+        await here.renew("sub_a", [d.id for d in claimed], lease_ms=300)
+        assert (await there.claim("sub_a", 10, lease_ms=300))[0] == []
+    assert await here.depth("sub_a") == 1  # renewing did not bring back the completed one
+
+
+async def test_per_subscription_stats_are_kept_in_redis(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(n) for n in range(4)])
+    a, b, c, d = (await queue.claim("sub_a", 10, lease_ms=60_000))[0]
+    await queue.complete_many([a, b])
+    await queue.retry(c, 10, status=503)
+    await queue.dead_letter(d, "failed 5 attempts", status=500)
+    stats = await queue.stats("sub_a")
+    assert (stats["delivered"], stats["failed_attempts"], stats["dead_lettered"]) == (2, 2, 1)
+    assert stats["last_status"] == 500
+    assert stats["last_delivered_ms"] > 0 and stats["last_failed_ms"] >= stats["last_delivered_ms"]
+    assert await client.exists(f"{prefix}webhooks:{{sub_a}}:stats")  # the documented key

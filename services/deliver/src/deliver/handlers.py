@@ -1,5 +1,7 @@
 """The ``webhooks`` group on news.published: match each event to subscriptions, queue deliveries.
 
+With no enabled subscription, entries are acknowledged without being decoded.
+
 The whole batch is queued durably in Redis (one pipeline) before its entries are acknowledged;
 a failure leaves them pending for the reclaimer, and queueing is idempotent (a delivery already
 queued or sent is not queued again). A kill goes to every subscription that was queued any version
@@ -18,11 +20,11 @@ import orjson
 import structlog
 
 from shared.events import Event, EventDecodeError
+from shared.filters import KILLED, WEBHOOK_TYPES
 from shared.streams import Entry, Outcome
 
-from publish.filters import KILLED, WEBHOOK_TYPES
-from publish.queue import Delivery, DeliveryQueue, delivery_id
-from publish.registry import Subscription, SubscriptionRegistry
+from deliver.queue import Delivery, DeliveryQueue, delivery_id
+from deliver.registry import Subscription, SubscriptionRegistry
 
 log = structlog.get_logger()
 
@@ -38,6 +40,16 @@ class FanOut:
 
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
         outcomes: list[Outcome] = [Outcome() for _ in entries]
+        try:
+            # A subscription made on another replica a moment ago must see these entries:
+            # its version bump happened before they were announced.
+            await self.registry.refresh()
+        except Exception as exc:
+            log.exception("webhooks.registry_refresh_failed")
+            return [Outcome.failed(exc) for _ in entries]
+        enabled = self.registry.enabled()
+        if not enabled:
+            return outcomes  # nobody to deliver to: nothing to decode
         decoded: list[tuple[Entry, Event, str]] = []
         for index, entry in enumerate(entries):
             try:
@@ -50,16 +62,6 @@ class FanOut:
                 decoded.append((entry, event, kind))
         if not decoded:
             return outcomes
-        try:
-            # A subscription made on another replica a moment ago must see these entries:
-            # its version bump happened before they were announced.
-            await self.registry.refresh()
-        except Exception as exc:
-            log.exception("webhooks.registry_refresh_failed")
-            return [o if o.error else Outcome.failed(exc) for o in outcomes]
-        if not self.registry.by_id:
-            return outcomes
-        enabled = self.registry.enabled()
         got = await self._who_got_kills(decoded, enabled)
         deliveries: list[Delivery] = []
         remembered: list[tuple[str, str]] = []  # matched, but the subscription wants kills only
@@ -91,7 +93,7 @@ class FanOut:
         except Exception as exc:
             log.exception("webhooks.enqueue_failed", deliveries=len(deliveries))
             return [o if o.error else Outcome.failed(exc) for o in outcomes]
-        log.info("webhooks.queued", entries=len(entries), deliveries=queued,
+        log.debug("webhooks.queued", entries=len(entries), deliveries=queued,
                  dropped_by_kill=dropped)
         for sub_id in {d.subscription for d in deliveries}:
             self.wake(sub_id)

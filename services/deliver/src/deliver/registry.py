@@ -16,8 +16,9 @@ from typing import Any
 import structlog
 from redis.asyncio import Redis
 
-from publish.filters import Filters
-from publish.store import SubscriptionRecord, SubscriptionStore
+from shared.filters import Filters
+
+from deliver.store import SubscriptionRecord, SubscriptionStore
 
 log = structlog.get_logger()
 

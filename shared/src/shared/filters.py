@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.events import ArticleKilled, ArticlePublished
+from shared.identifiers import unsafe_value
 
 PUBLISHED = "article.published"
 KILLED = "article.killed"
@@ -53,6 +54,8 @@ class Filters(BaseModel):
         cleaned = [v.strip() for v in values]
         if any(not v or len(v) > 200 for v in cleaned):
             raise ValueError("each value must be 1 to 200 characters")
+        if any(unsafe_value(v) for v in values if isinstance(v, str)):
+            raise ValueError("control and bidi characters are not allowed")
         return cleaned
 
     @field_validator("language")

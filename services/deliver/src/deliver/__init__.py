@@ -1,0 +1,1 @@
+"""Newsflow deliver service: webhook subscriptions and their deliveries."""

@@ -1,0 +1,176 @@
+"""One webhook attempt against a raw loopback server: the status line decides the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+
+import pytest
+
+from shared.egress import EgressPolicy
+
+from deliver.queue import Delivery
+from deliver.registry import Subscription
+from deliver.sender import Attempt, WebhookSender
+from deliver.signing import new_secret
+from deliver.store import SubscriptionRecord
+
+RECORD = SubscriptionRecord(
+    id="sub_1", url="", filters={}, enabled=True, description="", secret=new_secret(),
+    previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
+    disabled_reason=None)
+DELIVERY = Delivery(id="sub_1_evt", subscription="sub_1", type="article.published",
+                    event_id="evt", entry_id="1-0", uri="urn:x", published_ms=0, body="{}")
+
+
+@pytest.fixture
+async def stalls() -> AsyncIterator[list[asyncio.Event]]:
+    """Servers started by ``attempt`` send a head and part of the body, then never finish."""
+    events: list[asyncio.Event] = []
+    yield events
+    for event in events:
+        event.set()
+
+
+async def attempt(stalls: list[asyncio.Event], head: bytes, part: bytes = b"") -> Attempt:
+    release = asyncio.Event()
+    stalls.append(release)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(head + part)
+        await writer.drain()
+        await release.wait()  # the rest of the announced body never comes
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = started(EgressPolicy(["127.0.0.1"]), read_timeout_s=0.2)
+    subscription = subscribed(f"http://127.0.0.1:{port}/")
+    try:
+        await sender.start()
+        return await sender.send(subscription, DELIVERY)
+    finally:
+        await sender.close()
+        release.set()
+        server.close()
+
+
+def started(egress: EgressPolicy, read_timeout_s: float = 2.0) -> WebhookSender:
+    return WebhookSender(egress, connect_timeout_s=1, read_timeout_s=read_timeout_s,
+                         connections=16, connections_per_host=4)
+
+
+def subscribed(url: str) -> Subscription:
+    return Subscription.of(dataclasses.replace(RECORD, url=url))
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[str, list[str], list[bytes]]]:
+    """A keep-alive HTTP/1.1 receiver: its URL, one entry per TCP connection, the bodies."""
+    connections: list[str] = []
+    bodies: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(str(writer.get_extra_info("peername")))
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                bodies.append(await reader.readexactly(length))
+                answer = b"accepted, thank you"
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s"
+                             % (len(answer), answer))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook", connections, bodies
+    server.close()
+
+
+async def test_a_2xx_whose_body_never_ends_is_delivered_not_a_timeout(
+        stalls: list[asyncio.Event]) -> None:
+    result = await attempt(stalls, b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n", b"ok")
+    assert (result.outcome, result.status) == ("delivered", 200)
+
+
+async def test_a_410_whose_body_never_ends_still_disables(stalls: list[asyncio.Event]) -> None:
+    result = await attempt(stalls, b"HTTP/1.1 410 Gone\r\ncontent-length: 1000\r\n\r\n")
+    assert (result.outcome, result.status) == ("gone", 410)
+
+
+async def test_a_503_keeps_its_retry_after_and_the_body_that_arrived(
+        stalls: list[asyncio.Event]) -> None:
+    result = await attempt(
+        stalls, b"HTTP/1.1 503 Busy\r\nretry-after: 120\r\ncontent-length: 1000\r\n\r\n",
+        b"come back later")
+    assert (result.outcome, result.status, result.retry_after) == ("http_error", 503, 120)
+    assert result.error == "come back later"
+
+
+async def test_no_answer_at_all_is_a_timeout(stalls: list[asyncio.Event]) -> None:
+    result = await attempt(stalls, b"")
+    assert result.outcome == "timeout" and result.status is None
+
+
+async def test_deliveries_reuse_one_connection_and_read_the_answer(
+        receiver: tuple[str, list[str], list[bytes]]) -> None:
+    url, connections, bodies = receiver
+    sender = started(EgressPolicy(["127.0.0.1"]))
+    await sender.start()
+    try:
+        results = [await sender.send(subscribed(url), DELIVERY) for _ in range(50)]
+    finally:
+        await sender.close()
+    assert [r.outcome for r in results] == ["delivered"] * 50
+    assert len(bodies) == 50
+    assert len(connections) == 1
+
+
+def dns(answers: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    async def resolve(host: str, port: int) -> list[str]:
+        return answers[host]
+    return resolve
+
+
+async def test_a_name_that_now_resolves_to_loopback_is_refused_before_connecting(
+        receiver: tuple[str, list[str], list[bytes]]) -> None:
+    url, connections, _ = receiver
+    port = url.split(":")[2].split("/")[0]
+    sender = started(EgressPolicy([], dns({"hooks.example": ["127.0.0.1"]})))
+    await sender.start()
+    try:
+        by_name = await sender.send(subscribed(f"http://hooks.example:{port}/hook"), DELIVERY)
+        by_literal = await sender.send(subscribed(url), DELIVERY)
+        mapped = await sender.send(subscribed(f"http://[::ffff:127.0.0.1]:{port}/"), DELIVERY)
+    finally:
+        await sender.close()
+    assert [by_name.outcome, by_literal.outcome, mapped.outcome] == ["refused"] * 3
+    assert "loopback" in (by_name.error or "")
+    assert connections == []
+
+
+async def test_an_allowed_name_connects_to_the_address_the_policy_resolved(
+        receiver: tuple[str, list[str], list[bytes]]) -> None:
+    url, connections, _ = receiver
+    port = url.split(":")[2].split("/")[0]
+    # The name resolves (for the system) nowhere; only the policy's resolver knows it.
+    sender = started(EgressPolicy(["hooks.internal"], dns({"hooks.internal": ["127.0.0.1"]})))
+    await sender.start()
+    try:
+        result = await sender.send(subscribed(f"http://hooks.internal:{port}/hook"), DELIVERY)
+    finally:
+        await sender.close()
+    assert result.outcome == "delivered"
+    assert len(connections) == 1
+
+
+async def test_a_redirect_is_not_followed(stalls: list[asyncio.Event]) -> None:
+    result = await attempt(stalls, b"HTTP/1.1 302 Found\r\nlocation: http://10.0.0.1/\r\n"
+                                   b"content-length: 0\r\n\r\n")
+    assert (result.outcome, result.status) == ("http_error", 302)
+    assert "not followed" in (result.error or "")
