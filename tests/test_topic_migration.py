@@ -3,6 +3,8 @@ once, over a real MongoDB-wire connection (nx-27017, or MongoDB when set)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -115,3 +117,24 @@ async def test_filters_changed_through_the_api_are_never_migrated_again(
     assert done.codes == 0
     record = await subscriptions.get("sub_edit")
     assert record is not None and record.filters == {"topics": ["medtop:02000000"]}
+
+
+async def test_newsflow_migrate_topics_shows_progress_and_a_second_run_finds_nothing(
+        stores: tuple[ArticleStore, SubscriptionStore], mongodb_uri: str,
+        mongo_db: tuple[AsyncMongoClient, str]) -> None:
+    articles, _ = stores
+    await articles.articles.insert_many(
+        [_old_document(f"urn:old:{n}", [OLD_BUSINESS]) for n in range(3)])
+    command = [sys.executable, "-m", "newsflow_cli.main", "migrate-topics", "--progress",
+               "--mongodb-uri", mongodb_uri, "--db", mongo_db[1]]
+
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "checked 3 of 3 stories: 3 rewritten, 3 topic codes changed" in first.stderr
+    assert "migrating topic codes" in first.stderr  # the bar
+    page = await articles.page(Query(topic="medtop:04000000"), limit=10)
+    assert len(page.items) == 3
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "checked 0 of 0 stories: 0 rewritten" in again.stderr

@@ -23,6 +23,7 @@ from shared.logging import configure_logging
 
 from newsflow_cli.dead_letters import app as dead_letters_app
 from newsflow_cli.deliveries import app as deliveries_app
+from newsflow_cli.migrate import migrate_topics
 from newsflow_cli.platform import (
     SERVICES,
     Platform,
@@ -42,6 +43,7 @@ SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(dead_letters_app, name="dead-letters")
 app.command()(stats)
+app.command("migrate-topics")(migrate_topics)
 
 
 @app.callback()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import structlog
@@ -36,6 +37,8 @@ from publish.sse import StreamHub, sse_router
 from publish.store import ArticleStore
 
 log = structlog.get_logger()
+
+MIGRATION_PROGRESS_S = 5.0  # how often a long topic-code migration logs how far it got
 
 GROUP = "publish"
 
@@ -131,7 +134,20 @@ def create_app(settings: PublishSettings | None = None,
 async def migrate_topic_codes(stories: ArticleStore, metrics: ChannelMetrics) -> None:
     """Stories stored with the former table's topic codes move to IPTC's codes before anything
     is served (README: "Topic codes changed"); deliver migrates the subscription filters."""
-    done = await stories.migrate_topic_codes()
+    total = await stories.unchecked_topic_codes()
+    if total:
+        log.info("topics.migrating", kind="story", total=total)
+    checked = 0
+    last = time.monotonic()
+
+    def step() -> None:  # a progress line every few seconds on a large store
+        nonlocal checked, last
+        checked += 1
+        if time.monotonic() - last >= MIGRATION_PROGRESS_S:
+            last = time.monotonic()
+            log.info("topics.migrating", kind="story", checked=checked, total=total)
+
+    done = await stories.migrate_topic_codes(step)
     metrics.topic_codes_migrated.labels("story").inc(done.codes)
     log.info("topics.migrated", kind="story", documents=done.documents, codes=done.codes,
              skipped=done.skipped)

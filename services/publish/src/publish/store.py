@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -75,6 +75,9 @@ class Query:
     since_ms: int | None = None
     until_ms: int | None = None
     include_killed: bool = False
+
+
+_UNCHECKED = {"medtopRevision": {"$exists": False}}  # stories the topic migration has not seen
 
 
 class ArticleStore:
@@ -188,14 +191,21 @@ class ArticleStore:
         _log_if_foreign(article, current)
         return Write.stale
 
-    async def migrate_topic_codes(self) -> Migrated:
+    async def unchecked_topic_codes(self) -> int:
+        """How many stories the topic-code migration has still to look at."""
+        try:
+            return await self.articles.count_documents(_UNCHECKED)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB count failed: {exc}") from exc
+
+    async def migrate_topic_codes(self, step: Callable[[], None] | None = None) -> Migrated:
         """Rewrite the subjects of stories stored before IPTC's own codes (see
-        `shared.medtop_migration`) and mark every story as checked. Idempotent; a story changed
+        `shared.medtop_migration`) and mark every story as checked, calling ``step`` after each.
+        Idempotent, so an interrupted run carries on where it stopped; a story changed
         meanwhile (another version stored) is left alone: its new version has its own topics."""
         documents = codes = skipped = 0
-        unchecked = {"medtopRevision": {"$exists": False}}
         try:
-            async for doc in self.articles.find(unchecked, {"article": 1, "eventId": 1}):
+            async for doc in self.articles.find(_UNCHECKED, {"article": 1, "eventId": 1}):
                 wire, changed = medtop_migration.migrate_article(doc.get("article") or {})
                 update: dict[str, Any] = {"medtopRevision": medtop_migration.REVISION}
                 if wire is not doc.get("article"):
@@ -207,6 +217,8 @@ class ArticleStore:
                 elif "article" in update:
                     documents += 1
                     codes += changed
+                if step is not None:
+                    step()
         except PyMongoError as exc:
             raise StoreUnavailable(f"MongoDB topic migration failed: {exc}") from exc
         return Migrated(documents, codes, skipped)
