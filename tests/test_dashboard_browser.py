@@ -69,16 +69,24 @@ def _stories(n: int) -> bytes:
 def test_the_dashboard_shows_stories_flowing_and_a_dead_letter_with_its_reason(
         tmp_path: Path, redis_url: str, mongodb_uri: str, isolated_platform: PlatformFactory,
         browser: object) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver: WebDriver = browser  # type: ignore[assignment]
-    wait = WebDriverWait(driver, 90, poll_frequency=0.25)
+    wait = WebDriverWait(driver, 90, poll_frequency=0.25,
+                         ignored_exceptions=[StaleElementReferenceException])
 
     def text(selector: str) -> str:
-        found = driver.find_elements(By.CSS_SELECTOR, selector)
-        return found[0].text if found else ""
+        # The page redraws every poll: an element found just before a redraw is gone after it.
+        for _ in range(20):
+            try:
+                found = driver.find_elements(By.CSS_SELECTOR, selector)
+                return found[0].text if found else ""
+            except StaleElementReferenceException:
+                continue
+        return ""
 
     def number(selector: str) -> int:
         value = text(selector).replace(",", "")

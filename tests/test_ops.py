@@ -89,6 +89,18 @@ async def test_rates_come_from_samples_taken_over_time(aredis: Redis, prefix: st
     assert snap.history_s > 0
 
 
+async def test_the_first_stories_into_a_stream_that_did_not_exist_show_as_a_rate(
+        aredis: Redis, prefix: str) -> None:
+    reader = OpsReader(aredis, prefix)
+    await reader.snapshot()  # sampled before anything was ever sent
+    for i in range(3):
+        await aredis.xadd(prefix + INGESTED_STREAM, {"ce_id": f"first-{i}"})
+    await asyncio.sleep(0.3)
+    await aredis.delete(Keys(prefix).sample_lock)
+    ingest = stage(await reader.snapshot(), "ingest")
+    assert ingest.rate_per_s is not None and ingest.rate_per_s > 0
+
+
 async def test_latest_stories_and_sse_clients(aredis: Redis, prefix: str) -> None:
     article = Article(uri="urn:ops:1", version=1, source=Source(provider="t", format="json"),
                       headlines=[{"value": "Harbour bridge reopens"}],

@@ -285,9 +285,11 @@ class OpsReader:
             return
         sample: dict[str, Any] = {"t": now}
         for name, c in counters.items():
-            info = c["info"] or {}
+            # A stream that does not exist yet has had nothing added: counting it as 0 lets
+            # the first entries show as a rate instead of becoming the baseline.
+            added = _int(c["info"].get("entries-added")) if c["info"] is not None else 0
             sample[name] = {
-                "added": _int(info.get("entries-added")),
+                "added": added,
                 "dlq": c["dlq"],
                 "read": {g: _entries_read(v) for g, v in c["groups"].items()},
                 "lag": {g: _int(v.get("lag")) for g, v in c["groups"].items()},
