@@ -54,7 +54,7 @@ from shared.events import INGESTED_STREAM, PUBLISHED_STREAM, ArticleIngested
 from newsflow_cli.platform import Platform, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-# ../shared/data beside the repository (or beside a worktree's parent)
+# the development data: the nearest shared/data above the repository (../shared/data here)
 DATA = next((d / "shared" / "data" for d in ROOT.parents if (d / "shared" / "data").is_dir()),
             ROOT.parent / "shared" / "data")
 WORDS = 600
