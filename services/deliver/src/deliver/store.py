@@ -6,7 +6,6 @@ the same opaque shape as the read API's (base64 of ``createdMs|id``).
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from shared import medtop_migration
+from shared.cursors import decode_cursor, encode_cursor
 
 from deliver.errors import BadRequest, StoreUnavailable
 
@@ -89,7 +89,7 @@ class SubscriptionStore:
             after = _decode_cursor(cursor)
             records = [r for r in records if (r.created_ms, r.id) > after]
         page, more = records[:limit], len(records) > limit
-        return page, _encode_cursor(page[-1].created_ms, page[-1].id) if more else None
+        return page, encode_cursor(page[-1].created_ms, page[-1].id) if more else None
 
     async def all(self) -> list[SubscriptionRecord]:
         """Every subscription, oldest first."""
@@ -174,17 +174,8 @@ def _subscription(doc: dict[str, Any]) -> SubscriptionRecord:
         disabled_reason=doc.get("disabledReason"))
 
 
-def _encode_cursor(key: int, doc_id: str) -> str:
-    raw = f"{key}|{doc_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def _decode_cursor(cursor: str) -> tuple[int, str]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        ms, _, doc_id = raw.partition("|")
-        if not 0 <= int(ms) < 2**63:
-            raise ValueError(ms)
-        return int(ms), doc_id
-    except (ValueError, UnicodeDecodeError) as exc:
+        return decode_cursor(cursor)
+    except ValueError as exc:
         raise BadRequest("not a cursor this API returned", "cursor") from exc

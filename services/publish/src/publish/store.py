@@ -8,7 +8,6 @@ equality and ``$in`` on top-level fields and flat string arrays, no transactions
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared import medtop_migration
 from shared.article import MAX_VERSION, Article
+from shared.cursors import decode_cursor, encode_cursor
 from shared.filters import topics_of
 
 from publish.errors import BadRequest, StoreUnavailable
@@ -353,20 +353,11 @@ async def _keyset_page(collection: AsyncCollection[dict[str, Any]], base: dict[s
     except PyMongoError as exc:
         raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
     page, more = docs[:limit], len(docs) > limit
-    return page, _encode_cursor(int(page[-1].get(key, 0)), page[-1]["_id"]) if more else None
-
-
-def _encode_cursor(key: int, doc_id: str) -> str:
-    raw = f"{key}|{doc_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return page, encode_cursor(int(page[-1].get(key, 0)), page[-1]["_id"]) if more else None
 
 
 def _decode_cursor(cursor: str) -> tuple[int, str]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        ms, _, uri = raw.partition("|")
-        if not 0 <= int(ms) < 2**63:  # an Int64 key
-            raise ValueError(ms)
-        return int(ms), uri
-    except (ValueError, UnicodeDecodeError) as exc:
+        return decode_cursor(cursor)
+    except ValueError as exc:
         raise BadRequest("not a cursor this API returned", "cursor") from exc
