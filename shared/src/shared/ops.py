@@ -563,19 +563,13 @@ def _dead_recent(history: list[dict[str, Any]], stream: str, dlq_now: int, now: 
 
 
 def _replicas(consumers: list[dict[str, Any]]) -> list[Replica]:
-    """One row per process: its extra readers (``-1``...) and its reclaimer folded in."""
-    merged: dict[str, Replica] = {}
+    """One row per consumer: a process reads, reclaims and keeps alive under one name."""
+    replicas = []
     for c in consumers:
-        name = _text(c["name"]).removesuffix("-reclaim")
-        base = re.fullmatch(r"(.*-\d+)-\d+", name)
-        name = base.group(1) if base else name
         idle = int(c.get("idle", 0)) / 1000
-        pending = int(c.get("pending", 0))
-        seen = merged.get(name)
-        if seen:
-            idle, pending = min(idle, seen.idle_s), pending + seen.pending
-        merged[name] = Replica(name, pending, idle, idle * 1000 < ACTIVE_CONSUMER_MS)
-    return sorted(merged.values(), key=lambda r: r.name)
+        replicas.append(Replica(_text(c["name"]), int(c.get("pending", 0)), idle,
+                                idle * 1000 < ACTIVE_CONSUMER_MS))
+    return sorted(replicas, key=lambda r: r.name)
 
 
 def _dead_reason(entry_id: Any, fields: dict[bytes, bytes]) -> DeadLetterReason:
