@@ -81,6 +81,11 @@ def test_each_rule_drops_what_a_summary_can_lose(sentence, tight):
         "Prices rose in Paris, Berlin and Madrid as markets opened on Monday.",
         "The minister resigned, and the government fell within a week.",
         "The company sold 1,200 cars in March, up from 900 a year earlier.",
+        # a relative clause or an age whose closing comma is a list's
+        "The line, which will run past the airport, the university and the hospital, opens soon.",
+        "Council members said the line, which passes the airport, the stadium and the harbour, "
+        "would cut traffic in the centre.",
+        "The winners were aged 9, 12, and 15 when they entered the contest.",
         # "said" with what was said after it is the news, not an attribution
         "The mayor said the bridge would reopen by the end of the summer.",
         # an opening with too little after it

@@ -25,18 +25,25 @@ _DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|t
 _SPEECH = r"(?:said|says|told\s+[^,\"“”]{1,40}|reported|announced|confirmed)"
 _END = r"(?=[.!?]$)"
 
+# After an aside in commas the sentence goes on with its verb ("The actress, who stars in Veep,
+# praised ..."); a determiner, a conjunction or a name there means the comma was a list's.
+_RESUMES = (
+    r"(?=\s+(?!(?:the|a|an|and|or|but|his|her|their|its|this|that|these|those|some|many)\b)"
+    r"[a-z])"
+)
 _PARENTHESIS = re.compile(r"\s*\([^()]{1,80}\)(?=[\s,.;:!?])")
 _DASH_ASIDE = re.compile(rf"\s+{_DASH}\s+[^-—–]{{1,120}}?\s+{_DASH}(?=\s)")
-_AGE = re.compile(r",\s+\d{1,3},(?=\s)")
-_RELATIVE_ASIDE = re.compile(r",\s+(?:who|which|whose)\s+[^,;:\"“”]{1,100},(?=\s)")
+_AGE = re.compile(rf",\s+\d{{1,3}},{_RESUMES}")
+_RELATIVE_ASIDE = re.compile(rf",\s+(?:who|which|whose)\s+[^,;:\"“”]{{1,100}},{_RESUMES}")
 # ", police said Tuesday." / ", a NASA scientist says." / ", according to a new study."
 _ATTRIBUTION = re.compile(
     rf",\s+(?:according\s+to\s+[^,]{{1,60}}"
     rf"|[^,\"“”]{{1,60}}?\s+{_SPEECH}(?:\s+(?:on|in|at|during|late|early|last|this|{_DAY})\b"
     rf"[^,\"“”]{{0,40}})?){_END}"
 )
-_RELATIVE_TAIL = re.compile(rf",\s+(?:which|who|where|whose)\s+[^\"“”]{{1,{_CLAUSE}}}?{_END}")
-_DASH_TAIL = re.compile(rf"\s+(?:-|{_DASH})\s+[^-—–\"“”]{{1,{_CLAUSE}}}?{_END}")
+# A tail holds no comma: one would mean the clause ends and the sentence goes on after it.
+_RELATIVE_TAIL = re.compile(rf",\s+(?:which|who|where|whose)\s+[^,\"“”]{{1,{_CLAUSE}}}?{_END}")
+_DASH_TAIL = re.compile(rf"\s+(?:-|{_DASH})\s+[^,\-—–\"“”]{{1,{_CLAUSE}}}?{_END}")
 # '"...," she said.' and "'...,' Julia explained." keep the quotation and its closing mark.
 _SPEAKER = re.compile(
     r",([\"”’'])\s+[^\"“”]{1,60}?\s+(?:said|says|added|told\s+[^,\"“”]{1,40}|explained|wrote"
