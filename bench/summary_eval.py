@@ -6,7 +6,8 @@ system sees the same cleaned text and the same sentence splitter; lead-3 is the 
 sentences. Scores use rouge-score with the Porter stemmer (its tokenizer lower-cases and drops
 punctuation, so article and reference are tokenised alike); ROUGE-L is summary-level (Lsum) with
 one sentence per line, as the references are written. `--compare REV` also scores the summariser
-as it was at git revision REV, in the same run.
+as it was at git revision REV, in the same run (its summary and compression modules; cleaning and
+the dateline it marks are today's for every system, lead-3 included).
 
 With 20 stories a half, one story moves a half's mean by several points, so the same run also
 gives, over all stories, each system's mean gain on lead-3 with a 95% paired bootstrap interval

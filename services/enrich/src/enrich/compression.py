@@ -44,6 +44,9 @@ _ATTRIBUTION = re.compile(
 # A tail holds no comma: one would mean the clause ends and the sentence goes on after it.
 _RELATIVE_TAIL = re.compile(rf",\s+(?:which|who|where|whose)\s+[^,\"“”]{{1,{_CLAUSE}}}?{_END}")
 _DASH_TAIL = re.compile(rf"\s+(?:-|{_DASH})\s+[^,\-—–\"“”]{{1,{_CLAUSE}}}?{_END}")
+# A spaced dash before the tail's means the tail closes an aside and holds the sentence's verb
+# ("the burden of a divorce – its costs, its debts – does not fade away.").
+_SPACED_DASH = re.compile(rf"\s(?:-|{_DASH})\s")
 # '"...," she said.' and "'...,' Julia explained." keep the quotation and its closing mark.
 _SPEAKER = re.compile(
     r",([\"”’'])\s+[^\"“”]{1,60}?\s+(?:said|says|added|told\s+[^,\"“”]{1,40}|explained|wrote"
@@ -66,7 +69,9 @@ def compress(sentence: str) -> str:
     tight = _RELATIVE_ASIDE.sub("", tight)
     tight = _ATTRIBUTION.sub("", tight)
     tight = _RELATIVE_TAIL.sub("", tight)
-    tight = _DASH_TAIL.sub("", tight)
+    tail = _DASH_TAIL.search(tight)
+    if tail and not _SPACED_DASH.search(tight, 0, tail.start()):
+        tight = tight[: tail.start()] + tight[tail.end() :]
     speaker = _SPEAKER.search(tight)
     if speaker:
         tight = f"{tight[: speaker.start()]}.{speaker.group(1)}"
