@@ -201,8 +201,8 @@ def summarize(clean: CleanText, headline: str = "", max_sentences: int = 3) -> l
     for score, index in scored:
         if len(chosen) >= 2 and score < floor:
             break
-        candidate = compress(text[sentences[index].start : sentences[index].end].strip())
-        key = " ".join(candidate.split()).casefold()
+        written = text[sentences[index].start : sentences[index].end].strip()
+        key = " ".join(written.split()).casefold()
         words = lengths[index]
         if (
             key in seen
@@ -210,9 +210,11 @@ def summarize(clean: CleanText, headline: str = "", max_sentences: int = 3) -> l
             or any(_overlap(bags[index], bags[other]) > MAX_OVERLAP for other in chosen)
         ):
             continue
-        if length + 1 + len(candidate) > MAX_CHARS or (
-            chosen and words_chosen + words > MAX_WORDS_TOTAL
-        ):
+        if chosen and words_chosen + words > MAX_WORDS_TOTAL:
+            passed_over = True
+            continue
+        candidate = compress(written)  # only for a sentence that may be chosen: it costs
+        if length + 1 + len(candidate) > MAX_CHARS:
             passed_over = passed_over or bool(chosen)
             continue
         chosen[index] = candidate
