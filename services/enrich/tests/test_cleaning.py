@@ -3,6 +3,7 @@ import time
 import pytest
 
 from enrich.cleaning import clean_line, clean_text, html_to_text, is_title_case
+from enrich.entities import dateline_places, located
 
 
 def test_sample_loses_trailer_comments_and_flags(enriched_sample):
@@ -81,6 +82,33 @@ def test_dateline_is_marked_not_removed():
     clean = clean_text("LONDON (Reuters) - The Bank of England held rates.")
     assert clean.text.startswith("LONDON (Reuters) - ")
     assert clean.text[: clean.dateline_end] == "LONDON (Reuters) - "
+
+
+@pytest.mark.parametrize(
+    ("raw", "dateline"),
+    [
+        ("(CNN)They may be close to finding alien life.", "(CNN)"),
+        ("(CNN) -- The storm moved north.", "(CNN) -- "),
+        ("Boston (CNN)Guilty across the board.", "Boston (CNN)"),
+        ("New Delhi, India (CNN)As the earth shook, tremors were felt.", "New Delhi, India (CNN)"),
+        ("(The Hollywood Reporter)Stan Freberg has died.", "(The Hollywood Reporter)"),
+        ("(Mental Floss) -- Here are ten facts.", "(Mental Floss) -- "),
+        # prose that opens with a name or a parenthesis has no dateline
+        ("Apple (AAPL) shares rose on Monday.", ""),
+        ("(Updated) The storm hit the coast.", ""),
+        ("Boston Celtics fans cheered the win.", ""),
+    ],
+)
+def test_mixed_case_datelines_and_publishers_are_marked(raw, dateline):
+    clean = clean_text(raw)
+    assert clean.text == raw
+    assert clean.text[: clean.dateline_end] == dateline
+
+
+def test_a_mixed_case_dateline_names_where_the_story_was_filed():
+    clean = clean_text("New Delhi, India (CNN)As the earth shook, India sent aid.")
+    assert [clean.text[s:e] for s, e in dateline_places(clean)] == ["New Delhi", "India"]
+    assert located(clean) == "New Delhi"
 
 
 def test_headline_and_html_cleaning():

@@ -199,8 +199,13 @@ _HEADING_SMALL_WORDS = frozenset(
     ]
 )
 # Dateline at the start of a story: "LONDON (Reuters) -", "KYIV, June 3 -", "(CNN)",
-# "WASHINGTON, June 3 (AP) —", or a line of its own such as "LONDON 1996-08-30".
+# "WASHINGTON, June 3 (AP) —", or a line of its own such as "LONDON 1996-08-30". Before a known
+# agency the place may be in mixed case ("New Delhi, India (CNN)"); another publisher in
+# parentheses counts when a dash or the first word follows it without a space
+# ("(The Hollywood Reporter)Stan Freberg ...", "(Mental Floss) -- ...").
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_PLACE_WORDS = r"[A-Z][\w'’.\-]+(?:\s+[A-Z][\w'’.\-]+){0,3}"
+_PUBLISHER = r"\([A-Z][\w.&'’\-]*(?:\s+[A-Z][\w.&'’\-]*){0,3}\)"
 _DATELINE = re.compile(
     rf"""^(?:
         (?:[A-Z][A-Z'’.\-]+(?:\s+[A-Z][A-Z'’.\-]+){{0,3}}
@@ -208,8 +213,9 @@ _DATELINE = re.compile(
         (?:\s*,?\s*{_MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?)?
         (?:\s*\((?:[A-Za-z][\w .&-]{{0,30}})\))?
         \s*[-–—]+\s*
-      | (?:[A-Z][A-Z'’.\-]+(?:\s+[A-Z][A-Z'’.\-]+){{0,3}}\s*,?\s*)?
+      | (?:{_PLACE_WORDS}(?:\s*,\s*{_PLACE_WORDS})?\s*,?\s*)?
         \((?:CNN|Reuters|AP|AFP|dpa|DPA|ANSA|EFE|PA|AAP|UPI|Xinhua|Bloomberg|CNBC)\)\s*[-–—]*\s*
+      | {_PUBLISHER}(?:\s*[-–—]+\s*|(?=[A-Z"“‘']))
       | [A-Z][A-Z'’.\-]+(?:\s+[A-Z][A-Z'’.\-]+){{0,3}}(?:,\s*[A-Za-z .]+)?\s+
         (?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?)\s*$
     )""",
