@@ -14,8 +14,11 @@ import redis
 
 pytestmark = pytest.mark.e2e
 
-# A database of its own: `newsflow run` uses the real stream names, not a test prefix.
-DB = 11
+# A database of its own: `newsflow run` uses the real stream names, not a test prefix. Two runs of
+# these tests on one Redis at once each take a free database, held by a lock key inside it.
+DATABASES = range(10, 16)
+LOCK = "run-command-test:lock"
+LOCK_TTL_S = 900
 
 SERVICE_LINE = re.compile(r"^(?:ingest|enrich|publish|deliver)\s+(http://127\.0\.0\.1:\d+)", re.M)
 
@@ -30,10 +33,20 @@ def _clear(url: str) -> None:
 
 @pytest.fixture
 def run_redis_url(redis_url: str) -> Iterator[str]:
-    url = redis_url.rsplit("/", 1)[0] + f"/{DB}"
+    base = redis_url.rsplit("/", 1)[0]
+    for db in DATABASES:
+        url = f"{base}/{db}"
+        client = redis.Redis.from_url(url)
+        if client.set(LOCK, "held", nx=True, ex=LOCK_TTL_S):
+            break
+    else:
+        pytest.fail(f"no free Redis database among {list(DATABASES)} for `newsflow run`")
     _clear(url)
-    yield url
-    _clear(url)
+    try:
+        yield url
+    finally:
+        _clear(url)
+        client.delete(LOCK)
 
 
 def test_newsflow_run_publishes_the_sample_with_its_people_and_places(
