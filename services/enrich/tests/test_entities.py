@@ -334,3 +334,20 @@ def test_a_lone_word_met_only_after_prepositions_is_a_place_or_a_service_not_a_p
     found = _found_with("Flood passes", body, {"Gympie": "PERSON", "Zwitter": "PERSON",
                                                "Zion": "PERSON"})
     assert found == {"Gympie": PLACE, "Zwitter": ORGANISATION, "Zion": PERSON}
+
+
+def test_a_one_word_name_the_story_also_writes_in_lower_case_is_a_word_not_a_name():
+    body = ("The President of the Republic met Indigenous leaders in Zorvania. Every republic "
+            "has indigenous groups, Labour said, and the labour market is small.\n\n"
+            "Labour later spoke of a new Republic Day.")
+    labels = {"Republic": "GPE", "Indigenous": "GPE", "Zorvania": "GPE", "Labour": "ORG",
+              "Republic Day": "EVENT"}
+    found = _found_with("Leaders meet", body, labels)
+    assert "Republic" not in found and "Indigenous" not in found
+    # a word of its own, or a longer name, stays
+    assert found["Zorvania"] == PLACE and "Republic Day" in found
+    found = _found_with("Leaders meet", body.replace("the labour market", "the market"), labels)
+    assert found["Labour"] == ORGANISATION
+    # a word English has only as an adjective is no place or organisation, even once
+    found = _found_with("Liaison named", "The Indigenous liaison met Labour in Zorvania.", labels)
+    assert found == {"Labour": ORGANISATION, "Zorvania": PLACE}
