@@ -37,12 +37,11 @@ class FlakyQueue(DeliveryQueue):
         super().__init__(redis, prefix)
         self.failures = failures
 
-    async def complete_and_claim(self, subscription_id: str, done: list[Delivery], limit: int,
-                                 lease_ms: int) -> tuple[list[Delivery], float | None]:
-        if done and self.failures > 0:
+    async def complete_many(self, deliveries: list[Delivery]) -> None:
+        if self.failures > 0:
             self.failures -= 1
             raise ConnectionError("Redis went away for a moment")
-        return await super().complete_and_claim(subscription_id, done, limit, lease_ms)
+        await super().complete_many(deliveries)
 
 
 class Registry(SubscriptionRegistry):

@@ -60,38 +60,35 @@ class RetryPolicy:
 class SubscriptionWorker:
     """Sends the due deliveries of one subscription, at most N requests at a time.
 
-    N sender tasks take claimed deliveries from a small buffer and hand each attempt to the
-    pump at once, so no Redis round trip sits between two requests. The pump makes one Redis
-    call per round: it marks the attempts answered 2xx since the last round as delivered and,
-    when the buffer is at or below its low mark (N, at least 8), tops it up (to 2N, at least 16)
-    in the same script call; rounds with attempts to settle are at most every 5 ms. Failed
-    attempts (rare) are settled one by one. Every delivery claimed and not yet settled has its
-    lease renewed, so a buffered delivery never outlives its lease.
+    A claimer keeps a small buffer of claimed deliveries topped up (between N and 2N, at least
+    8 and 16; one Redis call per refill, made while the requests of the last refill are still
+    running); N sender tasks take from it. A sender hands each attempt to the settler and takes
+    the next delivery at once: attempts are settled in batches (one pipeline, at most every
+    5 ms), so neither the claim nor the settle round trip sits between two requests. Every
+    delivery claimed and not yet settled has its lease renewed, so a buffered delivery never
+    outlives its lease.
     """
 
     def __init__(self, subscription_id: str, dispatcher: Dispatcher) -> None:
         self.subscription_id = subscription_id
         self.d = dispatcher
+        self.wake = asyncio.Event()
         self.ready: asyncio.Queue[Delivery] = asyncio.Queue()
         self.leased: dict[str, Delivery] = {}  # claimed, not settled: their leases are renewed
         self.to_settle: list[tuple[Delivery, Attempt]] = []
-        # A few more than the requests in flight even at a low limit: one claim then serves
-        # several requests. What waits in the buffer is leased and renewed like what is sent.
-        self.low = max(dispatcher.max_in_flight, CLAIM_LOW)
-        self.high = max(2 * dispatcher.max_in_flight, 2 * CLAIM_LOW)
-        self._nudge = asyncio.Event()  # something to settle, the buffer low, or a poke
-        self._poked = True  # new deliveries may be due: claim without waiting for the poll
+        self._settle_wake = asyncio.Event()
+        self._low = asyncio.Event()  # the buffer is at or below its low mark
 
     def poke(self) -> None:
         """New deliveries may be due: claim at once."""
-        self._poked = True
-        self._nudge.set()
+        self.wake.set()
 
     async def run(self) -> None:
         d = self.d
         lease_ms = int(d.lease_s * 1000)
+        settler = asyncio.create_task(self._settle_loop())
         helpers = [asyncio.create_task(self._renew_leases(lease_ms)),
-                   asyncio.create_task(self._pump(lease_ms))]
+                   asyncio.create_task(self._claim_loop(lease_ms))]
         senders = [asyncio.create_task(self._send_loop()) for _ in range(d.max_in_flight)]
         try:
             await asyncio.gather(*senders, *helpers)
@@ -106,76 +103,46 @@ class SubscriptionWorker:
                 unsent.append(self.ready.get_nowait())
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(unsent))
+            self._settle_wake.set()
+            settler.cancel()
+            await asyncio.gather(settler, return_exceptions=True)
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._settle(0, lease_ms))
+                await asyncio.shield(self._settle_batch())
 
-    async def _pump(self, lease_ms: int) -> None:
+    async def _claim_loop(self, lease_ms: int) -> None:
         d = self.d
-        loop = asyncio.get_running_loop()
-        poll_at = 0.0  # loop time of the next claim when nothing is due and nobody pokes
+        # A few more than the requests in flight even at a low limit: one claim then serves
+        # several requests. What waits in the buffer is leased and renewed like what is sent.
+        low, high = max(d.max_in_flight, CLAIM_LOW), max(2 * d.max_in_flight, 2 * CLAIM_LOW)
         while True:
-            self._nudge.clear()
-            low = self.ready.qsize() <= self.low
-            claim = low and (self._poked or loop.time() >= poll_at)
-            if not self.to_settle and not claim:
-                wait = max(0.0, poll_at - loop.time()) if low else None
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):  # not wait_for: see sse.client_frames
-                        await self._nudge.wait()
+            if self.ready.qsize() > low:
+                self._low.clear()
+                await self._low.wait()
                 continue
-            if self.to_settle and not (claim and self.ready.empty()):
-                await asyncio.sleep(SETTLE_EVERY_S)  # gather the attempts of a few more requests
-            self._poked = False
-            limit = self.high - self.ready.qsize() if claim else 0
-            claimed, next_due = await self._settle(limit, lease_ms)
+            self.wake.clear()
+            try:
+                claimed, next_due = await d.queue.claim(self.subscription_id,
+                                                        high - self.ready.qsize(), lease_ms)
+            except Exception:
+                log.exception("webhook.claim_failed", subscription=self.subscription_id)
+                claimed, next_due = [], None
             for delivery in claimed:
                 self.leased[delivery.id] = delivery
                 self.ready.put_nowait(delivery)
-            if claim and not claimed:  # nothing due: claim again when the next one is
-                poll_at = loop.time() + (d.poll_s if next_due is None
-                                         else min(d.poll_s, next_due))
-            elif claimed:
-                self._poked = True  # more may be due
-
-    async def _settle(self, limit: int, lease_ms: int) -> tuple[list[Delivery], float | None]:
-        """Settle every attempt made so far and claim up to ``limit`` deliveries: completions
-        and the claim in one script call, retried until it succeeds; failed attempts after,
-        one by one. What is settled leaves ``to_settle`` only then, so a cancel loses none."""
-        d = self.d
-        batch = [item for item in self.to_settle if item[1].ok]
-        done = [delivery for delivery, _ in batch]
-        out: list[tuple[list[Delivery], float | None]] = []
-        if done:
-            await _until_done(done[0].id, self._complete_and_claim, done, limit, lease_ms, out)
-            settled = {id(item) for item in batch}
-            self.to_settle = [item for item in self.to_settle if id(item) not in settled]
-            now = time.time()
-            for delivery in done:
-                d.metrics.attempt("delivered")
-                d.metrics.finished("delivered", now - delivery.published_ms / 1000)
-                self.leased.pop(delivery.id, None)
-        elif limit:
-            try:
-                out.append(await d.queue.claim(self.subscription_id, limit, lease_ms))
-            except Exception:
-                log.exception("webhook.claim_failed", subscription=self.subscription_id)
-        for item in [item for item in self.to_settle if not item[1].ok]:
-            await _until_done(item[0].id, self._settle_failure, *item)
-            self.to_settle = [other for other in self.to_settle if other is not item]
-            self.leased.pop(item[0].id, None)
-        return out[0] if out else ([], None)
-
-    async def _complete_and_claim(self, done: list[Delivery], limit: int, lease_ms: int,
-                                  out: list[tuple[list[Delivery], float | None]]) -> None:
-        out.append(await self.d.queue.complete_and_claim(self.subscription_id, done, limit,
-                                                         lease_ms))
+            if claimed:
+                continue  # more may be due
+            wait = d.poll_s if next_due is None else min(d.poll_s, next_due)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):  # not wait_for: see sse.client_frames
+                    await self.wake.wait()
 
     async def _send_loop(self) -> None:
         d = self.d
+        low = max(d.max_in_flight, CLAIM_LOW)
         while True:
             delivery = await self.ready.get()
-            if self.ready.qsize() <= self.low:
-                self._nudge.set()
+            if self.ready.qsize() <= low:
+                self._low.set()
             subscription = d.registry.get(self.subscription_id)
             if subscription is None or not subscription.record.enabled:
                 await self._release([delivery])
@@ -194,12 +161,39 @@ class SubscriptionWorker:
                 continue
             delivery.attempts.append(attempt.record())
             self.to_settle.append((delivery, attempt))
-            self._nudge.set()
+            self._settle_wake.set()
 
     async def _release(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             await _until_done(delivery.id, self.d.queue.release, delivery)
             self.leased.pop(delivery.id, None)
+
+    async def _settle_loop(self) -> None:
+        while True:
+            await self._settle_wake.wait()
+            await asyncio.sleep(SETTLE_EVERY_S)  # gather the attempts of a few more requests
+            self._settle_wake.clear()
+            await self._settle_batch()
+
+    async def _settle_batch(self) -> None:
+        """Settle every attempt made so far: completions in one pipeline, retried until done."""
+        while self.to_settle:
+            batch, self.to_settle = self.to_settle, []
+            done = [(dv, at) for dv, at in batch if at.ok]
+            if done:
+                await _until_done(done[0][0].id, self._complete, done)
+            for delivery, attempt in batch:
+                if not attempt.ok:
+                    await _until_done(delivery.id, self._settle_failure, delivery, attempt)
+                self.leased.pop(delivery.id, None)
+
+    async def _complete(self, done: list[tuple[Delivery, Attempt]]) -> None:
+        d = self.d
+        await d.queue.complete_many([delivery for delivery, _ in done])
+        now = time.time()
+        for delivery, attempt in done:
+            d.metrics.attempt(attempt.outcome)
+            d.metrics.finished("delivered", now - delivery.published_ms / 1000)
 
     async def _renew_leases(self, lease_ms: int) -> None:
         """Push the lease of every delivery claimed and not settled a full lease ahead, every

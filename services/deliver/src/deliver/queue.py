@@ -81,20 +81,18 @@ end
 return {queued, dropped}
 """
 
-# Claims up to `limit` due deliveries, leasing them for `lease` ms. KEYS[1] due, KEYS[2] rec;
-# appends id, record, id, record, ... to `out` = {now, next_due or -1}.
-_CLAIM_DUE = """
-if limit > 0 then
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
-  for _, id in ipairs(ids) do
-    local record = redis.call('HGET', KEYS[2], id)
-    if record then
-      redis.call('ZADD', KEYS[1], now + lease, id)
-      table.insert(out, id)
-      table.insert(out, record)
-    else
-      redis.call('ZREM', KEYS[1], id)
-    end
+# KEYS: due rec; ARGV: limit lease_ms -> {now, next_due or -1, id, record, id, record, ...}
+_CLAIM = _NOW + """
+local out = {now, -1}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, id in ipairs(ids) do
+  local record = redis.call('HGET', KEYS[2], id)
+  if record then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+    table.insert(out, id)
+    table.insert(out, record)
+  else
+    redis.call('ZREM', KEYS[1], id)
   end
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -102,36 +100,19 @@ if first[2] then out[2] = tonumber(first[2]) end
 return out
 """
 
-# Marks the deliveries in `done` (answered 2xx) as delivered. KEYS: due rec sent stats
-# story_1 .. story_n, the stories of `done` in order.
-_COMPLETE_DONE = """
-for i, id in ipairs(done) do
+# Deliveries of one subscription answered 2xx. KEYS: due rec sent stats story_1 .. story_n;
+# ARGV: id_1 .. id_n
+_COMPLETE = _NOW + """
+for i, id in ipairs(ARGV) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
   redis.call('SREM', KEYS[4 + i], id)
   redis.call('ZADD', KEYS[3], now, id)
 end
-if #done > 0 then
-  redis.call('HINCRBY', KEYS[4], 'delivered', #done)
-  redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
-end
+redis.call('HINCRBY', KEYS[4], 'delivered', #ARGV)
+redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
+return 1
 """
-
-# KEYS: due rec; ARGV: limit lease_ms -> {now, next_due or -1, id, record, id, record, ...}
-_CLAIM = _NOW + """
-local limit, lease, out = tonumber(ARGV[1]), tonumber(ARGV[2]), {now, -1}
-""" + _CLAIM_DUE
-
-# KEYS: due rec sent stats story_1 .. story_n; ARGV: id_1 .. id_n
-_COMPLETE = _NOW + "local done = ARGV\n" + _COMPLETE_DONE + "return 1\n"
-
-# One subscription's completions and its next claim in one call (a worker's round trip).
-# KEYS: due rec sent stats story_1 .. story_n; ARGV: limit lease_ms id_1 .. id_n -> as _CLAIM
-_COMPLETE_AND_CLAIM = _NOW + """
-local limit, lease, out = tonumber(ARGV[1]), tonumber(ARGV[2]), {now, -1}
-local done = {}
-for i = 3, #ARGV do done[i - 2] = ARGV[i] end
-""" + _COMPLETE_DONE + _CLAIM_DUE
 
 _FAILED = """
 redis.call('HINCRBY', KEYS[3], 'failed_attempts', 1)
@@ -230,7 +211,6 @@ class DeliveryQueue:
         self._enqueue = redis.register_script(_ENQUEUE)
         self._claim = redis.register_script(_CLAIM)
         self._complete = redis.register_script(_COMPLETE)
-        self._complete_and_claim = redis.register_script(_COMPLETE_AND_CLAIM)
         self._retry = redis.register_script(_RETRY)
         self._dead = redis.register_script(_DEAD)
         self._release = redis.register_script(_RELEASE)
@@ -288,18 +268,12 @@ class DeliveryQueue:
                     lease_ms: int) -> tuple[list[Delivery], float | None]:
         """Claim up to ``limit`` due deliveries; also returns seconds until the next one is due."""
         s = subscription_id
-        return _claimed(await self._claim(keys=[self.key(s, "due"), self.key(s, "rec")],
-                                          args=[limit, lease_ms]))
-
-    async def complete_and_claim(self, subscription_id: str, done: list[Delivery], limit: int,
-                                 lease_ms: int) -> tuple[list[Delivery], float | None]:
-        """Mark one subscription's deliveries as delivered and claim up to ``limit`` due ones,
-        in one script call; as ``claim``."""
-        s = subscription_id
-        keys = [self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
-                self.key(s, "stats"), *(self.story_key(s, d.uri) for d in done)]
-        return _claimed(await self._complete_and_claim(
-            keys=keys, args=[limit, lease_ms, *(d.id for d in done)]))
+        out = await self._claim(keys=[self.key(s, "due"), self.key(s, "rec")],
+                                args=[limit, lease_ms])
+        now, next_due = int(out[0]), int(out[1])
+        claimed = [Delivery.from_json(out[i + 1]) for i in range(2, len(out), 2)]
+        wait = None if next_due < 0 else max(0.0, (next_due - now) / 1000)
+        return claimed, wait
 
     async def renew(self, subscription_id: str, ids: list[str], lease_ms: int) -> None:
         """Extend the lease of deliveries still being sent."""
@@ -424,13 +398,6 @@ class DeliveryQueue:
 
 
 ScriptCall = tuple[AsyncScript, Sequence[Any], Sequence[Any]]
-
-
-def _claimed(out: list[Any]) -> tuple[list[Delivery], float | None]:
-    """A claim's answer: the deliveries, and seconds until the next one is due (None: none)."""
-    now, next_due = int(out[0]), int(out[1])
-    claimed = [Delivery.from_json(out[i + 1]) for i in range(2, len(out), 2)]
-    return claimed, None if next_due < 0 else max(0.0, (next_due - now) / 1000)
 
 
 def _now_iso() -> str:
