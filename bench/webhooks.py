@@ -13,10 +13,17 @@ Cases: one subscription at 1, 4 and 16 in flight (the 16 run is the burst: laten
 from the last story's announcement too); 10 subscriptions at 16 in flight each against the same
 plain client at 16 in flight (the total deliveries/s); 12 subscriptions at 16 in flight (the
 case that used to exhaust the Redis pool). Each case prints repeated ``webhook-id``s (a delivery
-sent more than once; must be 0) and deliver's CPU time per delivery.
+sent more than once; must be 0), the p99 of arrivals after the last story's announcement, and the
+CPU time per delivery of deliver (its process, from /proc, fan-out included) and of the plain
+client (the bench process while it sends; the receiver is in neither), and their ratio. Both
+rates are over the requests only: deliver's from the first arrival to the last, the plain
+client's after a warm-up of a few requests per connection.
+
+``--baseline REV`` runs deliver as it was at a git revision too (its ``services/deliver/src``,
+put first on the path), in the same rounds as the current one: a before/after table in one run.
 
     nice -n 10 uv run --frozen python bench/webhooks.py [--events 2000] [--multi-events 1000]
-        [--cases 1,4,16,10x16,12x16]
+        [--cases 1,4,16,10x16,12x16] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -118,8 +125,12 @@ class Bench:
         self.redis = redis.Redis.from_url(self.plat.redis_url)
         self.serial = 0
 
-    def start_deliver(self, in_flight: int) -> None:
+    def start_deliver(self, in_flight: int, source: Path | None) -> None:
         self.plat.extra_env["NEWSFLOW_WEBHOOK_MAX_IN_FLIGHT"] = str(in_flight)
+        if source is None:
+            self.plat.extra_env.pop("PYTHONPATH", None)
+        else:
+            self.plat.extra_env["PYTHONPATH"] = str(source)
         self.plat.start_service("deliver")
         self.plat.wait_ready(timeout=60, names=("deliver",))
 
@@ -145,13 +156,34 @@ class Bench:
             for sub in ids:
                 api.delete(f"/v1/subscriptions/{sub}")
 
-    def case(self, name: str, in_flight: int, subscriptions: int, events: int) -> dict[str, Any]:
+    def case(self, name: str, in_flight: int, subscriptions: int, events: int,
+             sources: dict[str, Path | None]) -> list[dict[str, Any]]:
+        """One round: the plain client, each deliver (baseline first), the plain client again."""
         stories = [_event(f"urn:bench:{self.serial}:{n}") for n in range(events)]
         self.serial += 1
         bodies = [_body(e) for e in stories] * subscriptions
-        before = asyncio.run(_plain_aiohttp(self.receiver.url, bodies, in_flight))
+        plain = [self._plain(bodies, in_flight)]
+        rows = [self.deliver(name, label, source, in_flight, subscriptions, events)
+                for label, source in sources.items()]
+        plain.append(self._plain(bodies, in_flight))
+        rate = sum(r for r, _ in plain) / len(plain)
+        cpu_ms = sum(c for _, c in plain) / len(plain)
+        for row in rows:
+            row.update(reference=rate, ratio=row["rate"] / rate, plain_cpu_ms=cpu_ms,
+                       cpu_ratio=row["cpu_ms"] / cpu_ms)
+        return rows
+
+    def _plain(self, bodies: list[bytes], in_flight: int) -> tuple[float, float]:
+        """(requests/s, CPU ms per request) of the plain client."""
+        result = asyncio.run(_plain_aiohttp(self.receiver.url, bodies, in_flight))
         self.receiver.report()
-        self.start_deliver(in_flight)
+        return result
+
+    def deliver(self, name: str, label: str, source: Path | None, in_flight: int,
+                subscriptions: int, events: int) -> dict[str, Any]:
+        stories = [_event(f"urn:bench:{self.serial}:{n}") for n in range(events)]
+        self.serial += 1
+        self.start_deliver(in_flight, source)
         try:
             ids = self.subscribe(subscriptions)
             time.sleep(0.2)  # the entries below are announced after the subscriptions' creation
@@ -175,13 +207,9 @@ class Bench:
         latencies = sorted(t - announced[i.rsplit("_", 1)[1]] for i, t in arrivals)
         last_announced = max(announced.values())
         span = max(times) - min(times)
-        after = asyncio.run(_plain_aiohttp(self.receiver.url, bodies, in_flight))
-        self.receiver.report()
-        reference = (before + after) / 2
         return {
-            "case": name, "deliveries": len(counts),
+            "case": name, "deliver": label, "deliveries": len(counts),
             "rate": len(arrivals) / span if span > 0 else float("inf"),
-            "reference": reference,
             "p99_announce_ms": _p99(latencies) * 1000,
             "p99_after_last_ms": max(0.0, _p99(sorted(times)) - last_announced) * 1000,
             "repeated": sum(1 for c in counts.values() if c > 1),
@@ -222,14 +250,15 @@ def _body(event: Event) -> bytes:
                          "data": event.data})
 
 
-async def _plain_aiohttp(url: str, bodies: list[bytes], in_flight: int) -> float:
-    """Requests/s of one aiohttp session, ``in_flight`` at a time, same bodies, signed."""
+async def _plain_aiohttp(url: str, bodies: list[bytes], in_flight: int) -> tuple[float, float]:
+    """(requests/s, CPU ms per request) of one aiohttp session, ``in_flight`` at a time, same
+    bodies, signed; timed after a warm-up that opens the connections."""
     secret = new_secret()
     connector = aiohttp.TCPConnector(limit=in_flight)
     async with aiohttp.ClientSession(connector=connector) as session:
         queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
-        for n, body in enumerate(bodies):
-            queue.put_nowait((n, body))
+        for n, body in enumerate(bodies[:in_flight * 4]):
+            queue.put_nowait((-n - 1, body))
 
         async def worker() -> None:
             while not queue.empty():
@@ -240,9 +269,13 @@ async def _plain_aiohttp(url: str, bodies: list[bytes], in_flight: int) -> float
                 async with session.post(f"{url}/raw", data=body, headers=headers) as response:
                     await response.read()
 
-        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(in_flight)))  # the warm-up
+        for n, body in enumerate(bodies):
+            queue.put_nowait((n, body))
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(in_flight)))
-        return len(bodies) / (time.perf_counter() - started)
+        cpu = time.process_time() - cpu
+        return len(bodies) / (time.perf_counter() - started), cpu * 1000 / len(bodies)
 
 
 def _cpu_s(pid: int) -> float:
@@ -274,31 +307,47 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON line per case too")
     parser.add_argument("--cases", default="1,4,16,10x16,12x16",
                         help="in flight, or subscriptions x in flight, comma-separated")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run deliver as it was at this git revision, side by side")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
     bench = Bench(args)
-    rows = []
+    sources: dict[str, Path | None] = {"current": None}
+    if args.baseline:
+        sources = {args.baseline[:10]: _checkout(args.baseline, bench.plat.workdir), **sources}
     try:
         bench.plat.workdir.mkdir(parents=True, exist_ok=True)
         bench.plat.start_mongo()
         print("deliver as a process; stories announced on news.published; receiver: its own "
-              "process on loopback\n")
-        print(f"{'case':34} {'deliver/s':>10} {'aiohttp/s':>10} {'ratio':>6} "
-              f"{'p99 announce':>13} {'p99 after last':>15} {'repeated ids':>13} "
-              f"{'CPU ms/deliv':>13}")
+              "process on loopback; CPU: µs per delivery (deliver) or per request (aiohttp)\n")
+        print(f"{'case':36} {'deliver':>10} {'deliver/s':>10} {'aiohttp/s':>10} {'ratio':>6} "
+              f"{'p99 announce':>13} {'p99 after last':>15} {'repeated':>9} "
+              f"{'CPU deliver':>12} {'CPU aiohttp':>12} {'CPU ratio':>10}")
         for name, in_flight, subs, events in _cases(args):
-            row = bench.case(name, in_flight, subs, events)
-            rows.append(row)
-            print(f"{name:34} {row['rate']:>10,.0f} {row['reference']:>10,.0f} "
-                  f"{row['rate'] / row['reference']:>6.2f} {row['p99_announce_ms']:>10,.0f} ms "
-                  f"{row['p99_after_last_ms']:>12,.0f} ms {row['repeated']:>13} "
-                  f"{row['cpu_ms']:>13.3f}", flush=True)
-            if args.json:
-                print(json.dumps(row))
+            for row in bench.case(name, in_flight, subs, events, sources):
+                print(f"{name:36} {row['deliver']:>10} {row['rate']:>10,.0f} "
+                      f"{row['reference']:>10,.0f} {row['ratio']:>6.2f} "
+                      f"{row['p99_announce_ms']:>10,.0f} ms {row['p99_after_last_ms']:>12,.0f} ms "
+                      f"{row['repeated']:>9} {row['cpu_ms'] * 1000:>12,.0f} "
+                      f"{row['plain_cpu_ms'] * 1000:>12,.0f} {row['cpu_ratio']:>10.2f}",
+                      flush=True)
+                if args.json:
+                    print(json.dumps(row))
     finally:
         bench.close()
+
+
+def _checkout(revision: str, workdir: Path) -> Path:
+    """deliver's sources at a git revision, extracted under the bench's work directory."""
+    target = workdir / "baseline"
+    target.mkdir(parents=True, exist_ok=True)
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", revision, "services/deliver/src"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "services" / "deliver" / "src"
 
 
 if __name__ == "__main__":

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from shared.article import Article, Source
-from shared.events import EVENT_TYPES, ArticlePublished, Event
+from shared.events import EVENT_TYPES, ArticlePublished, Event, EventDecodeError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,3 +40,11 @@ def test_an_entry_round_trips_with_plain_string_fields() -> None:
                              for k, v in event.to_fields().items()}
     assert Event.from_fields(as_any_client_sees_it) == event
     assert as_any_client_sees_it[b"ce_time"].endswith(b"Z")
+
+
+def test_data_that_is_not_utf8_is_refused_naming_the_byte() -> None:
+    fields = {k.encode(): v.encode() if isinstance(v, str) else v
+              for k, v in _published().to_fields().items()}
+    fields[b"data"] = b'{"uri": "caf\xe9"}'  # Latin-1, as a misconfigured client writes it
+    with pytest.raises(EventDecodeError, match=r"^data: not UTF-8 at byte 12"):
+        Event.from_fields(fields)

@@ -127,10 +127,10 @@ class Event(BaseModel):
                 raise EventDecodeError(f"content-type: {CONTENT_TYPE} is needed, not"
                                        f" {content_type[:100]!r}")
             data = text["data"]
-            _text(data, "data")  # orjson says "not valid UTF-8" without showing where
             try:
-                payload = orjson.loads(data)
+                payload = orjson.loads(data)  # checks UTF-8 too: no decoded copy made first
             except orjson.JSONDecodeError as exc:
+                _text(data, "data")  # orjson says "not valid UTF-8" without showing where
                 raise EventDecodeError(f"data: not JSON: {exc}") from exc
             if not isinstance(payload, dict):
                 raise EventDecodeError(f"data: a JSON object is needed, not"

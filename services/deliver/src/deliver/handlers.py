@@ -68,6 +68,7 @@ class FanOut:
         queued_here: set[tuple[str, str]] = set()  # (subscription, uri) earlier in this batch
         for entry, event, kind in decoded:
             entry_ms = int(entry.id.split("-", 1)[0])
+            body: str | None = None  # the same bytes for every subscription: encoded once
             for sub in enabled:
                 if sub.record.created_ms > entry_ms:
                     continue
@@ -84,7 +85,12 @@ class FanOut:
                         queued_here.add((sub.id, event.subject))
                     continue
                 queued_here.add((sub.id, event.subject))
-                deliveries.append(_delivery(sub, entry, event, kind, entry_ms))
+                if body is None:
+                    body = _body(event, kind)
+                deliveries.append(Delivery(
+                    id=delivery_id(sub.id, event.id), subscription=sub.id, type=kind,
+                    event_id=event.id, entry_id=entry.id, uri=event.subject,
+                    published_ms=entry_ms, body=body))
         if not deliveries and not remembered:
             return outcomes
         try:
@@ -108,13 +114,10 @@ class FanOut:
         return {entry.id: set(subs) for (entry, _), subs in zip(kills, found, strict=True)}
 
 
-def _delivery(sub: Subscription, entry: Entry, event: Event, kind: str,
-              entry_ms: int) -> Delivery:
-    body = orjson.dumps({
+def _body(event: Event, kind: str) -> str:
+    """The JSON a subscriber receives for an event."""
+    return orjson.dumps({
         "type": kind,
         "timestamp": event.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "data": event.data,
     }).decode()
-    return Delivery(id=delivery_id(sub.id, event.id), subscription=sub.id, type=kind,
-                    event_id=event.id, entry_id=entry.id, uri=event.subject,
-                    published_ms=entry_ms, body=body)

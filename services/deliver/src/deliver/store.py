@@ -1,7 +1,7 @@
 """The only module that talks to MongoDB: webhook subscriptions, one document each.
 
-Subscriptions are few (hundreds), so a page is cut from the whole ordered list; the cursor has
-the same opaque shape as the read API's (base64 of ``createdMs|id``).
+The listing pages by keyset on (createdMs, id), indexed, reading one page's documents only; the
+cursor has the same opaque shape as the read API's (base64 of ``createdMs|id``).
 """
 
 from __future__ import annotations
@@ -83,12 +83,25 @@ class SubscriptionStore:
 
     async def page(self, limit: int, cursor: str | None = None
                    ) -> tuple[list[SubscriptionRecord], str | None]:
-        """Oldest first; the cursor is the last (createdMs, id) returned."""
-        records = await self.all()
-        if cursor:
-            after = _decode_cursor(cursor)
-            records = [r for r in records if (r.created_ms, r.id) > after]
-        page, more = records[:limit], len(records) > limit
+        """Oldest first by (createdMs, id), at most ``limit`` read; the cursor is the last
+        (createdMs, id) returned. Two plain queries (ties on createdMs, then beyond it) instead
+        of an ``$or``, so the pattern holds on nx-27017 as on MongoDB."""
+        docs: list[dict[str, Any]] = []
+        try:
+            rest_filter: dict[str, Any] = {}
+            if cursor:
+                after_ms, after_id = _decode_cursor(cursor)
+                ties = self.subscriptions.find({"createdMs": Int64(after_ms),
+                                                "_id": {"$gt": after_id}})
+                docs = [d async for d in ties.sort([("_id", ASCENDING)]).limit(limit + 1)]
+                rest_filter = {"createdMs": {"$gt": Int64(after_ms)}}
+            if len(docs) <= limit:
+                rest = self.subscriptions.find(rest_filter).sort([("createdMs", ASCENDING),
+                                                                  ("_id", ASCENDING)])
+                docs.extend([d async for d in rest.limit(limit + 1 - len(docs))])
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB read failed: {exc}") from exc
+        page, more = [_subscription(d) for d in docs[:limit]], len(docs) > limit
         return page, encode_cursor(page[-1].created_ms, page[-1].id) if more else None
 
     async def all(self) -> list[SubscriptionRecord]:
