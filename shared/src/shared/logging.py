@@ -10,8 +10,9 @@ from typing import Literal
 import structlog
 
 
-def configure_logging(level: str = "INFO", json: bool | None = None,
-                      stream: Literal["stdout", "stderr"] = "stdout") -> None:
+def configure_logging(
+    level: str = "INFO", json: bool | None = None, stream: Literal["stdout", "stderr"] = "stdout"
+) -> None:
     """JSON lines when not on a terminal (or when asked), a console renderer on a terminal.
 
     Lines go to whatever ``sys.stdout`` (or ``sys.stderr``) is when they are written: loggers

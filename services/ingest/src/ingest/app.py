@@ -40,17 +40,23 @@ INLINE_PARSE_BYTES = 16 * 1024
 def create_app(settings: IngestSettings | None = None, redis: Redis | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     configure_logging(settings.log_level, settings.log_json)
-    redis = redis or Redis.from_url(settings.redis_url,
-                                    socket_timeout=settings.redis_timeout_s,
-                                    socket_connect_timeout=settings.redis_timeout_s)
+    redis = redis or Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
     metrics = Metrics("ingest")
     keys = SourceKeys(settings.ingest_keys)
     limits = settings.limits()
-    intake = Intake(redis, stream=settings.stream_prefix + INGESTED_STREAM,
-                    namespace=settings.stream_prefix,
-                    dedupe_ttl_s=settings.dedupe_ttl_s, waitaof=settings.waitaof,
-                    max_version_jump=settings.max_version_jump,
-                    shared_namespaces=settings.shared_namespaces)
+    intake = Intake(
+        redis,
+        stream=settings.stream_prefix + INGESTED_STREAM,
+        namespace=settings.stream_prefix,
+        dedupe_ttl_s=settings.dedupe_ttl_s,
+        waitaof=settings.waitaof,
+        max_version_jump=settings.max_version_jump,
+        shared_namespaces=settings.shared_namespaces,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,21 +94,34 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         log.info("request.rejected", code=exc.code, field=exc.field, message=exc.message)
         return JSONResponse(exc.body(), status_code=exc.status)
 
-    @app.post("/v1/articles", status_code=202, responses={
-        202: {"description": "every item is durably queued (or was already)"},
-        400: {"description": "malformed document"}, 401: {"description": "bad source key"},
-        413: {"description": "too large"}, 415: {"description": "unsupported format"},
-        422: {"description": "a field is missing or wrong"},
-        503: {"description": "queue unavailable; retry"}}, openapi_extra=articles_request_body())
+    @app.post(
+        "/v1/articles",
+        status_code=202,
+        responses={
+            202: {"description": "every item is durably queued (or was already)"},
+            400: {"description": "malformed document"},
+            401: {"description": "bad source key"},
+            413: {"description": "too large"},
+            415: {"description": "unsupported format"},
+            422: {"description": "a field is missing or wrong"},
+            503: {"description": "queue unavailable; retry"},
+        },
+        openapi_extra=articles_request_body(),
+    )
     async def post_articles(request: Request) -> JSONResponse:
         """Accept one story or a batch, in any supported format (detected from the content)."""
         source = keys.authenticate(request.headers.get("authorization"))
         raw = await read_body(request, settings.max_request_bytes)
         content_type = request.headers.get("content-type")
         parse = functools.partial(
-            parse_checked, raw, content_type, provider=source,
-            max_bytes=settings.max_request_bytes, max_items=settings.max_items_per_request,
-            limits=limits)
+            parse_checked,
+            raw,
+            content_type,
+            provider=source,
+            max_bytes=settings.max_request_bytes,
+            max_items=settings.max_items_per_request,
+            limits=limits,
+        )
         # Parsing a large document is CPU work: keep it off the event loop. A small one parses
         # faster than a thread hop and back.
         parsed = parse() if len(raw) <= INLINE_PARSE_BYTES else await asyncio.to_thread(parse)
@@ -116,16 +135,24 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
             log.error("intake.unavailable", error=str(exc) or type(exc).__name__)
             metrics.http_requests.labels("articles", "503").inc()
             return JSONResponse(
-                {"error": {"code": "unavailable", "message": "queue unavailable, retry",
-                           "field": None}},
-                status_code=503, headers={"Retry-After": str(settings.retry_after_s)})
+                {
+                    "error": {
+                        "code": "unavailable",
+                        "message": "queue unavailable, retry",
+                        "field": None,
+                    }
+                },
+                status_code=503,
+                headers={"Retry-After": str(settings.retry_after_s)},
+            )
         taken = [(r, n) for r, n in zip(results, parsed.notices, strict=True) if r.taken]
         refused = [r for r in results if r.error is not None]
         if refused and not taken:  # nothing was taken: the request fails as the first refusal
             raise refused[0].error  # type: ignore[misc]
         metrics.http_requests.labels("articles", "202").inc()
         metrics.events_out.labels(intake.stream).inc(
-            sum(1 for r in results if r.status == "accepted"))
+            sum(1 for r in results if r.status == "accepted")
+        )
         wired = []
         for result, notices in taken:
             entry = result.wire()
@@ -134,8 +161,9 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
             wired.append(entry)
         body: dict[str, object] = {"results": wired}
         rejected = [{"item": r.item, **r.error.body()["error"]} for r in parsed.rejections]
-        rejected += [{"item": repr(r.uri), **r.error.body()["error"]}
-                     for r in refused if r.error is not None]
+        rejected += [
+            {"item": repr(r.uri), **r.error.body()["error"]} for r in refused if r.error is not None
+        ]
         if rejected:  # the usable items went through; say which were left out
             body["rejected"] = rejected
         return JSONResponse(body, status_code=202)

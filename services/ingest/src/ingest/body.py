@@ -28,8 +28,10 @@ async def read_stream(chunks: AsyncIterator[bytes], coding: str, limit: int) -> 
     or the inflated bytes pass ``limit``."""
     codings = [c.strip() for c in coding.lower().split(",") if c.strip() not in ("", "identity")]
     if len(codings) > 1 or any(c not in ("gzip", "x-gzip", "deflate") for c in codings):
-        raise UnsupportedFormat(f"Content-Encoding {coding[:40]!r}; send gzip, deflate or "
-                                "an uncompressed body", field="content-encoding")
+        raise UnsupportedFormat(
+            f"Content-Encoding {coding[:40]!r}; send gzip, deflate or an uncompressed body",
+            field="content-encoding",
+        )
     inflater = _Inflater(codings[0], limit) if codings else None
     out: list[bytes] = []
     sent = 0
@@ -67,12 +69,14 @@ class _Inflater:
             try:
                 part = self.inflater.decompress(data, self.limit - self.size + 1)
             except zlib.error as exc:
-                raise ParseError(f"the {self.coding} body is corrupt: {exc}",
-                                 field="content-encoding") from exc
+                raise ParseError(
+                    f"the {self.coding} body is corrupt: {exc}", field="content-encoding"
+                ) from exc
             self.size += len(part)
             if self.size > self.limit:
                 raise PayloadTooLarge(
-                    f"the body inflates to over the limit of {self.limit} bytes", "body")
+                    f"the body inflates to over the limit of {self.limit} bytes", "body"
+                )
             parts.append(part)
             data = self.inflater.unused_data if self.inflater.eof else self.inflater.unconsumed_tail
         return b"".join(parts)

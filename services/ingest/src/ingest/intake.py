@@ -70,8 +70,12 @@ class IntakeResult:
         return self.error is None
 
     def wire(self) -> dict[str, object]:
-        return {"uri": self.uri, "version": self.version, "status": self.status,
-                "event_id": self.event_id}
+        return {
+            "uri": self.uri,
+            "version": self.version,
+            "status": self.status,
+            "event_id": self.event_id,
+        }
 
 
 class Intake:
@@ -86,10 +90,17 @@ class Intake:
     seen-marker are one script per story, whichever replica got it.
     """
 
-    def __init__(self, redis: Redis, *, stream: str = INGESTED_STREAM, namespace: str = "",
-                 dedupe_ttl_s: int = 30 * 24 * 3600, waitaof: bool = False,
-                 max_version_jump: int = DEFAULT_MAX_VERSION_JUMP,
-                 shared_namespaces: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        stream: str = INGESTED_STREAM,
+        namespace: str = "",
+        dedupe_ttl_s: int = 30 * 24 * 3600,
+        waitaof: bool = False,
+        max_version_jump: int = DEFAULT_MAX_VERSION_JUMP,
+        shared_namespaces: dict[str, list[str]] | None = None,
+    ) -> None:
         self.redis = redis
         self.stream = stream
         self.seen_prefix = namespace + SEEN_PREFIX
@@ -98,8 +109,11 @@ class Intake:
         self.waitaof = waitaof
         self.max_version_jump = max_version_jump
         self._append = redis.register_script(_APPEND_ONCE)
-        self._namespace_of = {source: name for name, members in (shared_namespaces or {}).items()
-                              for source in members}
+        self._namespace_of = {
+            source: name
+            for name, members in (shared_namespaces or {}).items()
+            for source in members
+        }
 
     async def submit(self, articles: list[Article]) -> list[IntakeResult]:
         articles = [self._owned(a) for a in articles]
@@ -108,19 +122,39 @@ class Intake:
         for article, event in zip(articles, events, strict=True):
             fields = [part for pair in event.to_fields().items() for part in pair]
             version = "" if article.version is None else str(article.version)
-            calls.append(([self.stream, self.seen_prefix + article.idempotency_key(),
-                           self.owner_prefix + article.uri],
-                          [self.dedupe_ttl_s, event.id, article.source.owner, version,
-                           self.max_version_jump, *fields]))
+            calls.append(
+                (
+                    [
+                        self.stream,
+                        self.seen_prefix + article.idempotency_key(),
+                        self.owner_prefix + article.uri,
+                    ],
+                    [
+                        self.dedupe_ttl_s,
+                        event.id,
+                        article.source.owner,
+                        version,
+                        self.max_version_jump,
+                        *fields,
+                    ],
+                )
+            )
         outcomes = await self._append_all(calls)
-        results = [self._result(article, event.id, outcome)
-                   for article, event, outcome in zip(articles, events, outcomes, strict=True)]
+        results = [
+            self._result(article, event.id, outcome)
+            for article, event, outcome in zip(articles, events, outcomes, strict=True)
+        ]
         if self.waitaof and any(r.status == "accepted" for r in results):
             # Within the client's socket timeout (NEWSFLOW_REDIS_TIMEOUT_S, 1 s by default).
             await self.redis.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
         for result in results:
-            log.info("article.ingested", article_id=result.uri, version=result.version,
-                     status=result.status, event_id=result.event_id)
+            log.info(
+                "article.ingested",
+                article_id=result.uri,
+                version=result.version,
+                status=result.status,
+                event_id=result.event_id,
+            )
         return results
 
     async def _append_all(self, calls: list[tuple[list[str], list[EncodableT]]]) -> list[int]:
@@ -133,8 +167,7 @@ class Intake:
             for index in todo:
                 keys, args = calls[index]
                 pipe.evalsha(self._append.sha, len(keys), *keys, *args)
-            for index, result in zip(todo, await pipe.execute(raise_on_error=False),
-                                     strict=True):
+            for index, result in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
                 results[index] = result
             # Redis lost its script cache (a restart, SCRIPT FLUSH): those did not run at all.
             todo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
@@ -158,11 +191,16 @@ class Intake:
         status = _STATUS[outcome]
         error: IngestError | None = None
         if status == "forbidden":
-            error = Forbidden(f"{article.uri!r} belongs to another source; a source may send "
-                              "versions and kills of its own stories only", field="uri")
+            error = Forbidden(
+                f"{article.uri!r} belongs to another source; a source may send "
+                "versions and kills of its own stories only",
+                field="uri",
+            )
         elif status == "refused":
             error = InvalidArticle(
                 f"version {article.version} of {article.uri!r} is more than "
                 f"{self.max_version_jump} above the highest version taken so far (or above "
-                "it for a new story); send the next version of the chain", field="version")
+                "it for a new story); send the next version of the chain",
+                field="version",
+            )
         return IntakeResult(article.uri, article.version, status, event_id, error)

@@ -89,8 +89,13 @@ def draft(item: dict[str, Any], *, label: str, digest: str) -> Draft:
 def _associations(raw: Any) -> list[Association]:
     """ninjs 3 `associations` (a list of objects with a `name`) or ninjs 1/2 (an object of
     named items); members without a usable uri are left out."""
-    named = ([(None, v) for v in raw] if isinstance(raw, list)
-             else list(raw.items()) if isinstance(raw, dict) else [])
+    named = (
+        [(None, v) for v in raw]
+        if isinstance(raw, list)
+        else list(raw.items())
+        if isinstance(raw, dict)
+        else []
+    )
     result = []
     for name, member in named:
         if not isinstance(member, dict):
@@ -100,10 +105,16 @@ def _associations(raw: Any) -> list[Association]:
         if not uri or len(uri) > 2048 or UNSAFE_IN_ID.search(uri):
             continue
         headlines = [Headline(value=text[:1000]) for _, text in _headlines(keys)]
-        result.append(Association(
-            name=values.text(keys.get("name") or name), uri=uri,
-            version=values.version(keys.get("version")), rel=values.text(keys.get("rel")),
-            type=values.text(keys.get("type")), headlines=headlines))
+        result.append(
+            Association(
+                name=values.text(keys.get("name") or name),
+                uri=uri,
+                version=values.version(keys.get("version")),
+                rel=values.text(keys.get("rel")),
+                type=values.text(keys.get("type")),
+                headlines=headlines,
+            )
+        )
     return result
 
 
