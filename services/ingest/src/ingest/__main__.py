@@ -11,6 +11,7 @@ uvicorn.run(
     host=settings.http_host,
     port=settings.http_port,
     loop="uvloop",
+    http="httptools",
     log_level="warning",
     timeout_graceful_shutdown=10,
 )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from shared.egress import EgressPolicy
 from shared.events import INGESTED_STREAM
@@ -20,21 +18,13 @@ from shared.observability import Metrics, health_router
 from shared.runtime import settle_heap
 
 from ingest.auth import SourceKeys
-from ingest.body import read_body
-from ingest.errors import IngestError
+from ingest.handlers import PATH, Articles, ArticlesFastPath
 from ingest.intake import Intake
 from ingest.openapi import articles_request_body
-from ingest.parsing import parse_checked
 from ingest.polling import FeedPoller
 from ingest.settings import IngestSettings
 
 log = structlog.get_logger()
-
-# Documents up to this size are parsed on the event loop: a JSON story of 2500 words (14 KB)
-# parses in about half a millisecond, while handing it to a thread and back costs GIL
-# hand-offs (up to the 5 ms switch interval each under load) that capped ingest far below
-# its CPU.
-INLINE_PARSE_BYTES = 16 * 1024
 
 
 def create_app(settings: IngestSettings | None = None, redis: Redis | None = None) -> FastAPI:
@@ -88,14 +78,11 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
     )
     app.include_router(health_router(metrics, {"redis": redis.ping}))
 
-    @app.exception_handler(IngestError)
-    async def ingest_error(request: Request, exc: IngestError) -> JSONResponse:
-        metrics.http_requests.labels("articles", str(exc.status)).inc()
-        log.info("request.rejected", code=exc.code, field=exc.field, message=exc.message)
-        return JSONResponse(exc.body(), status_code=exc.status)
+    articles = Articles(settings, keys=keys, intake=intake, metrics=metrics, limits=limits)
+    app.add_middleware(ArticlesFastPath, articles=articles)
 
     @app.post(
-        "/v1/articles",
+        PATH,
         status_code=202,
         responses={
             202: {"description": "every item is durably queued (or was already)"},
@@ -108,64 +95,14 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         },
         openapi_extra=articles_request_body(),
     )
-    async def post_articles(request: Request) -> JSONResponse:
+    async def post_articles(request: Request) -> Response:
         """Accept one story or a batch, in any supported format (detected from the content)."""
-        source = keys.authenticate(request.headers.get("authorization"))
-        raw = await read_body(request, settings.max_request_bytes)
-        content_type = request.headers.get("content-type")
-        parse = functools.partial(
-            parse_checked,
-            raw,
-            content_type,
-            provider=source,
-            max_bytes=settings.max_request_bytes,
-            max_items=settings.max_items_per_request,
-            limits=limits,
+        answer = await articles.answer(request.headers, request.receive)
+        return Response(
+            answer.body,
+            status_code=answer.status,
+            media_type="application/json",
+            headers={k.decode(): v.decode() for k, v in answer.headers},
         )
-        # Parsing a large document is CPU work: keep it off the event loop. A small one parses
-        # faster than a thread hop and back.
-        parsed = parse() if len(raw) <= INLINE_PARSE_BYTES else await asyncio.to_thread(parse)
-        try:
-            # A stalled Redis must not hold the sender longer than this: it gets a 503 and
-            # retries; the (source, uri, version) key makes that retry a `duplicate` if the
-            # append did happen.
-            async with asyncio.timeout(settings.intake_timeout_s):
-                results = await intake.submit(parsed.articles)
-        except (RedisError, TimeoutError) as exc:
-            log.error("intake.unavailable", error=str(exc) or type(exc).__name__)
-            metrics.http_requests.labels("articles", "503").inc()
-            return JSONResponse(
-                {
-                    "error": {
-                        "code": "unavailable",
-                        "message": "queue unavailable, retry",
-                        "field": None,
-                    }
-                },
-                status_code=503,
-                headers={"Retry-After": str(settings.retry_after_s)},
-            )
-        taken = [(r, n) for r, n in zip(results, parsed.notices, strict=True) if r.taken]
-        refused = [r for r in results if r.error is not None]
-        if refused and not taken:  # nothing was taken: the request fails as the first refusal
-            raise refused[0].error  # type: ignore[misc]
-        metrics.http_requests.labels("articles", "202").inc()
-        metrics.events_out.labels(intake.stream).inc(
-            sum(1 for r in results if r.status == "accepted")
-        )
-        wired = []
-        for result, notices in taken:
-            entry = result.wire()
-            if notices:  # accepted, but some value could not be used as sent
-                entry["warnings"] = [n.wire() for n in notices]
-            wired.append(entry)
-        body: dict[str, object] = {"results": wired}
-        rejected = [{"item": r.item, **r.error.body()["error"]} for r in parsed.rejections]
-        rejected += [
-            {"item": repr(r.uri), **r.error.body()["error"]} for r in refused if r.error is not None
-        ]
-        if rejected:  # the usable items went through; say which were left out
-            body["rejected"] = rejected
-        return JSONResponse(body, status_code=202)
 
     return app

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
 from shared.article import Association, Entity, Headline, Subject
 from shared.identifiers import UNSAFE_IN_ID
 
@@ -13,8 +11,6 @@ from ingest import markup, values
 from ingest.draft import Draft, raw_hash
 from ingest.errors import InvalidArticle
 from ingest.formats.jsonshape import item_hash
-
-log = structlog.get_logger()
 
 _CAMEL_3X = frozenset({"versionCreated", "firstCreated", "pubStatus", "contentCreated"})
 _SUPERDESK = frozenset({"guid", "_id", "body_html", "description_text", "priority", "_items"})
@@ -40,9 +36,6 @@ def dialect(item: dict[str, Any]) -> str:
 
 
 def drafts(items: list[Any], document: bytes, single: bool) -> list[Draft]:
-    first = next((item for item in items if isinstance(item, dict)), None)
-    if first is not None:
-        log.debug("ninjs.document", dialect=dialect(first), items=len(items))
     result = []
     for index, item in enumerate(items):
         digest = raw_hash(document) if single else item_hash(item)
