@@ -44,8 +44,14 @@ class Event(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def for_article(cls, article: Article, source: str, *, data: dict[str, Any] | None = None,
-                    time: datetime | None = None) -> Event:
+    def for_article(
+        cls,
+        article: Article,
+        source: str,
+        *,
+        data: dict[str, Any] | None = None,
+        time: datetime | None = None,
+    ) -> Event:
         """The event about one article version; its id is stable for that version and type."""
         key = f"{cls.TYPE}|{article.idempotency_key()}"
         return cls(
@@ -111,21 +117,26 @@ class Event(BaseModel):
             cls = EVENT_TYPES.get(kind)
             if cls is None:
                 raise EventDecodeError(f"ce_type: unknown event type {kind[:100]!r}")
-            values = {name: _text(text["ce_" + name], "ce_" + name)
-                      for name in ("id", "source", "time", "subject")}
+            values = {
+                name: _text(text["ce_" + name], "ce_" + name)
+                for name in ("id", "source", "time", "subject")
+            }
             for name, limit in (("id", 256), ("source", 256), ("subject", 2048)):
                 if not 0 < len(values[name]) <= limit:
-                    raise EventDecodeError(f"ce_{name}: must be 1 to {limit} characters,"
-                                           f" not {len(values[name])}")
+                    raise EventDecodeError(
+                        f"ce_{name}: must be 1 to {limit} characters, not {len(values[name])}"
+                    )
             try:
                 time = datetime.fromisoformat(values["time"].replace("Z", "+00:00"))
             except ValueError as exc:
-                raise EventDecodeError(f"ce_time: not an ISO 8601 time:"
-                                       f" {values['time'][:100]!r}") from exc
+                raise EventDecodeError(
+                    f"ce_time: not an ISO 8601 time: {values['time'][:100]!r}"
+                ) from exc
             content_type = _text(text.get("content-type", CONTENT_TYPE), "content-type")
             if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
-                raise EventDecodeError(f"content-type: {CONTENT_TYPE} is needed, not"
-                                       f" {content_type[:100]!r}")
+                raise EventDecodeError(
+                    f"content-type: {CONTENT_TYPE} is needed, not {content_type[:100]!r}"
+                )
             data = text["data"]
             _text(data, "data")  # orjson says "not valid UTF-8" without showing where
             try:
@@ -133,10 +144,17 @@ class Event(BaseModel):
             except orjson.JSONDecodeError as exc:
                 raise EventDecodeError(f"data: not JSON: {exc}") from exc
             if not isinstance(payload, dict):
-                raise EventDecodeError(f"data: a JSON object is needed, not"
-                                       f" {type(payload).__name__}")
-            return cls(id=values["id"], type=kind, source=values["source"], time=time,
-                       subject=values["subject"], data=payload)
+                raise EventDecodeError(
+                    f"data: a JSON object is needed, not {type(payload).__name__}"
+                )
+            return cls(
+                id=values["id"],
+                type=kind,
+                source=values["source"],
+                time=time,
+                subject=values["subject"],
+                data=payload,
+            )
         except EventDecodeError:
             raise
         except KeyError as exc:
@@ -172,5 +190,5 @@ def _text(value: Any, field: str = "value") -> str:
     try:
         return value.decode()
     except UnicodeDecodeError as exc:
-        bad = value[max(0, exc.start - 16):exc.end + 16]
+        bad = value[max(0, exc.start - 16) : exc.end + 16]
         raise EventDecodeError(f"{field}: not UTF-8 at byte {exc.start}: {bad!r}") from exc

@@ -18,7 +18,7 @@ from shared.observability import Metrics, health_router
 from shared.runtime import settle_heap
 
 from ingest.auth import SourceKeys
-from ingest.handlers import PATH, Articles, ArticlesFastPath
+from ingest.handlers import PATH, Articles, IngestAPI
 from ingest.intake import Intake
 from ingest.openapi import articles_request_body
 from ingest.polling import FeedPoller
@@ -70,7 +70,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
         await asyncio.gather(*tasks, return_exceptions=True)
         await redis.aclose()
 
-    app = FastAPI(
+    app = IngestAPI(
         title="Newsflow ingest",
         version="0.1.0",
         description="Push stories in any supported wire format; 202 once durably queued.",
@@ -79,7 +79,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
     app.include_router(health_router(metrics, {"redis": redis.ping}))
 
     articles = Articles(settings, keys=keys, intake=intake, metrics=metrics, limits=limits)
-    app.add_middleware(ArticlesFastPath, articles=articles)
+    app.articles = articles
 
     @app.post(
         PATH,

@@ -119,32 +119,29 @@ class Intake:
 
     async def submit(self, articles: list[Article]) -> list[IntakeResult]:
         articles = [self._owned(a) for a in articles]
-        events = [ArticleIngested.for_article(a, EVENT_SOURCE) for a in articles]
+        keys = [a.idempotency_key() for a in articles]
+        event_ids = [ArticleIngested.article_event_id(key) for key in keys]
         calls = []
-        for article, event in zip(articles, events, strict=True):
-            fields = [part for pair in event.to_fields().items() for part in pair]
+        for article, key, event_id in zip(articles, keys, event_ids, strict=True):
+            fields = ArticleIngested.article_fields(article, EVENT_SOURCE, event_id)
             version = "" if article.version is None else str(article.version)
             calls.append(
                 (
-                    [
-                        self.stream,
-                        self.seen_prefix + article.idempotency_key(),
-                        self.owner_prefix + article.uri,
-                    ],
+                    [self.stream, self.seen_prefix + key, self.owner_prefix + article.uri],
                     [
                         self.dedupe_ttl_s,
-                        event.id,
+                        event_id,
                         article.source.owner,
                         version,
                         self.max_version_jump,
-                        *fields,
+                        *(part for pair in fields.items() for part in pair),
                     ],
                 )
             )
         outcomes = await self._append_all(calls)
         results = [
-            self._result(article, event.id, outcome)
-            for article, event, outcome in zip(articles, events, outcomes, strict=True)
+            self._result(article, event_id, outcome)
+            for article, event_id, outcome in zip(articles, event_ids, outcomes, strict=True)
         ]
         if self.waitaof and any(r.status == "accepted" for r in results):
             # Within the client's socket timeout (NEWSFLOW_REDIS_TIMEOUT_S, 1 s by default).

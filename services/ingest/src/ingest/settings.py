@@ -54,8 +54,9 @@ class IngestSettings(Settings):
         names = [*value, *(m for v in value.values() if isinstance(v, list) for m in v)]
         for name in names:
             if not str(name).strip() or UNSAFE_IN_ID.search(str(name)):
-                raise ValueError(f"source name {str(name)!r} is empty or holds a control or "
-                                 "bidi character")
+                raise ValueError(
+                    f"source name {str(name)!r} is empty or holds a control or bidi character"
+                )
         return value
 
     def limits(self) -> Limits:
