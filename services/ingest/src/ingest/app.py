@@ -30,16 +30,30 @@ log = structlog.get_logger()
 def create_app(settings: IngestSettings | None = None, redis: Redis | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     configure_logging(settings.log_level, settings.log_json)
+    given_redis = redis
     redis = redis or Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
     )
+    # The intake's appends are bounded as a whole (NEWSFLOW_INTAKE_TIMEOUT_S, in Intake) on a
+    # client of their own without a socket timeout: redis-py times each write of a client that
+    # has one with asyncio.wait_for, a task per command, a tenth of a small story's CPU.
+    appends = (
+        Redis.from_url(
+            settings.redis_url,
+            socket_timeout=None,  # redis-py's default is 5 s
+            socket_connect_timeout=settings.redis_timeout_s,
+        )
+        if given_redis is None
+        else redis
+    )
     metrics = Metrics("ingest")
     keys = SourceKeys(settings.ingest_keys)
     limits = settings.limits()
     intake = Intake(
-        redis,
+        appends,
+        timeout_s=settings.intake_timeout_s,
         stream=settings.stream_prefix + INGESTED_STREAM,
         namespace=settings.stream_prefix,
         dedupe_ttl_s=settings.dedupe_ttl_s,
@@ -69,6 +83,8 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await redis.aclose()
+        if appends is not redis:
+            await appends.aclose()
 
     app = IngestAPI(
         title="Newsflow ingest",

@@ -97,11 +97,10 @@ class Articles:
         # faster than a thread hop and back.
         parsed = parse() if len(raw) <= INLINE_PARSE_BYTES else await asyncio.to_thread(parse)
         try:
-            # A stalled Redis must not hold the sender longer than this: it gets a 503 and
-            # retries; the (source, uri, version) key makes that retry a `duplicate` if the
-            # append did happen.
-            async with asyncio.timeout(settings.intake_timeout_s):
-                results = await self.intake.submit(parsed.articles)
+            # A stalled Redis holds the sender no longer than the intake's timeout: it gets a
+            # 503 and retries; the (source, uri, version) key makes that retry a `duplicate` if
+            # the append did happen.
+            results = await self.intake.submit(parsed.articles)
         except (RedisError, TimeoutError) as exc:
             log.error("intake.unavailable", error=str(exc) or type(exc).__name__)
             self._unavailable.inc()

@@ -8,6 +8,7 @@ Redis keys it owns (under the stream prefix):
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
@@ -100,8 +101,10 @@ class Intake:
         waitaof: bool = False,
         max_version_jump: int = DEFAULT_MAX_VERSION_JUMP,
         shared_namespaces: dict[str, list[str]] | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         self.redis = redis
+        self.timeout_s = timeout_s
         self.stream = stream
         self.seen_prefix = namespace + SEEN_PREFIX
         self.owner_prefix = namespace + OWNER_PREFIX
@@ -138,14 +141,14 @@ class Intake:
                     ],
                 )
             )
-        outcomes = await self._append_all(calls)
+        async with asyncio.timeout(self.timeout_s):  # TimeoutError past it
+            outcomes = await self._append_all(calls)
+            if self.waitaof and 1 in outcomes:
+                await self.redis.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
         results = [
             self._result(article, event_id, outcome)
             for article, event_id, outcome in zip(articles, event_ids, outcomes, strict=True)
         ]
-        if self.waitaof and any(r.status == "accepted" for r in results):
-            # Within the client's socket timeout (NEWSFLOW_REDIS_TIMEOUT_S, 1 s by default).
-            await self.redis.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
         for result in results:
             self._log.info(
                 "article.ingested",
