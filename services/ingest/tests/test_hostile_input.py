@@ -182,3 +182,32 @@ def test_a_nitf_story_near_the_request_limit_is_stored_within_mongodb_limits() -
 def test_attributes_are_counted_as_an_html_tokenizer_counts_them(
         tag: str, attributes: int) -> None:
     assert markup.shape(tag).most_attributes == attributes
+
+
+@pytest.mark.parametrize("text", [
+    "plain words " * 50,
+    "\x01\x02\x1f" * 200,  # escaped as \u00XX: six bytes each
+    "\"\\" * 300,
+    "\U0001f4f0\u2028\ufeff" * 150,  # four and three bytes each in UTF-8
+    "",
+])
+def test_the_size_shortcut_never_passes_a_story_its_json_would_not(text: str) -> None:
+    """Small stories skip serialising for the stored-size check; the bound they pass must hold
+    for any text: no limit below the real JSON size is ever said to be met."""
+    from shared.article import Article, Source
+
+    from ingest.draft import _surely_within
+
+    article = Article(uri="urn:size:" + text[:40], version=1, language="en", type="text",
+                      headlines=[{"value": text or "H"}, {"role": "sub", "value": text or "S"}],
+                      bodies=[{"value": text or "B"},
+                              {"contentType": "text/html", "value": f"<p>{text}</p>"}],
+                      slugline=text or None, byline=text or None, ed_note=text or None,
+                      signals=[text or "update"] * 3,
+                      source=Source(provider="p" + text[:20], format="json", raw_hash="ab" * 32,
+                                    namespace="ns"),
+                      version_created="2026-05-01T10:00:00Z", first_created="2026-05-01T09:00Z",
+                      embargoed_until="2026-05-02T10:00:00Z", urgency=3, word_count=None)
+    size = len(article.model_dump_json(by_alias=True, exclude_none=True).encode())
+    assert not _surely_within(article, size - 1)
+    assert _surely_within(article, 100 * size + 10_000)  # the shortcut does apply to it

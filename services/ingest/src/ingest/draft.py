@@ -35,6 +35,9 @@ _ABBREVIATIONS = frozenset({
     "jan.", "feb.", "mar.", "apr.", "aug.", "sept.", "sep.", "oct.", "nov.", "dec.", "hr.",
     "fr.", "mme.", "sra.", "nr.", "bzw.", "ca.", "dt.",
 })  # fmt: skip
+# An article's JSON beside its strings: field names, braces, numbers, dates (`_surely_within`).
+_JSON_FRAME_BYTES = 4096
+_JSON_PART_BYTES = 64
 _SENTENCE_END = re.compile(r"(?<=[^\W\d_]{2}[.!?])\s+(?=[\"'\u201c\u2018(\[]?[^\W_a-z])")
 
 
@@ -273,6 +276,8 @@ def _fits(item: Subject | Entity, limit: int) -> bool:
 def _storable(article: Article, label: str, limit: int, notices: list[Notice]) -> Article:
     """The article as it can be stored: with both renditions of a body too large, the plain
     text alone; too large even then, PayloadTooLarge."""
+    if _surely_within(article, limit):
+        return article
     size = len(article.model_dump_json(by_alias=True, exclude_none=True))
     if size > limit and len(article.bodies) > 1:
         article = article.model_copy(
@@ -294,6 +299,47 @@ def _storable(article: Article, label: str, limit: int, notices: list[Notice]) -
             field="body",
         )
     return article
+
+
+def _surely_within(article: Article, limit: int) -> bool:
+    """Whether the article's JSON is within ``limit`` bytes for sure, without serialising it
+    (the usual story, a headline and a body of a few KB, is far under the limit).
+
+    Only for an article without concepts, associations or enrichment, whose every string is
+    counted here: a character takes at most 12 bytes in JSON (a control character escaped as
+    \\u00XX, anything else at most a 4-byte UTF-8 sequence or two escaped surrogates), and the
+    field names, quotes, punctuation, numbers and dates of all the rest take well under
+    `_JSON_FRAME_BYTES`, `_JSON_PART_BYTES` more per headline, body or signal."""
+    if (
+        article.subjects
+        or article.people
+        or article.organisations
+        or article.places
+        or article.associations
+        or article.located
+        or article.keywords
+        or article.descriptions
+    ):
+        return False
+    source = article.source
+    texts = [
+        article.uri,
+        article.type,
+        article.language,
+        article.slugline,
+        article.byline,
+        article.ed_note,
+        source.provider,
+        source.format,
+        source.raw_hash,
+        source.namespace,
+        *article.signals,
+    ]
+    chars = sum(len(text) for text in texts if text)
+    chars += sum(len(h.role) + len(h.value) for h in article.headlines)
+    chars += sum(len(b.role) + len(b.content_type) + len(b.value) for b in article.bodies)
+    parts = len(article.headlines) + len(article.bodies) + len(article.signals)
+    return 12 * chars + _JSON_PART_BYTES * parts + _JSON_FRAME_BYTES <= limit
 
 
 def _given(value: object) -> bool:
