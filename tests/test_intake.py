@@ -263,3 +263,37 @@ def test_a_source_name_with_control_characters_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="control or bidi"):
         IngestSettings(ingest_keys={"dpa": hash_key(KEY)},
                        shared_namespaces={"dpa": ["dpa", "afp\u202e"]})
+
+
+async def test_the_documented_route_answers_as_the_fast_path_does(
+        redis_url: str, prefix: str) -> None:
+    """Mounted under a prefix, POST /v1/articles is not taken by the fast path in front of
+    FastAPI but by the route OpenAPI documents: the answers are the same."""
+    settings = IngestSettings(redis_url=redis_url, stream_prefix=prefix,
+                              ingest_keys={"local": hash_key(KEY)})
+    app = create_app(settings)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    cases = [
+        ({"Authorization": "Bearer wrong"}, b'{"uri": "urn:r:1", "headline": "H", "body": "B"}'),
+        (auth, b'{"uri": "urn:r:1", "version": 1}'),
+        (auth, b'{"uri": "urn:r:1", "headline": "Storm", "body": "Rain.", "urgency": 12}'),
+        (auth, b'{"uri": "urn:r:2", "headline": '),
+        (auth, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+    ]
+    statuses: set[int] = set()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://ingest") as direct, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app, root_path="/ingest"),
+                              base_url="http://ingest/ingest") as mounted:
+        for headers, body in cases:
+            first = await direct.post("/v1/articles", content=body, headers=headers)
+            again = await mounted.post("/v1/articles", content=body, headers=headers)
+            assert again.status_code == first.status_code, (body, first.text, again.text)
+            assert again.headers["content-type"] == first.headers["content-type"]
+            expected = first.json()
+            for result in expected.get("results", []):
+                assert result["status"] == "accepted"
+                result["status"] = "duplicate"  # the same story, a second time
+            assert again.json() == expected
+            statuses.add(first.status_code)
+    assert 202 in statuses and len(statuses) >= 4  # taken, and refused in several ways
