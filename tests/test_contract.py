@@ -8,14 +8,24 @@ import pytest
 import yaml
 
 from shared.article import Article, Source
-from shared.events import EVENT_TYPES, ArticlePublished, Event, EventDecodeError
+from shared.events import (
+    EVENT_TYPES,
+    ArticleIngested,
+    ArticlePublished,
+    Event,
+    EventDecodeError,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _published() -> Event:
-    article = Article(uri="urn:contract:1", version=2, source=Source(provider="p", format="json"),
-                      headlines=[{"value": "H"}])
+    article = Article(
+        uri="urn:contract:1",
+        version=2,
+        source=Source(provider="p", format="json"),
+        headlines=[{"value": "H"}],
+    )
     return ArticlePublished.for_article(article, "newsflow/publish")
 
 
@@ -35,9 +45,10 @@ def test_every_documented_field_is_in_the_readme_table() -> None:
 
 def test_an_entry_round_trips_with_plain_string_fields() -> None:
     event = _published()
-    as_any_client_sees_it = {k.encode() if isinstance(k, str) else k:
-                             v.encode() if isinstance(v, str) else v
-                             for k, v in event.to_fields().items()}
+    as_any_client_sees_it = {
+        k.encode() if isinstance(k, str) else k: v.encode() if isinstance(v, str) else v
+        for k, v in event.to_fields().items()
+    }
     assert Event.from_fields(as_any_client_sees_it) == event
     assert as_any_client_sees_it[b"ce_time"].endswith(b"Z")
 
@@ -48,3 +59,26 @@ def test_data_that_is_not_utf8_is_refused_naming_the_byte() -> None:
     fields[b"data"] = b'{"uri": "caf\xe9"}'  # Latin-1, as a misconfigured client writes it
     with pytest.raises(EventDecodeError, match=r"^data: not UTF-8 at byte 12"):
         Event.from_fields(fields)
+
+
+def test_an_entry_built_without_the_event_decodes_to_the_event_about_that_article() -> None:
+    article = Article(
+        uri="urn:contract:2",
+        version=3,
+        source=Source(provider="p", format="json"),
+        headlines=[{"value": "Ständige Ausschüsse \u2028 tagen"}],
+        bodies=[{"value": 'Text\nmit "Zeichen" & <Markup>.'}],
+        embargoed_until="2026-05-01T10:00:00+02:00",
+        urgency=3,
+    )
+    event_id = ArticleIngested.article_event_id(article.idempotency_key())
+    fields = ArticleIngested.article_fields(article, "newsflow/ingest", event_id)
+    as_any_client_sees_it = {
+        k.encode() if isinstance(k, str) else k: v.encode() if isinstance(v, str) else v
+        for k, v in fields.items()
+    }
+    decoded = Event.from_fields(as_any_client_sees_it)
+    expected = ArticleIngested.for_article(article, "newsflow/ingest", time=decoded.time)
+    assert set(fields) == set(expected.to_fields())
+    assert decoded == expected
+    assert decoded.article() == article

@@ -29,10 +29,13 @@ pytestmark = pytest.mark.integration
 
 
 def _story(provider: str = "dpa", version: int | None = 1, **extra: object) -> Article:
-    fields: dict[str, object] = {"uri": "urn:t:1", "version": version,
-                                 "source": Source(provider=provider, format="json"),
-                                 "headlines": [{"value": "Bridge reopens"}],
-                                 "bodies": [{"value": "Traffic flows again."}]}
+    fields: dict[str, object] = {
+        "uri": "urn:t:1",
+        "version": version,
+        "source": Source(provider=provider, format="json"),
+        "headlines": [{"value": "Bridge reopens"}],
+        "bodies": [{"value": "Traffic flows again."}],
+    }
     fields.update(extra)
     return Article.model_validate(fields)
 
@@ -48,8 +51,7 @@ async def test_a_version_is_taken_once(aredis: Redis, prefix: str) -> None:
     assert await aredis.xlen(prefix + "ingested") == 2
 
 
-async def test_a_story_belongs_to_the_source_that_first_sent_it(
-        aredis: Redis, prefix: str) -> None:
+async def test_a_story_belongs_to_the_source_that_first_sent_it(aredis: Redis, prefix: str) -> None:
     intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix)
     assert await statuses(intake, _story(version=1)) == ["accepted"]
     kill = _story(provider="afp", version=None, pubStatus="canceled")
@@ -62,39 +64,48 @@ async def test_a_story_belongs_to_the_source_that_first_sent_it(
 
 
 async def test_sources_of_a_shared_namespace_continue_each_others_stories(
-        aredis: Redis, prefix: str) -> None:
-    intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix,
-                    shared_namespaces={"dpa": ["dpa", "dpa-sport"]})
-    assert await statuses(intake, _story(version=1),
-                          _story(provider="dpa-sport", version=2),
-                          _story(provider="afp", version=3)) == [
-        "accepted", "accepted", "forbidden"]
+    aredis: Redis, prefix: str
+) -> None:
+    intake = Intake(
+        aredis,
+        stream=prefix + "ingested",
+        namespace=prefix,
+        shared_namespaces={"dpa": ["dpa", "dpa-sport"]},
+    )
+    assert await statuses(
+        intake,
+        _story(version=1),
+        _story(provider="dpa-sport", version=2),
+        _story(provider="afp", version=3),
+    ) == ["accepted", "accepted", "forbidden"]
     entries = await aredis.xrange(prefix + "ingested")
     assert b'"namespace":"dpa"' in entries[1][1][b"data"]
 
 
-async def test_a_version_far_above_the_chain_cannot_squat_a_uri(
-        aredis: Redis, prefix: str) -> None:
-    intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix,
-                    max_version_jump=1000)
+async def test_a_version_far_above_the_chain_cannot_squat_a_uri(aredis: Redis, prefix: str) -> None:
+    intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix, max_version_jump=1000)
     [squat] = await intake.submit([_story(provider="afp", version=2**62 - 1)])
     assert squat.status == "refused" and squat.error is not None
     assert (squat.error.status, squat.error.field) == (422, "version")
-    assert await statuses(intake, _story(version=1000), _story(version=2000),
-                          _story(version=3001)) == ["accepted", "accepted", "refused"]
+    assert await statuses(
+        intake, _story(version=1000), _story(version=2000), _story(version=3001)
+    ) == ["accepted", "accepted", "refused"]
     assert await aredis.xlen(prefix + "ingested") == 2
 
 
 async def test_two_sources_racing_for_a_new_uri_cannot_both_own_it(
-        redis_url: str, aredis: Redis, prefix: str) -> None:
+    redis_url: str, aredis: Redis, prefix: str
+) -> None:
     replicas = [Redis.from_url(redis_url) for _ in range(2)]
     try:
         intakes = [Intake(r, stream=prefix + "ingested", namespace=prefix) for r in replicas]
         for round_ in range(20):
-            stories = [_story(provider=p, version=1, uri=f"urn:race:{round_}")
-                       for p in ("dpa", "afp")]
-            answers = await asyncio.gather(*(statuses(i, s)
-                                             for i, s in zip(intakes, stories, strict=True)))
+            stories = [
+                _story(provider=p, version=1, uri=f"urn:race:{round_}") for p in ("dpa", "afp")
+            ]
+            answers = await asyncio.gather(
+                *(statuses(i, s) for i, s in zip(intakes, stories, strict=True))
+            )
             assert sorted(a for [a] in answers) == ["accepted", "forbidden"]
         assert await aredis.xlen(prefix + "ingested") == 20
     finally:
@@ -103,7 +114,8 @@ async def test_two_sources_racing_for_a_new_uri_cannot_both_own_it(
 
 
 async def test_without_a_version_the_content_and_its_embargo_decide(
-        aredis: Redis, prefix: str) -> None:
+    aredis: Redis, prefix: str
+) -> None:
     intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix)
     embargo = datetime.now(UTC) + timedelta(hours=2)
     held = _story(version=None, embargoedUntil=embargo)
@@ -114,7 +126,8 @@ async def test_without_a_version_the_content_and_its_embargo_decide(
 
 
 async def test_two_replicas_given_the_same_story_at_once_append_it_once(
-        redis_url: str, aredis: Redis, prefix: str) -> None:
+    redis_url: str, aredis: Redis, prefix: str
+) -> None:
     replicas = [Redis.from_url(redis_url) for _ in range(2)]
     try:
         intakes = [Intake(r, stream=prefix + "ingested", namespace=prefix) for r in replicas]
@@ -128,16 +141,18 @@ async def test_two_replicas_given_the_same_story_at_once_append_it_once(
             await client.aclose()
 
 
-
 KEY = "test-source-key"
 
 
 def _ingest_app(redis_url: str, prefix: str) -> httpx.AsyncClient:
-    settings = IngestSettings(redis_url=redis_url, stream_prefix=prefix,
-                              ingest_keys={"local": hash_key(KEY)})
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)),
-                             base_url="http://ingest",
-                             headers={"Authorization": f"Bearer {KEY}"})
+    settings = IngestSettings(
+        redis_url=redis_url, stream_prefix=prefix, ingest_keys={"local": hash_key(KEY)}
+    )
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings)),
+        base_url="http://ingest",
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
 
 
 class OwnRedis:
@@ -155,12 +170,26 @@ class OwnRedis:
 
     def start(self) -> None:
         server = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.servers.append(server)
-        _wait_port(self.port, server, timeout=10, what="redis-server",
-                   log=self.workdir / "redis.log")
+        _wait_port(
+            self.port, server, timeout=10, what="redis-server", log=self.workdir / "redis.log"
+        )
 
     def stop(self) -> None:
         for server in self.servers:
@@ -181,13 +210,15 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 async def _timed_post(client: httpx.AsyncClient, body: str) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     async with asyncio.timeout(15):  # without a bound of its own, ingest would hang here
-        response = await client.post("/v1/articles", content=body,
-                                     headers={"Content-Type": "text/plain"})
+        response = await client.post(
+            "/v1/articles", content=body, headers={"Content-Type": "text/plain"}
+        )
     return response, time.monotonic() - started
 
 
 async def test_a_frozen_or_dead_redis_gets_a_quick_503_and_ingest_recovers_by_itself(
-        own_redis: OwnRedis, prefix: str) -> None:
+    own_redis: OwnRedis, prefix: str
+) -> None:
     async with _ingest_app(own_redis.url, prefix) as client:
         response, _ = await _timed_post(client, "Bridge reopens\n\nTraffic flows again.")
         assert response.status_code == 202, response.text
@@ -220,35 +251,57 @@ async def test_a_frozen_or_dead_redis_gets_a_quick_503_and_ingest_recovers_by_it
 
 
 async def test_a_gzip_story_is_taken_and_a_gzip_bomb_refused_at_once(
-        redis_url: str, aredis: Redis, prefix: str) -> None:
+    redis_url: str, aredis: Redis, prefix: str
+) -> None:
     async with _ingest_app(redis_url, prefix) as client:
         story = gzip.compress(b"Bridge reopens\n\nTraffic flows again on the old bridge.")
-        taken = await client.post("/v1/articles", content=story,
-                                  headers={"Content-Encoding": "gzip"})
+        taken = await client.post(
+            "/v1/articles", content=story, headers={"Content-Encoding": "gzip"}
+        )
         assert taken.status_code == 202, taken.text
         bomb = gzip.compress(b"Bridge reopens\n\n" + b" " * 50_000_000, compresslevel=9)
         assert len(bomb) < 100_000
-        refused = await client.post("/v1/articles", content=bomb,
-                                    headers={"Content-Encoding": "gzip"})
+        refused = await client.post(
+            "/v1/articles", content=bomb, headers={"Content-Encoding": "gzip"}
+        )
         assert refused.status_code == 413, refused.text
         assert refused.json()["error"]["field"] == "body"
     assert await aredis.xlen(prefix + INGESTED_STREAM) == 1
 
 
 async def test_hostile_values_never_split_a_log_line_and_ids_with_controls_are_refused(
-        redis_url: str, prefix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    redis_url: str, prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     forged = '\r\n{"event": "article.ingested", "level": "info", "admin": true}\n'
-    settings = IngestSettings(redis_url=redis_url, stream_prefix=prefix, log_json=True,
-                              ingest_keys={"local": hash_key(KEY)})
+    settings = IngestSettings(
+        redis_url=redis_url,
+        stream_prefix=prefix,
+        log_json=True,
+        ingest_keys={"local": hash_key(KEY)},
+    )
     app = create_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i",
-                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://i",
+        headers={"Authorization": f"Bearer {KEY}"},
+    ) as client:
         capsys.readouterr()
-        refused = await client.post("/v1/articles", content=orjson.dumps(
-            {"uri": "urn:x:1" + forged, "headline": "Storm", "body": "Rain."}))
-        taken = await client.post("/v1/articles", content=orjson.dumps(
-            {"uri": "urn:x:2", "headline": "Storm" + forged, "body": "Rain." + forged,
-             "version": "1" + forged, "language": forged}))
+        refused = await client.post(
+            "/v1/articles",
+            content=orjson.dumps({"uri": "urn:x:1" + forged, "headline": "Storm", "body": "Rain."}),
+        )
+        taken = await client.post(
+            "/v1/articles",
+            content=orjson.dumps(
+                {
+                    "uri": "urn:x:2",
+                    "headline": "Storm" + forged,
+                    "body": "Rain." + forged,
+                    "version": "1" + forged,
+                    "language": forged,
+                }
+            ),
+        )
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "uri"
     assert taken.status_code == 202, taken.text
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
@@ -261,5 +314,47 @@ def test_a_source_name_with_control_characters_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="control or bidi"):
         IngestSettings(ingest_keys={"dpa\r\nadmin": hash_key(KEY)})
     with pytest.raises(ValueError, match="control or bidi"):
-        IngestSettings(ingest_keys={"dpa": hash_key(KEY)},
-                       shared_namespaces={"dpa": ["dpa", "afp\u202e"]})
+        IngestSettings(
+            ingest_keys={"dpa": hash_key(KEY)}, shared_namespaces={"dpa": ["dpa", "afp\u202e"]}
+        )
+
+
+async def test_the_documented_route_answers_as_the_fast_path_does(
+    redis_url: str, prefix: str
+) -> None:
+    """Mounted under a prefix, POST /v1/articles is not taken by the fast path in front of
+    FastAPI but by the route OpenAPI documents: the answers are the same."""
+    settings = IngestSettings(
+        redis_url=redis_url, stream_prefix=prefix, ingest_keys={"local": hash_key(KEY)}
+    )
+    app = create_app(settings)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    cases = [
+        ({"Authorization": "Bearer wrong"}, b'{"uri": "urn:r:1", "headline": "H", "body": "B"}'),
+        (auth, b'{"uri": "urn:r:1", "version": 1}'),
+        (auth, b'{"uri": "urn:r:1", "headline": "Storm", "body": "Rain.", "urgency": 12}'),
+        (auth, b'{"uri": "urn:r:2", "headline": '),
+        (auth, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+    ]
+    statuses: set[int] = set()
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://ingest"
+        ) as direct,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, root_path="/ingest"),
+            base_url="http://ingest/ingest",
+        ) as mounted,
+    ):
+        for headers, body in cases:
+            first = await direct.post("/v1/articles", content=body, headers=headers)
+            again = await mounted.post("/v1/articles", content=body, headers=headers)
+            assert again.status_code == first.status_code, (body, first.text, again.text)
+            assert again.headers["content-type"] == first.headers["content-type"]
+            expected = first.json()
+            for result in expected.get("results", []):
+                assert result["status"] == "accepted"
+                result["status"] = "duplicate"  # the same story, a second time
+            assert again.json() == expected
+            statuses.add(first.status_code)
+    assert 202 in statuses and len(statuses) >= 4  # taken, and refused in several ways

@@ -6,5 +6,12 @@ from ingest.app import create_app
 from ingest.settings import IngestSettings
 
 settings = IngestSettings()
-uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-            loop="uvloop", log_level="warning", timeout_graceful_shutdown=10)
+uvicorn.run(
+    create_app(settings),
+    host=settings.http_host,
+    port=settings.http_port,
+    loop="uvloop",
+    http="httptools",
+    log_level="warning",
+    timeout_graceful_shutdown=10,
+)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from shared.egress import EgressPolicy
 from shared.events import INGESTED_STREAM
@@ -20,37 +18,49 @@ from shared.observability import Metrics, health_router
 from shared.runtime import settle_heap
 
 from ingest.auth import SourceKeys
-from ingest.body import read_body
-from ingest.errors import IngestError
+from ingest.handlers import PATH, Articles, IngestAPI
 from ingest.intake import Intake
 from ingest.openapi import articles_request_body
-from ingest.parsing import parse_checked
 from ingest.polling import FeedPoller
 from ingest.settings import IngestSettings
 
 log = structlog.get_logger()
 
-# Documents up to this size are parsed on the event loop: a JSON story of 2500 words (14 KB)
-# parses in about half a millisecond, while handing it to a thread and back costs GIL
-# hand-offs (up to the 5 ms switch interval each under load) that capped ingest far below
-# its CPU.
-INLINE_PARSE_BYTES = 16 * 1024
-
 
 def create_app(settings: IngestSettings | None = None, redis: Redis | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     configure_logging(settings.log_level, settings.log_json)
-    redis = redis or Redis.from_url(settings.redis_url,
-                                    socket_timeout=settings.redis_timeout_s,
-                                    socket_connect_timeout=settings.redis_timeout_s)
+    given_redis = redis
+    redis = redis or Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
+    # The intake's appends are bounded as a whole (NEWSFLOW_INTAKE_TIMEOUT_S, in Intake) on a
+    # client of their own without a socket timeout: redis-py times each write of a client that
+    # has one with asyncio.wait_for, a task per command, a tenth of a small story's CPU.
+    appends = (
+        Redis.from_url(
+            settings.redis_url,
+            socket_timeout=None,  # redis-py's default is 5 s
+            socket_connect_timeout=settings.redis_timeout_s,
+        )
+        if given_redis is None
+        else redis
+    )
     metrics = Metrics("ingest")
     keys = SourceKeys(settings.ingest_keys)
     limits = settings.limits()
-    intake = Intake(redis, stream=settings.stream_prefix + INGESTED_STREAM,
-                    namespace=settings.stream_prefix,
-                    dedupe_ttl_s=settings.dedupe_ttl_s, waitaof=settings.waitaof,
-                    max_version_jump=settings.max_version_jump,
-                    shared_namespaces=settings.shared_namespaces)
+    intake = Intake(
+        appends,
+        timeout_s=settings.intake_timeout_s,
+        stream=settings.stream_prefix + INGESTED_STREAM,
+        namespace=settings.stream_prefix,
+        dedupe_ttl_s=settings.dedupe_ttl_s,
+        waitaof=settings.waitaof,
+        max_version_jump=settings.max_version_jump,
+        shared_namespaces=settings.shared_namespaces,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,8 +83,10 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await redis.aclose()
+        if appends is not redis:
+            await appends.aclose()
 
-    app = FastAPI(
+    app = IngestAPI(
         title="Newsflow ingest",
         version="0.1.0",
         description="Push stories in any supported wire format; 202 once durably queued.",
@@ -82,62 +94,31 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
     )
     app.include_router(health_router(metrics, {"redis": redis.ping}))
 
-    @app.exception_handler(IngestError)
-    async def ingest_error(request: Request, exc: IngestError) -> JSONResponse:
-        metrics.http_requests.labels("articles", str(exc.status)).inc()
-        log.info("request.rejected", code=exc.code, field=exc.field, message=exc.message)
-        return JSONResponse(exc.body(), status_code=exc.status)
+    articles = Articles(settings, keys=keys, intake=intake, metrics=metrics, limits=limits)
+    app.articles = articles
 
-    @app.post("/v1/articles", status_code=202, responses={
-        202: {"description": "every item is durably queued (or was already)"},
-        400: {"description": "malformed document"}, 401: {"description": "bad source key"},
-        413: {"description": "too large"}, 415: {"description": "unsupported format"},
-        422: {"description": "a field is missing or wrong"},
-        503: {"description": "queue unavailable; retry"}}, openapi_extra=articles_request_body())
-    async def post_articles(request: Request) -> JSONResponse:
+    @app.post(
+        PATH,
+        status_code=202,
+        responses={
+            202: {"description": "every item is durably queued (or was already)"},
+            400: {"description": "malformed document"},
+            401: {"description": "bad source key"},
+            413: {"description": "too large"},
+            415: {"description": "unsupported format"},
+            422: {"description": "a field is missing or wrong"},
+            503: {"description": "queue unavailable; retry"},
+        },
+        openapi_extra=articles_request_body(),
+    )
+    async def post_articles(request: Request) -> Response:
         """Accept one story or a batch, in any supported format (detected from the content)."""
-        source = keys.authenticate(request.headers.get("authorization"))
-        raw = await read_body(request, settings.max_request_bytes)
-        content_type = request.headers.get("content-type")
-        parse = functools.partial(
-            parse_checked, raw, content_type, provider=source,
-            max_bytes=settings.max_request_bytes, max_items=settings.max_items_per_request,
-            limits=limits)
-        # Parsing a large document is CPU work: keep it off the event loop. A small one parses
-        # faster than a thread hop and back.
-        parsed = parse() if len(raw) <= INLINE_PARSE_BYTES else await asyncio.to_thread(parse)
-        try:
-            # A stalled Redis must not hold the sender longer than this: it gets a 503 and
-            # retries; the (source, uri, version) key makes that retry a `duplicate` if the
-            # append did happen.
-            async with asyncio.timeout(settings.intake_timeout_s):
-                results = await intake.submit(parsed.articles)
-        except (RedisError, TimeoutError) as exc:
-            log.error("intake.unavailable", error=str(exc) or type(exc).__name__)
-            metrics.http_requests.labels("articles", "503").inc()
-            return JSONResponse(
-                {"error": {"code": "unavailable", "message": "queue unavailable, retry",
-                           "field": None}},
-                status_code=503, headers={"Retry-After": str(settings.retry_after_s)})
-        taken = [(r, n) for r, n in zip(results, parsed.notices, strict=True) if r.taken]
-        refused = [r for r in results if r.error is not None]
-        if refused and not taken:  # nothing was taken: the request fails as the first refusal
-            raise refused[0].error  # type: ignore[misc]
-        metrics.http_requests.labels("articles", "202").inc()
-        metrics.events_out.labels(intake.stream).inc(
-            sum(1 for r in results if r.status == "accepted"))
-        wired = []
-        for result, notices in taken:
-            entry = result.wire()
-            if notices:  # accepted, but some value could not be used as sent
-                entry["warnings"] = [n.wire() for n in notices]
-            wired.append(entry)
-        body: dict[str, object] = {"results": wired}
-        rejected = [{"item": r.item, **r.error.body()["error"]} for r in parsed.rejections]
-        rejected += [{"item": repr(r.uri), **r.error.body()["error"]}
-                     for r in refused if r.error is not None]
-        if rejected:  # the usable items went through; say which were left out
-            body["rejected"] = rejected
-        return JSONResponse(body, status_code=202)
+        answer = await articles.answer(request.headers, request.receive)
+        return Response(
+            answer.body,
+            status_code=answer.status,
+            media_type="application/json",
+            headers={k.decode(): v.decode() for k, v in answer.headers},
+        )
 
     return app

@@ -4,9 +4,10 @@ streaming, the inflated size held to the same limit (a small bomb is refused at 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
-from fastapi import Request
+from starlette.requests import ClientDisconnect
+from starlette.types import Message, Receive
 
 from ingest.errors import ParseError, PayloadTooLarge, UnsupportedFormat
 
@@ -15,12 +16,20 @@ _ZLIB = zlib.MAX_WBITS
 _RAW_DEFLATE = -zlib.MAX_WBITS
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def read_body(headers: Mapping[str, str], receive: Receive, limit: int) -> bytes:
+    """The body of an ASGI request (lower-case header names), read from ``receive``."""
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes; the limit is {limit}", "body")
-    coding = request.headers.get("content-encoding") or "identity"
-    return await read_stream(request.stream(), coding, limit)
+    coding = headers.get("content-encoding") or "identity"
+    first = await receive()
+    if coding == "identity" and first["type"] == "http.request" and not first.get("more_body"):
+        # The usual story: one uncompressed chunk, taken as it is.
+        body: bytes = first.get("body", b"")
+        if len(body) > limit:
+            raise PayloadTooLarge(f"body over the limit of {limit} bytes", "body")
+        return body
+    return await read_stream(_chunks(first, receive), coding, limit)
 
 
 async def read_stream(chunks: AsyncIterator[bytes], coding: str, limit: int) -> bytes:
@@ -28,8 +37,10 @@ async def read_stream(chunks: AsyncIterator[bytes], coding: str, limit: int) -> 
     or the inflated bytes pass ``limit``."""
     codings = [c.strip() for c in coding.lower().split(",") if c.strip() not in ("", "identity")]
     if len(codings) > 1 or any(c not in ("gzip", "x-gzip", "deflate") for c in codings):
-        raise UnsupportedFormat(f"Content-Encoding {coding[:40]!r}; send gzip, deflate or "
-                                "an uncompressed body", field="content-encoding")
+        raise UnsupportedFormat(
+            f"Content-Encoding {coding[:40]!r}; send gzip, deflate or an uncompressed body",
+            field="content-encoding",
+        )
     inflater = _Inflater(codings[0], limit) if codings else None
     out: list[bytes] = []
     sent = 0
@@ -41,6 +52,19 @@ async def read_stream(chunks: AsyncIterator[bytes], coding: str, limit: int) -> 
     if inflater:
         inflater.finish()
     return b"".join(out)
+
+
+async def _chunks(message: Message, receive: Receive) -> AsyncIterator[bytes]:
+    """The body chunks of an ASGI request, from its first message on."""
+    while True:
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] == "http.request":
+            if message.get("body"):
+                yield message["body"]
+            if not message.get("more_body"):
+                return
+        message = await receive()
 
 
 class _Inflater:
@@ -67,12 +91,14 @@ class _Inflater:
             try:
                 part = self.inflater.decompress(data, self.limit - self.size + 1)
             except zlib.error as exc:
-                raise ParseError(f"the {self.coding} body is corrupt: {exc}",
-                                 field="content-encoding") from exc
+                raise ParseError(
+                    f"the {self.coding} body is corrupt: {exc}", field="content-encoding"
+                ) from exc
             self.size += len(part)
             if self.size > self.limit:
                 raise PayloadTooLarge(
-                    f"the body inflates to over the limit of {self.limit} bytes", "body")
+                    f"the body inflates to over the limit of {self.limit} bytes", "body"
+                )
             parts.append(part)
             data = self.inflater.unused_data if self.inflater.eof else self.inflater.unconsumed_tail
         return b"".join(parts)

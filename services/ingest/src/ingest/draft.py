@@ -35,6 +35,9 @@ _ABBREVIATIONS = frozenset({
     "jan.", "feb.", "mar.", "apr.", "aug.", "sept.", "sep.", "oct.", "nov.", "dec.", "hr.",
     "fr.", "mme.", "sra.", "nr.", "bzw.", "ca.", "dt.",
 })  # fmt: skip
+# An article's JSON beside its strings: field names, braces, numbers, dates (`_surely_within`).
+_JSON_FRAME_BYTES = 4096
+_JSON_PART_BYTES = 64
 _SENTENCE_END = re.compile(r"(?<=[^\W\d_]{2}[.!?])\s+(?=[\"'\u201c\u2018(\[]?[^\W_a-z])")
 
 
@@ -81,8 +84,14 @@ class Notice:
         return {"field": self.field, "message": self.message}
 
 
-def build(draft: Draft, *, provider: str, format: str,
-          notices: list[Notice] | None = None, limits: Limits = DEFAULT_LIMITS) -> Article:
+def build(
+    draft: Draft,
+    *,
+    provider: str,
+    format: str,
+    notices: list[Notice] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Article:
     """The canonical Article for a draft, or InvalidArticle naming the field at fault
     (PayloadTooLarge when it could not be stored).
 
@@ -105,23 +114,35 @@ def build(draft: Draft, *, provider: str, format: str,
                 f"Held by Newsflow: the embargo {str(draft.embargoed)[:80]!r} is not a date; "
                 "send a version with a machine-readable embargo to release it."
             )
-            notices.append(Notice("embargoed", f"{_shown(draft.embargoed)} is not a date; the "
-                                  "story is held (withheld) until a version with a readable "
-                                  "embargo arrives"))
+            notices.append(
+                Notice(
+                    "embargoed",
+                    f"{_shown(draft.embargoed)} is not a date; the "
+                    "story is held (withheld) until a version with a readable "
+                    "embargo arrives",
+                )
+            )
     if embargo is None and status is PubStatus.usable and values.says_embargoed(draft.pub_status):
         # Marked embargoed without saying until when: hold it rather than publish now.
         status = PubStatus.withheld
-        notes.append("Held by Newsflow: marked embargoed without an embargo time; send a "
-                      "version with one to release it.")
-        notices.append(Notice("pubStatus", "embargoed, but no embargo time was given; the "
-                              "story is held (withheld) until a version with one arrives"))
+        notes.append(
+            "Held by Newsflow: marked embargoed without an embargo time; send a "
+            "version with one to release it."
+        )
+        notices.append(
+            Notice(
+                "pubStatus",
+                "embargoed, but no embargo time was given; the "
+                "story is held (withheld) until a version with one arrives",
+            )
+        )
     headlines = _headlines(draft.headlines, limits.headline_chars, notices)
     bodies = _bodies(draft.body_text, draft.body_html, draft.label, limits, notices)
     if not headlines and draft.headline_from_body and bodies:
-        headlines = _headlines([("main", first_sentence(_plain(bodies)))],
-                               limits.headline_chars, notices)
-    if (status is PubStatus.usable and not headlines and not bodies
-            and not draft.associations):
+        headlines = _headlines(
+            [("main", first_sentence(_plain(bodies)))], limits.headline_chars, notices
+        )
+    if status is PubStatus.usable and not headlines and not bodies and not draft.associations:
         raise InvalidArticle(
             f"item {draft.label}: has neither a headline nor a body", field="headline"
         )
@@ -132,20 +153,37 @@ def build(draft: Draft, *, provider: str, format: str,
         uri = mint_uri(provider, headlines[0].value if headlines else "", _plain(bodies))
     version = values.version(draft.version)
     if version is None and _given(draft.version):
-        notices.append(Notice("version", f"{_shown(draft.version)} is not a version number "
-                              "(a whole number from 0 to 2^62-1); the story is versioned by "
-                              "time"))
+        notices.append(
+            Notice(
+                "version",
+                f"{_shown(draft.version)} is not a version number "
+                "(a whole number from 0 to 2^62-1); the story is versioned by "
+                "time",
+            )
+        )
     urgency = values.urgency(draft.urgency)
     if _given(draft.urgency) and (urgency is None or urgency != values.integer(draft.urgency)):
-        notices.append(Notice("urgency", f"{_shown(draft.urgency)} is not an urgency from 1 to "
-                              + (f"9; {urgency} is used" if urgency else "9; left out")))
+        notices.append(
+            Notice(
+                "urgency",
+                f"{_shown(draft.urgency)} is not an urgency from 1 to "
+                + (f"9; {urgency} is used" if urgency else "9; left out"),
+            )
+        )
     language = values.language(draft.language)
     if language is None and _given(draft.language):
-        notices.append(Notice("language", f"{_shown(draft.language)} is not a language tag; "
-                              "the language is detected from the text"))
+        notices.append(
+            Notice(
+                "language",
+                f"{_shown(draft.language)} is not a language tag; "
+                "the language is detected from the text",
+            )
+        )
     created = {}
-    for name, raw in (("versionCreated", draft.version_created),
-                      ("firstCreated", draft.first_created)):
+    for name, raw in (
+        ("versionCreated", draft.version_created),
+        ("firstCreated", draft.first_created),
+    ):
         created[name] = dates.to_utc(raw)
         if created[name] is None and _given(raw) and not dates.is_no_date(raw):
             notices.append(Notice(name, f"{_shown(raw)} is not a date; left out"))
@@ -162,11 +200,11 @@ def build(draft: Draft, *, provider: str, format: str,
             type=values.text(draft.type) or "text",
             headlines=headlines,
             bodies=bodies,
-            slugline=_cut(values.text(draft.slugline), "slugline", limits.slugline_chars,
-                          notices),
+            slugline=_cut(values.text(draft.slugline), "slugline", limits.slugline_chars, notices),
             byline=_cut(values.text(draft.byline), "byline", limits.byline_chars, notices),
-            ed_note=_cut("\n".join(dict.fromkeys(notes)) or None, "edNote",
-                         limits.ed_note_chars, notices),
+            ed_note=_cut(
+                "\n".join(dict.fromkeys(notes)) or None, "edNote", limits.ed_note_chars, notices
+            ),
             signals=list(dict.fromkeys(s for s in draft.signals if s))[: limits.concepts],
             source=Source(provider=provider, format=format, raw_hash=draft.raw_hash),
             subjects=_concepts(draft.subjects, "subjects", limits, notices),
@@ -196,8 +234,11 @@ def first_sentence(text: str) -> str:
 
 def _check_identifier(value: str | None, name: str, label: str) -> None:
     if value is not None and UNSAFE_IN_ID.search(value.strip()):
-        raise InvalidArticle(f"item {label}: {name} holds a control or bidi character; an "
-                             "identifier is printable text only", field=name)
+        raise InvalidArticle(
+            f"item {label}: {name} holds a control or bidi character; an "
+            "identifier is printable text only",
+            field=name,
+        )
 
 
 def _cut(value: str | None, name: str, limit: int, notices: list[Notice]) -> str | None:
@@ -209,40 +250,96 @@ def _cut(value: str | None, name: str, limit: int, notices: list[Notice]) -> str
     return cut[:space] if space > 0 else cut
 
 
-def _concepts(items: list[_Part], name: str, limits: Limits,
-              notices: list[Notice]) -> list[_Part]:
+def _concepts(items: list[_Part], name: str, limits: Limits, notices: list[Notice]) -> list[_Part]:
     """Unique concepts within the limits: one with a value longer than a name or a code can
     be is left out; past the count limit, the rest are."""
     kept = [item for item in _unique(items) if _fits(item, limits.value_chars)]
     unique = len(_unique(items))
     if len(kept) < unique:
-        notices.append(Notice(name, f"{unique - len(kept)} with a value over "
-                              f"{limits.value_chars} characters left out"))
+        notices.append(
+            Notice(
+                name,
+                f"{unique - len(kept)} with a value over {limits.value_chars} characters left out",
+            )
+        )
     if len(kept) > limits.concepts:
         notices.append(Notice(name, f"{len(kept)} given; the first {limits.concepts} kept"))
     return kept[: limits.concepts]
 
 
 def _fits(item: Subject | Entity, limit: int) -> bool:
-    return all(len(value) <= limit for value in (item.name, item.uri, item.code, item.scheme)
-               if value)
+    return all(
+        len(value) <= limit for value in (item.name, item.uri, item.code, item.scheme) if value
+    )
 
 
 def _storable(article: Article, label: str, limit: int, notices: list[Notice]) -> Article:
     """The article as it can be stored: with both renditions of a body too large, the plain
     text alone; too large even then, PayloadTooLarge."""
+    if _surely_within(article, limit):
+        return article
     size = len(article.model_dump_json(by_alias=True, exclude_none=True))
     if size > limit and len(article.bodies) > 1:
-        article = article.model_copy(update={"bodies": [
-            b for b in article.bodies if b.content_type == "text/plain"]})
-        notices.append(Notice("bodies", f"the HTML rendition was left out: with it the story "
-                              f"takes {size} bytes stored, over the {limit} a story may take; "
-                              "the plain text is kept"))
+        article = article.model_copy(
+            update={"bodies": [b for b in article.bodies if b.content_type == "text/plain"]}
+        )
+        notices.append(
+            Notice(
+                "bodies",
+                f"the HTML rendition was left out: with it the story "
+                f"takes {size} bytes stored, over the {limit} a story may take; "
+                "the plain text is kept",
+            )
+        )
         size = len(article.model_dump_json(by_alias=True, exclude_none=True))
     if size > limit:
-        raise PayloadTooLarge(f"item {label}: the story takes {size} bytes stored; at most "
-                              f"{limit} (send the text without inline media)", field="body")
+        raise PayloadTooLarge(
+            f"item {label}: the story takes {size} bytes stored; at most "
+            f"{limit} (send the text without inline media)",
+            field="body",
+        )
     return article
+
+
+def _surely_within(article: Article, limit: int) -> bool:
+    """Whether the article's JSON is within ``limit`` bytes for sure, without serialising it
+    (the usual story, a headline and a body of a few KB, is far under the limit).
+
+    Only for an article without concepts, associations or enrichment, whose every string is
+    counted here: a character takes at most 12 bytes in JSON (a control character escaped as
+    \\u00XX, anything else at most a 4-byte UTF-8 sequence or two escaped surrogates), and the
+    field names, quotes, punctuation, numbers and dates of all the rest take well under
+    `_JSON_FRAME_BYTES`, `_JSON_PART_BYTES` more per headline, body or signal."""
+    if (
+        article.subjects
+        or article.people
+        or article.organisations
+        or article.places
+        or article.associations
+        or article.located
+        or article.keywords
+        or article.descriptions
+    ):
+        return False
+    source = article.source
+    texts = [
+        article.uri,
+        article.type,
+        article.language,
+        article.slugline,
+        article.byline,
+        article.ed_note,
+        source.provider,
+        source.format,
+        source.raw_hash,
+        source.namespace,
+        *article.signals,
+    ]
+    chars = sum(len(text) for text in texts if text)
+    chars += sum(len(h.role) + len(h.value) for h in article.headlines)
+    chars += sum(len(b.role) + len(b.content_type) + len(b.value) for b in article.bodies)
+    parts = len(article.headlines) + len(article.bodies) + len(article.signals)
+    return 12 * chars + _JSON_PART_BYTES * parts + _JSON_FRAME_BYTES <= limit
 
 
 def _given(value: object) -> bool:
@@ -269,8 +366,7 @@ def has_words(text: str | None) -> bool:
     return bool(text) and any(char.isalnum() for char in text)  # type: ignore[union-attr]
 
 
-def _headlines(raw: list[tuple[str, str]], limit: int,
-               notices: list[Notice]) -> list[Headline]:
+def _headlines(raw: list[tuple[str, str]], limit: int, notices: list[Notice]) -> list[Headline]:
     result: list[Headline] = []
     seen: set[tuple[str, str]] = set()
     for role, value in raw:
@@ -284,8 +380,9 @@ def _headlines(raw: list[tuple[str, str]], limit: int,
     return result
 
 
-def _bodies(text: str | None, html: str | None, label: str, limits: Limits,
-            notices: list[Notice]) -> list[Body]:
+def _bodies(
+    text: str | None, html: str | None, label: str, limits: Limits, notices: list[Notice]
+) -> list[Body]:
     clean = _sanitized(html, label, limits, notices) if html else ""
     plain = markup.normalize_text(text) if text else ""
     if clean and not plain:
@@ -304,16 +401,26 @@ def _sanitized(html: str, label: str, limits: Limits, notices: list[Notice]) -> 
     """Sanitized HTML, once the markup is known to cost the sanitizer linear time."""
     found = markup.shape(html, limits.attributes_per_element)
     if found.most_attributes > limits.attributes_per_element:
-        raise InvalidArticle(f"item {label}: an element of the body has {found.most_attributes}"
-                             f" attributes; at most {limits.attributes_per_element}",
-                             field="body")
+        raise InvalidArticle(
+            f"item {label}: an element of the body has {found.most_attributes}"
+            f" attributes; at most {limits.attributes_per_element}",
+            field="body",
+        )
     if found.depth > limits.nesting_depth:
-        raise InvalidArticle(f"item {label}: the body nests elements {found.depth} deep; at "
-                             f"most {limits.nesting_depth}", field="body")
+        raise InvalidArticle(
+            f"item {label}: the body nests elements {found.depth} deep; at "
+            f"most {limits.nesting_depth}",
+            field="body",
+        )
     clean, cut = markup.sanitize(html, limits.value_chars)
     if cut:
-        notices.append(Notice("body", f"attribute values over {limits.value_chars} characters "
-                              "were cut (links that long left out)"))
+        notices.append(
+            Notice(
+                "body",
+                f"attribute values over {limits.value_chars} characters "
+                "were cut (links that long left out)",
+            )
+        )
     return clean
 
 

@@ -8,6 +8,7 @@ Redis keys it owns (under the stream prefix):
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
@@ -70,8 +71,12 @@ class IntakeResult:
         return self.error is None
 
     def wire(self) -> dict[str, object]:
-        return {"uri": self.uri, "version": self.version, "status": self.status,
-                "event_id": self.event_id}
+        return {
+            "uri": self.uri,
+            "version": self.version,
+            "status": self.status,
+            "event_id": self.event_id,
+        }
 
 
 class Intake:
@@ -86,11 +91,20 @@ class Intake:
     seen-marker are one script per story, whichever replica got it.
     """
 
-    def __init__(self, redis: Redis, *, stream: str = INGESTED_STREAM, namespace: str = "",
-                 dedupe_ttl_s: int = 30 * 24 * 3600, waitaof: bool = False,
-                 max_version_jump: int = DEFAULT_MAX_VERSION_JUMP,
-                 shared_namespaces: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        stream: str = INGESTED_STREAM,
+        namespace: str = "",
+        dedupe_ttl_s: int = 30 * 24 * 3600,
+        waitaof: bool = False,
+        max_version_jump: int = DEFAULT_MAX_VERSION_JUMP,
+        shared_namespaces: dict[str, list[str]] | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
         self.redis = redis
+        self.timeout_s = timeout_s
         self.stream = stream
         self.seen_prefix = namespace + SEEN_PREFIX
         self.owner_prefix = namespace + OWNER_PREFIX
@@ -98,34 +112,65 @@ class Intake:
         self.waitaof = waitaof
         self.max_version_jump = max_version_jump
         self._append = redis.register_script(_APPEND_ONCE)
-        self._namespace_of = {source: name for name, members in (shared_namespaces or {}).items()
-                              for source in members}
+        # Bound once, as configured now: one line per story, without the lazy proxy's work.
+        self._log = log.bind()
+        self._namespace_of = {
+            source: name
+            for name, members in (shared_namespaces or {}).items()
+            for source in members
+        }
 
     async def submit(self, articles: list[Article]) -> list[IntakeResult]:
         articles = [self._owned(a) for a in articles]
-        events = [ArticleIngested.for_article(a, EVENT_SOURCE) for a in articles]
+        keys = [a.idempotency_key() for a in articles]
+        event_ids = [ArticleIngested.article_event_id(key) for key in keys]
         calls = []
-        for article, event in zip(articles, events, strict=True):
-            fields = [part for pair in event.to_fields().items() for part in pair]
+        for article, key, event_id in zip(articles, keys, event_ids, strict=True):
+            fields = ArticleIngested.article_fields(article, EVENT_SOURCE, event_id)
             version = "" if article.version is None else str(article.version)
-            calls.append(([self.stream, self.seen_prefix + article.idempotency_key(),
-                           self.owner_prefix + article.uri],
-                          [self.dedupe_ttl_s, event.id, article.source.owner, version,
-                           self.max_version_jump, *fields]))
-        outcomes = await self._append_all(calls)
-        results = [self._result(article, event.id, outcome)
-                   for article, event, outcome in zip(articles, events, outcomes, strict=True)]
-        if self.waitaof and any(r.status == "accepted" for r in results):
-            # Within the client's socket timeout (NEWSFLOW_REDIS_TIMEOUT_S, 1 s by default).
-            await self.redis.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
+            calls.append(
+                (
+                    [self.stream, self.seen_prefix + key, self.owner_prefix + article.uri],
+                    [
+                        self.dedupe_ttl_s,
+                        event_id,
+                        article.source.owner,
+                        version,
+                        self.max_version_jump,
+                        *(part for pair in fields.items() for part in pair),
+                    ],
+                )
+            )
+        async with asyncio.timeout(self.timeout_s):  # TimeoutError past it
+            outcomes = await self._append_all(calls)
+            if self.waitaof and 1 in outcomes:
+                await self.redis.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
+        results = [
+            self._result(article, event_id, outcome)
+            for article, event_id, outcome in zip(articles, event_ids, outcomes, strict=True)
+        ]
         for result in results:
-            log.info("article.ingested", article_id=result.uri, version=result.version,
-                     status=result.status, event_id=result.event_id)
+            self._log.info(
+                "article.ingested",
+                article_id=result.uri,
+                version=result.version,
+                status=result.status,
+                event_id=result.event_id,
+            )
         return results
 
     async def _append_all(self, calls: list[tuple[list[str], list[EncodableT]]]) -> list[int]:
         """The script once per story, in one round trip: EVALSHA in a pipeline, without the
-        SCRIPT EXISTS round trip redis-py's pipelined scripts cost on every execute."""
+        SCRIPT EXISTS round trip redis-py's pipelined scripts cost on every execute. One story
+        (the usual request) skips the pipeline's own bookkeeping."""
+        if len(calls) == 1:
+            keys, args = calls[0]
+            try:
+                outcome = await self.redis.evalsha(self._append.sha, len(keys), *keys, *args)
+            except NoScriptError:  # Redis lost its script cache: the script did not run
+                await self.redis.script_load(_APPEND_ONCE)
+                outcome = await self.redis.evalsha(self._append.sha, len(keys), *keys, *args)
+            return [int(outcome)]  # type: ignore[arg-type]
         results: list[object] = [None] * len(calls)
         todo = list(range(len(calls)))
         for attempt in (1, 2):
@@ -133,8 +178,7 @@ class Intake:
             for index in todo:
                 keys, args = calls[index]
                 pipe.evalsha(self._append.sha, len(keys), *keys, *args)
-            for index, result in zip(todo, await pipe.execute(raise_on_error=False),
-                                     strict=True):
+            for index, result in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
                 results[index] = result
             # Redis lost its script cache (a restart, SCRIPT FLUSH): those did not run at all.
             todo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
@@ -158,11 +202,16 @@ class Intake:
         status = _STATUS[outcome]
         error: IngestError | None = None
         if status == "forbidden":
-            error = Forbidden(f"{article.uri!r} belongs to another source; a source may send "
-                              "versions and kills of its own stories only", field="uri")
+            error = Forbidden(
+                f"{article.uri!r} belongs to another source; a source may send "
+                "versions and kills of its own stories only",
+                field="uri",
+            )
         elif status == "refused":
             error = InvalidArticle(
                 f"version {article.version} of {article.uri!r} is more than "
                 f"{self.max_version_jump} above the highest version taken so far (or above "
-                "it for a new story); send the next version of the chain", field="version")
+                "it for a new story); send the next version of the chain",
+                field="version",
+            )
         return IntakeResult(article.uri, article.version, status, event_id, error)

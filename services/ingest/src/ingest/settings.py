@@ -17,8 +17,9 @@ class IngestSettings(Settings):
     ingest_keys: dict[str, str] = Field(default_factory=dict)
     max_request_bytes: int = Field(default=10_000_000, ge=1024)
     max_items_per_request: int = Field(default=1000, ge=1)
-    # Redis socket and connect timeout, and the bound on the whole intake write: past it the
-    # sender gets 503 with Retry-After (a stalled Redis never holds a request for long).
+    # Redis connect timeout, and socket timeout of every Redis call but the intake's appends;
+    # the bound on the whole intake write (appends and WAITAOF): past it the sender gets 503
+    # with Retry-After (a stalled Redis never holds a request for long).
     redis_timeout_s: float = Field(default=1.0, gt=0)
     intake_timeout_s: float = Field(default=1.5, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
@@ -54,8 +55,9 @@ class IngestSettings(Settings):
         names = [*value, *(m for v in value.values() if isinstance(v, list) for m in v)]
         for name in names:
             if not str(name).strip() or UNSAFE_IN_ID.search(str(name)):
-                raise ValueError(f"source name {str(name)!r} is empty or holds a control or "
-                                 "bidi character")
+                raise ValueError(
+                    f"source name {str(name)!r} is empty or holds a control or bidi character"
+                )
         return value
 
     def limits(self) -> Limits:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
 from shared.article import Association, Entity, Headline, Subject
 from shared.identifiers import UNSAFE_IN_ID
 
@@ -13,8 +11,6 @@ from ingest import markup, values
 from ingest.draft import Draft, raw_hash
 from ingest.errors import InvalidArticle
 from ingest.formats.jsonshape import item_hash
-
-log = structlog.get_logger()
 
 _CAMEL_3X = frozenset({"versionCreated", "firstCreated", "pubStatus", "contentCreated"})
 _SUPERDESK = frozenset({"guid", "_id", "body_html", "description_text", "priority", "_items"})
@@ -40,9 +36,6 @@ def dialect(item: dict[str, Any]) -> str:
 
 
 def drafts(items: list[Any], document: bytes, single: bool) -> list[Draft]:
-    first = next((item for item in items if isinstance(item, dict)), None)
-    if first is not None:
-        log.debug("ninjs.document", dialect=dialect(first), items=len(items))
     result = []
     for index, item in enumerate(items):
         digest = raw_hash(document) if single else item_hash(item)
@@ -89,8 +82,13 @@ def draft(item: dict[str, Any], *, label: str, digest: str) -> Draft:
 def _associations(raw: Any) -> list[Association]:
     """ninjs 3 `associations` (a list of objects with a `name`) or ninjs 1/2 (an object of
     named items); members without a usable uri are left out."""
-    named = ([(None, v) for v in raw] if isinstance(raw, list)
-             else list(raw.items()) if isinstance(raw, dict) else [])
+    named = (
+        [(None, v) for v in raw]
+        if isinstance(raw, list)
+        else list(raw.items())
+        if isinstance(raw, dict)
+        else []
+    )
     result = []
     for name, member in named:
         if not isinstance(member, dict):
@@ -100,10 +98,16 @@ def _associations(raw: Any) -> list[Association]:
         if not uri or len(uri) > 2048 or UNSAFE_IN_ID.search(uri):
             continue
         headlines = [Headline(value=text[:1000]) for _, text in _headlines(keys)]
-        result.append(Association(
-            name=values.text(keys.get("name") or name), uri=uri,
-            version=values.version(keys.get("version")), rel=values.text(keys.get("rel")),
-            type=values.text(keys.get("type")), headlines=headlines))
+        result.append(
+            Association(
+                name=values.text(keys.get("name") or name),
+                uri=uri,
+                version=values.version(keys.get("version")),
+                rel=values.text(keys.get("rel")),
+                type=values.text(keys.get("type")),
+                headlines=headlines,
+            )
+        )
     return result
 
 
