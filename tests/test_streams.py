@@ -388,6 +388,31 @@ async def test_a_replica_holds_one_batch_at_most_so_a_burst_is_shared(
             await _wait_for(lambda: _length(aredis, consumer.out, 30), timeout=5)
 
 
+async def test_in_a_burst_the_next_batch_is_read_while_the_first_is_in_hand(
+        consumer: Consumer, aredis: Redis) -> None:
+    settings = FAST.model_copy(update={"batch_size": 10, "concurrent_batches": 2,
+                                       "reclaim_idle_ms": 600_000})
+    release = asyncio.Event()
+    batches: list[int] = []
+
+    async def handle(entries: list[Entry]) -> list[Outcome]:
+        batches.append(len(entries))
+        if len(batches) == 1:
+            await release.wait()  # the first batch stays in hand
+        return await consumer.handle(entries)
+
+    await ensure_group(aredis, consumer.stream, "g")
+    for n in range(30):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    reader = consumer.group_consumer(settings, "one", handle)
+    async with _running(consumer.redis_url, reader):
+        # Read whole, the burst's first batch would leave no room for a second one.
+        await _wait_for(lambda: _true(len(batches) >= 2), timeout=3)
+        assert len(reader.in_flight) <= settings.batch_size
+        release.set()
+        await _wait_for(lambda: _length(aredis, consumer.out, 30), timeout=5)
+
+
 async def test_a_story_arriving_at_an_idle_consumer_is_handled_at_once(
         consumer: Consumer, aredis: Redis) -> None:
     # Long blocking reads and big batches: neither may hold a lone story back.

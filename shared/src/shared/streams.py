@@ -9,9 +9,10 @@ Facts about Redis Streams that shape this module (see DESIGN.md, "Reliability ru
   and does not count a delivery), so only the entries of a dead or stuck consumer are taken over,
   never a slow batch still in hand;
 - groups are created explicitly at start (``XGROUP CREATE ... 0 MKSTREAM``), never via last_id;
-- reads are bounded (``COUNT batch_size``) so one replica never hoards the backlog, and blocking
-  (``BLOCK block_ms``): a story arriving at an idle consumer is read at once, and batches form
-  only under load, from what has piled up while the previous batch was handled;
+- reads are bounded (``COUNT batch_size / concurrent_batches``) so one replica never hoards the
+  backlog, and blocking (``BLOCK block_ms``): a story arriving at an idle consumer is read at
+  once, and batches form only under load, from what has piled up while the previous batch was
+  handled;
 - per entry: publish the next events, then ack (one non-transactional pipeline, in that order);
   a failed entry stays pending and is retried by the reclaimer until ``max_attempts``, then it is
   written to ``<stream>.dlq`` (capped at ``dlq_maxlen``, newest kept) with the error and acked;
@@ -226,11 +227,14 @@ class GroupConsumer:
         """Read while there is room: at most ``concurrent_batches`` read batches and
         ``batch_size`` read entries in hand. The next batch is read while the last is being
         worked on, but a replica never holds more than one batch's worth, so in a burst the
-        other replicas get their share instead of waiting while one hoards."""
+        other replicas get their share instead of waiting while one hoards. One read takes
+        at most an equal share of that worth: a burst read whole would leave nothing to read
+        ahead, and the workers would idle between one batch's end and the next read."""
         in_hand: list[int] = []  # sizes of the read batches in hand
+        share = -(-self.settings.batch_size // self.settings.concurrent_batches)  # ceil
         failures = 0
         while not self._stopping.is_set():
-            space = self.settings.batch_size - sum(in_hand)
+            space = min(share, self.settings.batch_size - sum(in_hand))
             if len(in_hand) >= self.settings.concurrent_batches or space <= 0:
                 self._room.clear()
                 await self._room.wait()

@@ -2,8 +2,10 @@
 
 NER is CPU-bound, so the service feeds it to a process pool sized to the cores; each worker builds
 one `Enricher` (spaCy, lingua, topics) when it starts and keeps it. A batch is split into
-contiguous chunks, several per worker; articles cross the process boundary as JSON bytes
-(pydantic's Rust serializer both ways, cheaper to pickle than dicts). A large story (over
+contiguous chunks, two per worker and at least MIN_CHUNK stories each where the batch allows
+(`nlp.pipe` over one story costs about a tenth more per story than over a few); articles
+cross the process boundary as JSON bytes (pydantic's Rust serializer both ways, cheaper to
+pickle than dicts). A large story (over
 LARGE_STORY_CHARS) goes in a chunk of its own, queued after the others, so the stories around it
 never wait in its chunk and the other workers take them at once. `processes=0` runs the same code
 inline in a single thread, for the offline CLI and tests.
@@ -31,7 +33,10 @@ from shared.runtime import settle_heap
 from enrich.enrichment import STORY_BUDGET_S, Enriched, Enricher
 
 T = TypeVar("T")
-CHUNKS_PER_WORKER = 4
+# The service keeps a second batch in flight, whose chunks queue behind these: a worker that
+# finishes early takes one of them, so a batch needs few chunks per worker.
+CHUNKS_PER_WORKER = 2
+MIN_CHUNK = 2
 # A body this long costs a worker far more than a usual story (600 words: ~4,000 characters).
 LARGE_STORY_CHARS = 20_000
 WARM_UP_HOLD_S = 0.2
@@ -101,8 +106,9 @@ class EnrichPool:
             )
             return [r if isinstance(r, Exception) else inline(r) for r in done]
         # More chunks than workers: a worker that finishes early takes the next chunk instead
-        # of idling until the slowest one is done.
-        chunks = _split(articles, self.processes * CHUNKS_PER_WORKER)
+        # of idling until the slowest one is done; but not so many that a chunk is one story.
+        chunks = _split(articles, min(self.processes * CHUNKS_PER_WORKER,
+                                      max(self.processes, len(articles) // MIN_CHUNK)))
         executor = self._executor
         futures = [
             loop.run_in_executor(
