@@ -156,16 +156,3 @@ async def test_per_subscription_stats_are_kept_in_redis(redis: tuple[Redis, str]
     assert stats["last_status"] == 500
     assert stats["last_delivered_ms"] > 0 and stats["last_failed_ms"] >= stats["last_delivered_ms"]
     assert await client.exists(f"{prefix}webhooks:{{sub_a}}:stats")  # the documented key
-
-
-async def test_scripts_the_server_does_not_know_yet_still_run(redis: tuple[Redis, str]) -> None:
-    # A restarted Redis has forgotten every script: the calls of a pipeline answer NOSCRIPT and
-    # must run once loaded. A script text no one has sent before stands in for that state.
-    client, prefix = redis
-    queue = DeliveryQueue(client, prefix)
-    token = secrets.token_hex(8)
-    script = client.register_script(f"return redis.call('INCR', KEYS[1]) -- {token}")
-    key = f"{prefix}{token}"
-    assert await client.script_exists(script.sha) == [False]
-    assert await queue._run([(script, [key], []), (script, [key], [])]) == [1, 2]
-    assert await client.get(key) == b"2"  # each call ran once, not again after the load

@@ -41,8 +41,8 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+
+from shared.scripts import ScriptCall, run_scripts
 
 SENT_MEMORY_MS = 24 * 3600 * 1000
 TOMBSTONE_S = 7 * 24 * 3600  # far longer than any replica takes to hear of a deletion
@@ -242,7 +242,7 @@ class DeliveryQueue:
                 keys.append(self.story_key(s, d.uri))
                 args += [d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"]
             calls.append((self._enqueue, keys, args))
-        results = await self._run(calls)
+        results = await run_scripts(self.redis, calls)
         return sum(int(r[0]) for r in results), sum(int(r[1]) for r in results)
 
     async def remember_stories(self, pairs: list[tuple[str, str]]) -> None:
@@ -287,7 +287,7 @@ class DeliveryQueue:
         by_subscription: dict[str, list[Delivery]] = {}
         for d in deliveries:
             by_subscription.setdefault(d.subscription, []).append(d)
-        await self._run([
+        await run_scripts(self.redis, [
             (self._complete, [self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
                               self.key(s, "stats"), *(self.story_key(s, d.uri) for d in mine)],
              [d.id for d in mine])
@@ -374,30 +374,6 @@ class DeliveryQueue:
                 if _text(k) != tombstone]
         if keys:
             await self.redis.delete(*keys)
-
-    async def _run(self, calls: Sequence[ScriptCall]) -> Sequence[Any]:
-        """Script calls in one round trip: one EVALSHA, or one pipeline of them.
-
-        Not redis-py's pipelined scripts, which ask ``SCRIPT EXISTS`` first: a second round trip
-        on every call. A script the server does not know (restarted, flushed) is loaded and
-        its calls run again; NOSCRIPT means they did not run at all."""
-        if len(calls) == 1:
-            script, keys, args = calls[0]
-            return [await script(keys=keys, args=args)]  # loads the script on NOSCRIPT
-        pipe = self.redis.pipeline(transaction=False)
-        for script, keys, args in calls:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        results = await pipe.execute(raise_on_error=False)
-        for index, result in enumerate(results):
-            if isinstance(result, NoScriptError):
-                script, keys, args = calls[index]
-                results[index] = await script(keys=keys, args=args)
-            elif isinstance(result, Exception):
-                raise result
-        return list(results)
-
-
-ScriptCall = tuple[AsyncScript, Sequence[Any], Sequence[Any]]
 
 
 def _now_iso() -> str:

@@ -14,11 +14,11 @@ from typing import Literal
 
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
 
 from shared.article import Article
 from shared.events import INGESTED_STREAM, ArticleIngested
+from shared.scripts import run_scripts
 
 from ingest.errors import Forbidden, IngestError, InvalidArticle
 
@@ -160,35 +160,9 @@ class Intake:
         return results
 
     async def _append_all(self, calls: list[tuple[list[str], list[EncodableT]]]) -> list[int]:
-        """The script once per story, in one round trip: EVALSHA in a pipeline, without the
-        SCRIPT EXISTS round trip redis-py's pipelined scripts cost on every execute. One story
-        (the usual request) skips the pipeline's own bookkeeping."""
-        if len(calls) == 1:
-            keys, args = calls[0]
-            try:
-                outcome = await self.redis.evalsha(self._append.sha, len(keys), *keys, *args)
-            except NoScriptError:  # Redis lost its script cache: the script did not run
-                await self.redis.script_load(_APPEND_ONCE)
-                outcome = await self.redis.evalsha(self._append.sha, len(keys), *keys, *args)
-            return [int(outcome)]  # type: ignore[arg-type]
-        results: list[object] = [None] * len(calls)
-        todo = list(range(len(calls)))
-        for attempt in (1, 2):
-            pipe = self.redis.pipeline(transaction=False)
-            for index in todo:
-                keys, args = calls[index]
-                pipe.evalsha(self._append.sha, len(keys), *keys, *args)
-            for index, result in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
-                results[index] = result
-            # Redis lost its script cache (a restart, SCRIPT FLUSH): those did not run at all.
-            todo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-            if not todo or attempt == 2:
-                break
-            await self.redis.script_load(_APPEND_ONCE)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return [int(r) for r in results]  # type: ignore[call-overload]
+        """The script once per story, in one round trip (see `run_scripts`)."""
+        results = await run_scripts(self.redis, [(self._append, k, a) for k, a in calls])
+        return [int(r) for r in results]
 
     def _owned(self, article: Article) -> Article:
         """The article with the namespace its source shares with others, if any."""
