@@ -290,14 +290,17 @@ def find_entities(
     clusters = _group(mentions)
     if "merge" in steps:
         clusters = _merge_variants(clusters)
+    # Words the body writes in lower case: a capitalised one of them is a word, not a name.
+    lowercase = ({t.lower_ for t in body if t.is_lower}
+                 if {"headings", "common_word"} & steps else set())
     if "headings" in steps:
-        clusters = _drop_heading_words(clusters, body)
+        clusters = _drop_heading_words(clusters, lowercase)
     for cluster in clusters:
         _settle(cluster, steps)
     if "lone_person" in steps:
         clusters = [c for c in clusters if not _lone_person(c)]
     if "common_word" in steps:
-        clusters = _drop_common_words(clusters, body)
+        clusters = _drop_common_words(clusters, lowercase)
     return _finish(clusters, len(clean.text))
 
 
@@ -512,7 +515,7 @@ def _merge_variants(clusters: list[_Cluster]) -> list[_Cluster]:
     return roots
 
 
-def _drop_heading_words(clusters: list[_Cluster], body: Doc) -> list[_Cluster]:
+def _drop_heading_words(clusters: list[_Cluster], lowercase: set[str]) -> list[_Cluster]:
     """Leave out a name met only in section headings or a title-case headline when each of its
     words is an English word (WordNet's lists) or one the body writes in lower case: in
     "Small Wins, No Big Moves" or "... Hopes for Breakthrough" title case, not a name, gave
@@ -521,7 +524,6 @@ def _drop_heading_words(clusters: list[_Cluster], body: Doc) -> list[_Cluster]:
     if not weak:
         return clusters
     words = word_classes()
-    lowercase = {t.lower_ for t in body if t.is_lower}
     common = {
         id(c) for c in weak
         if all(word in lowercase or words.known(word) for word in c.tokens)
@@ -606,7 +608,7 @@ def _lone_person(cluster: _Cluster) -> bool:
             and not cluster.mentions[0].titled)
 
 
-def _drop_common_words(clusters: list[_Cluster], body: Doc) -> list[_Cluster]:
+def _drop_common_words(clusters: list[_Cluster], lowercase: set[str]) -> list[_Cluster]:
     """Leave out a one-word name that is an English word (WordNet's lists) which the body also
     writes in lower case, or one WordNet knows only as an adjective: "the Republic" beside "a
     republic", "Indigenous" before "liaison". A title or the dateline keeps it."""
@@ -614,7 +616,6 @@ def _drop_common_words(clusters: list[_Cluster], body: Doc) -> list[_Cluster]:
     if not single:
         return clusters
     words = word_classes()
-    lowercase = {t.lower_ for t in body if t.is_lower}
     common = {
         id(c) for c in single
         if not any(m.titled or m.dateline for m in c.mentions)
