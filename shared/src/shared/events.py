@@ -74,15 +74,8 @@ class Event(BaseModel):
         """``for_article(article, source).to_fields()`` (``event_id`` from `article_event_id`)
         without building the event: the article goes straight from its model to JSON, once.
         For a producer that appends every article it takes (ingest)."""
-        return {
-            "ce_id": event_id,
-            "ce_type": cls.TYPE,
-            "ce_source": source,
-            "ce_time": _wire_time(datetime.now(UTC)),
-            "ce_subject": article.uri,
-            "content-type": CONTENT_TYPE,
-            "data": article.model_dump_json(by_alias=True, exclude_none=True),
-        }
+        return _fields(event_id, cls.TYPE, source, datetime.now(UTC), article.uri,
+                       article.model_dump_json(by_alias=True, exclude_none=True))
 
     @classmethod
     def follow(cls, cause: Event, article: Article, source: str) -> Event:
@@ -117,15 +110,8 @@ class Event(BaseModel):
 
     def to_fields(self) -> dict[FieldT, EncodableT]:
         """The plain stream fields (see the module docstring)."""
-        return {
-            "ce_id": self.id,
-            "ce_type": self.type,
-            "ce_source": self.source,
-            "ce_time": _wire_time(self.time),
-            "ce_subject": self.subject,
-            "content-type": CONTENT_TYPE,
-            "data": orjson.dumps(self.data),
-        }
+        return _fields(self.id, self.type, self.source, self.time, self.subject,
+                       orjson.dumps(self.data))
 
     @staticmethod
     def from_fields(fields: Mapping[Any, Any]) -> Event:
@@ -207,6 +193,20 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 def _wire_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _fields(event_id: str, kind: str, source: str, time: datetime, subject: str,
+            data: str | bytes) -> dict[FieldT, EncodableT]:
+    """An event's plain stream fields (see the module docstring); `data` is its JSON."""
+    return {
+        "ce_id": event_id,
+        "ce_type": kind,
+        "ce_source": source,
+        "ce_time": _wire_time(time),
+        "ce_subject": subject,
+        "content-type": CONTENT_TYPE,
+        "data": data,
+    }
 
 
 def _text(value: Any, field: str = "value") -> str:
