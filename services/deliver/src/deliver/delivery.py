@@ -202,14 +202,19 @@ class SubscriptionWorker:
                     async with asyncio.timeout(SETTLE_EVERY_S):
                         await self._settle_full.wait()
             self._settle_wake.clear()
-            await self._settle_batch()
+            await self._settle_batch(drain=False)
 
-    async def _settle_batch(self) -> None:
-        """Settle every attempt made so far: completions in one pipeline, retried until done.
+    async def _settle_batch(self, drain: bool = True) -> None:
+        """Settle the attempts made so far (with ``drain``, also those made meanwhile):
+        completions in one pipeline, retried until done. What is answered during the round
+        trip waits for the next batch, not less than a window (one batch after another would
+        each hold only what one round trip lets through).
 
         A batch stays in ``settling`` until each of its attempts is settled: if the settler is
         cancelled mid-batch (a stop), the last call, made after it, settles what is left."""
-        while self.to_settle or self.settling:
+        first = True
+        while (self.to_settle or self.settling) and (first or drain):
+            first = False
             if not self.settling:
                 self.settling, self.to_settle = self.to_settle, []
             done = [(dv, at) for dv, at in self.settling if at.ok]
