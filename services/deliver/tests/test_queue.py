@@ -180,3 +180,15 @@ async def test_a_claim_sends_the_copy_queued_here_only_while_the_record_is_uncha
     assert await there.retry(taken, 0, status=503)
     (again,), _ = await here.claim("sub_a", 10, lease_ms=60_000)
     assert again is not stale and [a["status"] for a in again.attempts] == [503]
+
+
+async def test_copies_kept_for_claims_are_bounded_in_bytes(
+        redis: tuple[Redis, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    client, prefix = redis
+    monkeypatch.setattr("deliver.queue.FRESH_BYTES_MAX", 1000)
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(n) for n in range(40)])
+    assert 0 < queue._fresh_bytes <= 1000 and len(queue._fresh) < 40
+    claimed, _ = await queue.claim("sub_a", 100, lease_ms=60_000)
+    assert sorted(d.id for d in claimed) == sorted(delivery(n).id for n in range(40))
+    assert queue._fresh == {} and queue._fresh_bytes == 0

@@ -50,7 +50,10 @@ SENT_MEMORY_MS = 24 * 3600 * 1000
 # settling an attempt (retry, dead letter) or a replay rewrites a record, and each of them
 # appends to ``attempts``. So a record with this ending is, byte for byte, as it was queued.
 FRESH_SUFFIX = '"attempts":[]}'
-FRESH_COPIES_MAX = 50_000  # deliveries queued here and not yet claimed, kept to be sent as such
+# Deliveries queued here and not yet claimed, kept to be sent as such: at most this many, and
+# records of at most this many bytes in all (a backlog of a subscriber that is down is read back).
+FRESH_COPIES_MAX = 20_000
+FRESH_BYTES_MAX = 32 * 1024 * 1024
 TOMBSTONE_S = 7 * 24 * 3600  # far longer than any replica takes to hear of a deletion
 
 _NOW = """
@@ -235,6 +238,7 @@ class DeliveryQueue:
         # reading the record back (see _CLAIM); the oldest are forgotten past the cap (a
         # delivery dropped by a kill, or queued by another replica first, is never claimed here).
         self._fresh: dict[str, tuple[Delivery, int]] = {}
+        self._fresh_bytes = 0
 
     def key(self, subscription_id: str, name: str) -> str:
         return f"{self.prefix}webhooks:{{{subscription_id}}}:{name}"
@@ -286,9 +290,17 @@ class DeliveryQueue:
 
     def _keep_fresh(self, delivery: Delivery, length: int) -> None:
         fresh = self._fresh
+        self._forget_fresh(delivery.id)
         fresh[delivery.id] = (delivery, length)
-        if len(fresh) > FRESH_COPIES_MAX:
-            del fresh[next(iter(fresh))]
+        self._fresh_bytes += length
+        while len(fresh) > FRESH_COPIES_MAX or self._fresh_bytes > FRESH_BYTES_MAX:
+            self._fresh_bytes -= fresh.pop(next(iter(fresh)))[1]
+
+    def _forget_fresh(self, delivery_id_: str) -> tuple[Delivery, int] | None:
+        copy = self._fresh.pop(delivery_id_, None)
+        if copy is not None:
+            self._fresh_bytes -= copy[1]
+        return copy
 
     async def claim(self, subscription_id: str, limit: int,
                     lease_ms: int) -> tuple[list[Delivery], float | None]:
@@ -306,18 +318,17 @@ class DeliveryQueue:
         now, next_due = int(out[0]), int(out[1])
         claimed: list[Delivery] = []
         unknown: list[str] = []
-        fresh = self._fresh
         for i in range(2, len(out), 2):
             value = out[i + 1]
             if isinstance(value, int):
                 delivery_id_ = _text(out[i])
-                copy = fresh.pop(delivery_id_, None)
+                copy = self._forget_fresh(delivery_id_)
                 if copy is not None and copy[1] == value:
                     claimed.append(copy[0])
                 else:
                     unknown.append(delivery_id_)
             else:
-                fresh.pop(_text(out[i]), None)
+                self._forget_fresh(_text(out[i]))
                 claimed.append(Delivery.from_json(value))
         if unknown:  # leased to us by the call above: nobody else rewrites them meanwhile
             raws = await self.redis.hmget(self.key(s, "rec"), unknown)
