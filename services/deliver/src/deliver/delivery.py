@@ -12,8 +12,8 @@ whole attempt history. Settling an attempt in Redis is retried until it succeeds
 answered 2xx is never sent again because Redis was briefly out of reach.
 
 Settling in batches, and what a crash repeats. Answered attempts are settled together, one
-Redis round trip per batch: a batch goes when SETTLE_EVERY_S has passed since the first attempt
-in it was answered, or at once when SETTLE_BATCH attempts wait. Until its batch is settled, a
+Redis round trip per batch: once the settler is free and an attempt waits, a batch goes
+SETTLE_EVERY_S later, or at once when SETTLE_BATCH attempts wait. Until its batch is settled, a
 delivery stays leased (its lease renewed like any other), so no replica claims it meanwhile,
 and a graceful stop settles every answered attempt before it returns. If the process dies
 between a 2xx and its settle, the delivery is due again when its lease runs out and is sent
@@ -22,7 +22,7 @@ receiver may have got it. Batching adds no other kind of repeat; it widens that 
 most SETTLE_EVERY_S and one round trip, and it bounds the count: a worker holds at most
 SETTLE_MAX answered, unsettled attempts (its senders wait beyond that, e.g. while Redis is out
 of reach), so one crash repeats at most SETTLE_MAX + ``webhook_max_in_flight`` deliveries per
-subscription. ``tests/faults/test_processes.py`` kills deliver mid-burst to check it.
+subscription. ``tests/faults/test_deliver_crash.py`` kills deliver mid-burst to check it.
 """
 
 from __future__ import annotations
