@@ -156,3 +156,39 @@ async def test_per_subscription_stats_are_kept_in_redis(redis: tuple[Redis, str]
     assert stats["last_status"] == 500
     assert stats["last_delivered_ms"] > 0 and stats["last_failed_ms"] >= stats["last_delivered_ms"]
     assert await client.exists(f"{prefix}webhooks:{{sub_a}}:stats")  # the documented key
+
+
+async def test_a_claim_sends_the_copy_queued_here_only_while_the_record_is_unchanged(
+        redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    here, there = DeliveryQueue(client, prefix), DeliveryQueue(client, prefix)
+    mine, theirs = delivery(1), delivery(2)
+    await here.enqueue([mine])
+    await there.enqueue([theirs])
+    claimed, _ = await here.claim("sub_a", 10, lease_ms=60_000)
+    by_id = {d.id: d for d in claimed}
+    assert by_id.keys() == {mine.id, theirs.id}
+    assert by_id[mine.id] is mine  # never attempted: the copy made when queueing it
+    assert by_id[theirs.id] is not theirs and by_id[theirs.id] == theirs  # read from Redis
+
+    # A copy goes stale once an attempt is settled elsewhere: the record is read instead.
+    stale = delivery(3)
+    await here.enqueue([stale])
+    (taken,), _ = await there.claim("sub_a", 10, lease_ms=60_000)
+    assert taken.id == stale.id and taken is not stale
+    taken.attempts.append({"at": "t", "status": 503, "error": None, "duration_ms": 1})
+    assert await there.retry(taken, 0, status=503)
+    (again,), _ = await here.claim("sub_a", 10, lease_ms=60_000)
+    assert again is not stale and [a["status"] for a in again.attempts] == [503]
+
+
+async def test_copies_kept_for_claims_are_bounded_in_bytes(
+        redis: tuple[Redis, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    client, prefix = redis
+    monkeypatch.setattr("deliver.queue.FRESH_BYTES_MAX", 1000)
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(n) for n in range(40)])
+    assert 0 < queue._fresh_bytes <= 1000 and len(queue._fresh) < 40
+    claimed, _ = await queue.claim("sub_a", 100, lease_ms=60_000)
+    assert sorted(d.id for d in claimed) == sorted(delivery(n).id for n in range(40))
+    assert queue._fresh == {} and queue._fresh_bytes == 0

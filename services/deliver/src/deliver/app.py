@@ -19,6 +19,7 @@ from shared.errors import validation_body
 from shared.events import PUBLISHED_STREAM
 from shared.logging import configure_logging
 from shared.observability import Metrics, health_router
+from shared.runtime import settle_heap
 from shared.streams import GroupConsumer, ensure_group, exit_when_stopped
 
 from deliver.auth import admin_guard
@@ -92,6 +93,7 @@ def create_app(settings: DeliverSettings | None = None,
                  asyncio.create_task(dispatcher.housekeeping()),
                  asyncio.create_task(exit_when_stopped(broker))]
         log.info("deliver.started", stream=in_stream, consumer=consumer.consumer)
+        settle_heap()
         yield
         for task in tasks:
             task.cancel()

@@ -10,6 +10,19 @@ a refused address) is retried after a full-jitter delay below the schedule's nex
 least ``Retry-After`` (capped); after the last attempt the delivery is dead-lettered with its
 whole attempt history. Settling an attempt in Redis is retried until it succeeds: a delivery
 answered 2xx is never sent again because Redis was briefly out of reach.
+
+Settling in batches, and what a crash repeats. Answered attempts are settled together, one
+Redis round trip per batch: once the settler is free and an attempt waits, a batch goes
+SETTLE_EVERY_S later, or at once when SETTLE_BATCH attempts wait. Until its batch is settled, a
+delivery stays leased (its lease renewed like any other), so no replica claims it meanwhile,
+and a graceful stop settles every answered attempt before it returns. If the process dies
+between a 2xx and its settle, the delivery is due again when its lease runs out and is sent
+again (same ``webhook-id``): what a crash during the request itself already does, since the
+receiver may have got it. Batching adds no other kind of repeat; it widens that window by at
+most SETTLE_EVERY_S and one round trip, and it bounds the count: a worker holds at most
+SETTLE_MAX answered, unsettled attempts (its senders wait beyond that, e.g. while Redis is out
+of reach), so one crash repeats at most SETTLE_MAX + ``webhook_max_in_flight`` deliveries per
+subscription. ``tests/faults/test_deliver_crash.py`` kills deliver mid-burst to check it.
 """
 
 from __future__ import annotations
@@ -33,8 +46,10 @@ log = structlog.get_logger()
 
 OnGone = Callable[[str, str], Awaitable[None]]
 SETTLE_BACKOFF_MAX_S = 2.0
-SETTLE_EVERY_S = 0.005  # attempts are settled in batches at most this often
-CLAIM_LOW = 8  # the claim buffer is refilled when it holds this many (or N in flight)
+SETTLE_EVERY_S = 0.015  # an answered attempt waits at most this long for its batch to settle
+SETTLE_BATCH = 32  # ... or less, once this many answered attempts wait
+SETTLE_MAX = 128  # answered, unsettled attempts of one worker: its senders wait past this
+CLAIM_LOW = 16  # the claim buffer is refilled when it holds this many (or N in flight)
 
 
 @dataclass(frozen=True)
@@ -60,13 +75,13 @@ class RetryPolicy:
 class SubscriptionWorker:
     """Sends the due deliveries of one subscription, at most N requests at a time.
 
-    A claimer keeps a small buffer of claimed deliveries topped up (between N and 2N, at least
-    8 and 16; one Redis call per refill, made while the requests of the last refill are still
+    A claimer keeps a small buffer of claimed deliveries topped up (between N and 4N, at least
+    16 and 32; one Redis call per refill, made while the requests of the last refill are still
     running); N sender tasks take from it. A sender hands each attempt to the settler and takes
-    the next delivery at once: attempts are settled in batches (one pipeline, at most every
-    5 ms), so neither the claim nor the settle round trip sits between two requests. Every
-    delivery claimed and not yet settled has its lease renewed, so a buffered delivery never
-    outlives its lease.
+    the next delivery at once: attempts are settled in batches (one pipeline per batch, see
+    the module docstring), so neither the claim nor the settle round trip sits between two
+    requests. Every delivery claimed and not yet settled has its lease renewed, so a buffered
+    delivery never outlives its lease.
     """
 
     def __init__(self, subscription_id: str, dispatcher: Dispatcher) -> None:
@@ -76,7 +91,11 @@ class SubscriptionWorker:
         self.ready: asyncio.Queue[Delivery] = asyncio.Queue()
         self.leased: dict[str, Delivery] = {}  # claimed, not settled: their leases are renewed
         self.to_settle: list[tuple[Delivery, Attempt]] = []
+        self.settling: list[tuple[Delivery, Attempt]] = []  # the batch being settled
+        self.unsettled = 0  # answered attempts not settled yet (waiting or being settled)
         self._settle_wake = asyncio.Event()
+        self._settle_full = asyncio.Event()  # SETTLE_BATCH attempts wait: settle now
+        self._settled = asyncio.Event()  # a batch was settled: room below SETTLE_MAX
         self._low = asyncio.Event()  # the buffer is at or below its low mark
 
     def poke(self) -> None:
@@ -113,7 +132,7 @@ class SubscriptionWorker:
         d = self.d
         # A few more than the requests in flight even at a low limit: one claim then serves
         # several requests. What waits in the buffer is leased and renewed like what is sent.
-        low, high = max(d.max_in_flight, CLAIM_LOW), max(2 * d.max_in_flight, 2 * CLAIM_LOW)
+        low, high = max(d.max_in_flight, CLAIM_LOW), max(4 * d.max_in_flight, 2 * CLAIM_LOW)
         while True:
             if self.ready.qsize() > low:
                 self._low.clear()
@@ -140,6 +159,9 @@ class SubscriptionWorker:
         d = self.d
         low = max(d.max_in_flight, CLAIM_LOW)
         while True:
+            while self.unsettled >= SETTLE_MAX:  # bounds what a crash now would repeat
+                self._settled.clear()
+                await self._settled.wait()
             delivery = await self.ready.get()
             if self.ready.qsize() <= low:
                 self._low.set()
@@ -161,7 +183,10 @@ class SubscriptionWorker:
                 continue
             delivery.attempts.append(attempt.record())
             self.to_settle.append((delivery, attempt))
+            self.unsettled += 1
             self._settle_wake.set()
+            if len(self.to_settle) >= SETTLE_BATCH:
+                self._settle_full.set()
 
     async def _release(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
@@ -171,29 +196,47 @@ class SubscriptionWorker:
     async def _settle_loop(self) -> None:
         while True:
             await self._settle_wake.wait()
-            await asyncio.sleep(SETTLE_EVERY_S)  # gather the attempts of a few more requests
+            if len(self.to_settle) < SETTLE_BATCH:  # gather the attempts of more requests
+                self._settle_full.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(SETTLE_EVERY_S):
+                        await self._settle_full.wait()
             self._settle_wake.clear()
-            await self._settle_batch()
+            await self._settle_batch(drain=False)
 
-    async def _settle_batch(self) -> None:
-        """Settle every attempt made so far: completions in one pipeline, retried until done."""
-        while self.to_settle:
-            batch, self.to_settle = self.to_settle, []
-            done = [(dv, at) for dv, at in batch if at.ok]
+    async def _settle_batch(self, drain: bool = True) -> None:
+        """Settle the attempts made so far (with ``drain``, also those made meanwhile):
+        completions in one pipeline, retried until done. What is answered during the round
+        trip waits for the next batch, not less than a window (one batch after another would
+        each hold only what one round trip lets through).
+
+        A batch stays in ``settling`` until each of its attempts is settled: if the settler is
+        cancelled mid-batch (a stop), the last call, made after it, settles what is left."""
+        first = True
+        while (self.to_settle or self.settling) and (first or drain):
+            first = False
+            if not self.settling:
+                self.settling, self.to_settle = self.to_settle, []
+            done = [(dv, at) for dv, at in self.settling if at.ok]
             if done:
                 await _until_done(done[0][0].id, self._complete, done)
-            for delivery, attempt in batch:
-                if not attempt.ok:
-                    await _until_done(delivery.id, self._settle_failure, delivery, attempt)
+                for delivery, _ in done:
+                    self.leased.pop(delivery.id, None)
+                self.settling = [(dv, at) for dv, at in self.settling if not at.ok]
+                self.unsettled -= len(done)
+            while self.settling:
+                delivery, attempt = self.settling[0]
+                await _until_done(delivery.id, self._settle_failure, delivery, attempt)
+                self.settling.pop(0)
                 self.leased.pop(delivery.id, None)
+                self.unsettled -= 1
+            self._settled.set()
 
     async def _complete(self, done: list[tuple[Delivery, Attempt]]) -> None:
         d = self.d
         await d.queue.complete_many([delivery for delivery, _ in done])
-        now = time.time()
-        for delivery, attempt in done:
-            d.metrics.attempt(attempt.outcome)
-            d.metrics.finished("delivered", now - delivery.published_ms / 1000)
+        now_ms = time.time() * 1000
+        d.metrics.delivered([(now_ms - delivery.published_ms) / 1000 for delivery, _ in done])
 
     async def _renew_leases(self, lease_ms: int) -> None:
         """Push the lease of every delivery claimed and not settled a full lease ahead, every

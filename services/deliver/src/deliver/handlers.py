@@ -13,10 +13,10 @@ matching event announced after its creation was answered, whichever replica hand
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC
 
-import orjson
 import structlog
 
 from shared.events import Event, EventDecodeError
@@ -66,31 +66,33 @@ class FanOut:
         deliveries: list[Delivery] = []
         remembered: list[tuple[str, str]] = []  # matched, but the subscription wants kills only
         queued_here: set[tuple[str, str]] = set()  # (subscription, uri) earlier in this batch
+        subs = [(sub.id, sub.record.created_ms, sub.filters) for sub in enabled]
+        now_ms = int(time.time() * 1000)
         for entry, event, kind in decoded:
             entry_ms = int(entry.id.split("-", 1)[0])
+            uri = event.subject
             body: str | None = None  # the same bytes for every subscription: encoded once
-            for sub in enabled:
-                if sub.record.created_ms > entry_ms:
+            for sub_id, created_ms, filters in subs:
+                if created_ms > entry_ms:
                     continue
                 if kind == KILLED:
-                    if not sub.filters.wants_type(kind) or (
-                            sub.id not in got[entry.id]
-                            and (sub.id, event.subject) not in queued_here):
+                    if not filters.wants_type(kind) or (
+                            sub_id not in got[entry.id] and (sub_id, uri) not in queued_here):
                         continue
-                elif not sub.filters.matches(event.data):
+                elif not filters.matches(event.data):
                     continue
-                elif not sub.filters.wants_type(kind):
-                    if sub.filters.wants_type(KILLED):  # so that the story's kill reaches it
-                        remembered.append((sub.id, event.subject))
-                        queued_here.add((sub.id, event.subject))
+                elif not filters.wants_type(kind):
+                    if filters.wants_type(KILLED):  # so that the story's kill reaches it
+                        remembered.append((sub_id, uri))
+                        queued_here.add((sub_id, uri))
                     continue
-                queued_here.add((sub.id, event.subject))
+                queued_here.add((sub_id, uri))
                 if body is None:
-                    body = _body(event, kind)
+                    body = _body(event, kind, entry.fields[b"data"])
                 deliveries.append(Delivery(
-                    id=delivery_id(sub.id, event.id), subscription=sub.id, type=kind,
-                    event_id=event.id, entry_id=entry.id, uri=event.subject,
-                    published_ms=entry_ms, body=body))
+                    id=delivery_id(sub_id, event.id), subscription=sub_id, type=kind,
+                    event_id=event.id, entry_id=entry.id, uri=uri, published_ms=entry_ms,
+                    body=body, created_ms=now_ms))
         if not deliveries and not remembered:
             return outcomes
         try:
@@ -114,10 +116,8 @@ class FanOut:
         return {entry.id: set(subs) for (entry, _), subs in zip(kills, found, strict=True)}
 
 
-def _body(event: Event, kind: str) -> str:
-    """The JSON a subscriber receives for an event."""
-    return orjson.dumps({
-        "type": kind,
-        "timestamp": event.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "data": event.data,
-    }).decode()
+def _body(event: Event, kind: str, data: bytes) -> str:
+    """The JSON a subscriber receives for an event: ``data`` is the entry's own JSON, which
+    ``Event.from_fields`` checked (an object, valid UTF-8), put in as it is, not encoded again."""
+    timestamp = event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return f'{{"type":"{kind}","timestamp":"{timestamp}","data":{data.decode()}}}'

@@ -46,5 +46,12 @@ class DeliveryMetrics:
         if latency_s is not None:
             self.latency.observe(max(0.0, latency_s))
 
+    def delivered(self, latencies_s: list[float]) -> None:
+        """Deliveries answered 2xx (one attempt each), settled together."""
+        self._attempts["delivered"].inc(len(latencies_s))
+        self._results["delivered"].inc(len(latencies_s))
+        for latency in latencies_s:
+            self.latency.observe(max(0.0, latency))
+
     def set_depth(self, depth: int) -> None:
         self.queue_depth.set(depth)

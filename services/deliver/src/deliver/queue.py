@@ -32,6 +32,7 @@ The delivery id is ``<subscription id>_<ce_id>``: stable across retries, it is t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Sequence
@@ -45,6 +46,14 @@ from redis.asyncio import Redis
 from shared.scripts import ScriptCall, run_scripts
 
 SENT_MEMORY_MS = 24 * 3600 * 1000
+# How a record that was never attempted ends (``Delivery`` serialises ``attempts`` last): only
+# settling an attempt (retry, dead letter) or a replay rewrites a record, and each of them
+# appends to ``attempts``. So a record with this ending is, byte for byte, as it was queued.
+FRESH_SUFFIX = '"attempts":[]}'
+# Deliveries queued here and not yet claimed, kept to be sent as such: at most this many, and
+# records of at most this many bytes in all (a backlog of a subscriber that is down is read back).
+FRESH_COPIES_MAX = 20_000
+FRESH_BYTES_MAX = 32 * 1024 * 1024
 TOMBSTONE_S = 7 * 24 * 3600  # far longer than any replica takes to hear of a deletion
 
 _NOW = """
@@ -81,16 +90,24 @@ end
 return {queued, dropped}
 """
 
-# KEYS: due rec; ARGV: limit lease_ms -> {now, next_due or -1, id, record, id, record, ...}
+# KEYS: due rec; ARGV: limit lease_ms lean -> {now, next_due or -1, id, record, id, record, ...}
+# With lean = 1, a record never attempted (its JSON ends with FRESH_SUFFIX) comes back as its
+# length instead: the claiming replica sends its own copy, made when it queued the delivery.
 _CLAIM = _NOW + """
 local out = {now, -1}
+local lean = ARGV[3] == '1'
+local fresh = '""" + FRESH_SUFFIX + """'
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, id in ipairs(ids) do
   local record = redis.call('HGET', KEYS[2], id)
   if record then
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
     table.insert(out, id)
-    table.insert(out, record)
+    if lean and string.sub(record, -#fresh) == fresh then
+      table.insert(out, #record)
+    else
+      table.insert(out, record)
+    end
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -216,13 +233,18 @@ class DeliveryQueue:
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
         self._replay = redis.register_script(_REPLAY)
+        # Deliveries queued by this process and not yet claimed: id -> (delivery, length of its
+        # record JSON). A claim of a record still as it was queued sends this copy instead of
+        # reading the record back (see _CLAIM); the oldest are forgotten past the cap (a
+        # delivery dropped by a kill, or queued by another replica first, is never claimed here).
+        self._fresh: dict[str, tuple[Delivery, int]] = {}
+        self._fresh_bytes = 0
 
     def key(self, subscription_id: str, name: str) -> str:
         return f"{self.prefix}webhooks:{{{subscription_id}}}:{name}"
 
     def story_key(self, subscription_id: str, uri: str) -> str:
-        digest = hashlib.sha256(uri.encode()).hexdigest()[:24]
-        return self.key(subscription_id, f"story:{digest}")
+        return self.key(subscription_id, f"story:{_story_digest(uri)}")
 
     async def enqueue(self, deliveries: list[Delivery]) -> tuple[int, int]:
         """Queue deliveries (a kill first drops its story's queued ones); one script call per
@@ -239,8 +261,10 @@ class DeliveryQueue:
                     self.key(s, "sent"), self.key(s, "dead"), self.key(s, "deleted")]
             args: list[Any] = []
             for d in mine:
+                record = d.to_json()
                 keys.append(self.story_key(s, d.uri))
-                args += [d.id, d.to_json(), d.uri, "1" if d.type == "article.killed" else "0"]
+                args += [d.id, record, d.uri, "1" if d.type == "article.killed" else "0"]
+                self._keep_fresh(d, len(record))
             calls.append((self._enqueue, keys, args))
         results = await run_scripts(self.redis, calls)
         return sum(int(r[0]) for r in results), sum(int(r[1]) for r in results)
@@ -264,14 +288,51 @@ class DeliveryQueue:
         scores = await pipe.execute()
         return [s for s, score in zip(subscription_ids, scores, strict=True) if score is not None]
 
+    def _keep_fresh(self, delivery: Delivery, length: int) -> None:
+        fresh = self._fresh
+        self._forget_fresh(delivery.id)
+        fresh[delivery.id] = (delivery, length)
+        self._fresh_bytes += length
+        while len(fresh) > FRESH_COPIES_MAX or self._fresh_bytes > FRESH_BYTES_MAX:
+            self._fresh_bytes -= fresh.pop(next(iter(fresh)))[1]
+
+    def _forget_fresh(self, delivery_id_: str) -> tuple[Delivery, int] | None:
+        copy = self._fresh.pop(delivery_id_, None)
+        if copy is not None:
+            self._fresh_bytes -= copy[1]
+        return copy
+
     async def claim(self, subscription_id: str, limit: int,
                     lease_ms: int) -> tuple[list[Delivery], float | None]:
-        """Claim up to ``limit`` due deliveries; also returns seconds until the next one is due."""
+        """Claim up to ``limit`` due deliveries; also returns seconds until the next one is due.
+
+        A delivery queued by this process and never attempted since is not read back: the
+        script answers the length of its record instead of the record, and the copy kept at
+        queueing is claimed. A copy is used only for a record that has not changed since it was
+        queued (no attempt settled, no replay) and whose length is the copy's, so a stale copy
+        is never sent; any other record is read (in the same call, or with one HMGET after it
+        when a record this process has no copy of came back lean)."""
         s = subscription_id
         out = await self._claim(keys=[self.key(s, "due"), self.key(s, "rec")],
-                                args=[limit, lease_ms])
+                                args=[limit, lease_ms, 1 if self._fresh else 0])
         now, next_due = int(out[0]), int(out[1])
-        claimed = [Delivery.from_json(out[i + 1]) for i in range(2, len(out), 2)]
+        claimed: list[Delivery] = []
+        unknown: list[str] = []
+        for i in range(2, len(out), 2):
+            value = out[i + 1]
+            if isinstance(value, int):
+                delivery_id_ = _text(out[i])
+                copy = self._forget_fresh(delivery_id_)
+                if copy is not None and copy[1] == value:
+                    claimed.append(copy[0])
+                else:
+                    unknown.append(delivery_id_)
+            else:
+                self._forget_fresh(_text(out[i]))
+                claimed.append(Delivery.from_json(value))
+        if unknown:  # leased to us by the call above: nobody else rewrites them meanwhile
+            raws = await self.redis.hmget(self.key(s, "rec"), unknown)
+            claimed += [Delivery.from_json(r) for r in raws if r is not None]
         wait = None if next_due < 0 else max(0.0, (next_due - now) / 1000)
         return claimed, wait
 
@@ -374,6 +435,11 @@ class DeliveryQueue:
                 if _text(k) != tombstone]
         if keys:
             await self.redis.delete(*keys)
+
+
+@functools.lru_cache(maxsize=4096)
+def _story_digest(uri: str) -> str:
+    return hashlib.sha256(uri.encode()).hexdigest()[:24]
 
 
 def _now_iso() -> str:

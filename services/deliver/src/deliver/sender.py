@@ -118,17 +118,16 @@ class WebhookSender:
         refusal = self._check_literal(url)
         if refusal is not None:
             return finish("refused", error=f"refused: {refusal}")
-        headers = {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            **signature_headers(delivery.id, int(time.time()), delivery.body,
-                                subscription.signing_secrets()),
-        }
+        body = delivery.body.encode()
+        headers = signature_headers(delivery.id, int(time.time()), body,
+                                    subscription.signing_secrets())
+        headers["content-type"] = "application/json"
+        headers["user-agent"] = USER_AGENT
         response: aiohttp.ClientResponse | None = None
         try:
             async with asyncio.timeout(self.deadline_s) as deadline:
-                response = await self._session.post(url, data=delivery.body.encode(),
-                                                    headers=headers, allow_redirects=False)
+                response = await self._session.post(url, data=body, headers=headers,
+                                                    allow_redirects=False)
         except EgressRefused as exc:
             return finish("refused", error=f"refused: {exc}")
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
@@ -168,6 +167,9 @@ class WebhookSender:
 async def _read_body(response: aiohttp.ClientResponse, deadline: float | None) -> bytes:
     """The answer's body up to RESPONSE_READ_MAX, by the deadline. Read to its end, the
     connection goes back to the pool; cut off, it is closed."""
+    if response.content.at_eof():  # no body (a 204), or all of it read already
+        response.release()
+        return b""
     body = bytearray()
     try:
         async with asyncio.timeout_at(deadline):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -24,13 +23,15 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def signature_headers(msg_id: str, timestamp: int, body: str,
+def signature_headers(msg_id: str, timestamp: int, body: str | bytes,
                       secrets_: Sequence[str]) -> dict[str, str]:
     """The three Standard Webhooks headers; one ``v1,...`` entry per valid secret
     (two while a rotated-out secret is still in its overlap window)."""
-    signed = f"{msg_id}.{timestamp}.{body}".encode()
+    if isinstance(body, str):
+        body = body.encode()
+    signed = b"%s.%d.%s" % (msg_id.encode(), timestamp, body)
     signatures = " ".join(
-        "v1," + base64.b64encode(hmac.new(_key(s), signed, hashlib.sha256).digest()).decode()
+        "v1," + base64.b64encode(hmac.digest(_key(s), signed, "sha256")).decode()
         for s in secrets_)
     return {
         "webhook-id": msg_id,
