@@ -134,6 +134,20 @@ def test_resume_after_a_disconnect_loses_and_repeats_nothing(plat: Platform) -> 
         third.close()
 
 
+def test_a_client_joining_a_quiet_hub_gets_what_follows_its_first_byte(plat: Platform) -> None:
+    # With nobody connected publish reads nothing of news.published; the first client
+    # to come back starts it again, live from the moment it got its first byte.
+    source, _ = read_three(plat)
+    push(plat, f"urn:sse:{source}:unheard", source)
+    time.sleep(0.3)
+    stream = SSE(plat, {"sources": source}).ready()
+    try:
+        push(plat, f"urn:sse:{source}:heard", source)
+        assert uris(stream.events(1)) == [f"urn:sse:{source}:heard"]
+    finally:
+        stream.close()
+
+
 def test_filters_kills_and_heartbeats(plat: Platform) -> None:
     source = "sse-" + secrets.token_hex(4)
     stream = SSE(plat, {"sources": source, "topics": OTHER_TOPIC, "urgency": 2}).ready()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+import orjson
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -27,11 +28,14 @@ OLD_POLITICS = {"code": "medtop:11000000", "name": "politics", "scheme": "medtop
 AGENCY = {"code": "subj:04000000", "name": "economy", "scheme": "subj"}
 
 
-def _old_document(uri: str, subjects: list[dict[str, Any]]) -> dict[str, Any]:
-    """A story as publish stored it before the migration existed (no revision mark)."""
+def _old_document(uri: str, subjects: list[dict[str, Any]], *,
+                  text: bool = False) -> dict[str, Any]:
+    """A story as publish stored it before the migration existed (no revision mark); the
+    article nested, as publish wrote it then, or as JSON text, as it writes it now."""
     codes = sorted({s["code"] for s in subjects} | {s["uri"] for s in subjects if "uri" in s})
-    return {"_id": uri, "article": {"uri": uri, "version": 1, "subjects": subjects,
-                                    "source": {"provider": "dpa", "format": "json"}},
+    article = {"uri": uri, "version": 1, "subjects": subjects,
+               "source": {"provider": "dpa", "format": "json"}}
+    return {"_id": uri, "article": orjson.dumps(article).decode() if text else article,
             "rank": 1, "eventId": f"ev-{uri}", "killed": False, "pubStatus": "usable",
             "publishedMs": 1, "versionCreatedMs": 1, "language": "en", "provider": "dpa",
             "topics": codes, "entities": [], "urgency": 0}
@@ -45,11 +49,12 @@ async def stores(mongo_db: tuple[AsyncMongoClient, str]) -> tuple[ArticleStore, 
     return articles, SubscriptionStore(client, name)
 
 
+@pytest.mark.parametrize("text", [False, True], ids=["nested", "json-text"])
 async def test_old_story_codes_move_to_iptc_once(
-        stores: tuple[ArticleStore, SubscriptionStore]) -> None:
+        stores: tuple[ArticleStore, SubscriptionStore], text: bool) -> None:
     articles, _ = stores
     await articles.articles.insert_one(_old_document("urn:old", [OLD_BUSINESS, OLD_POLITICS,
-                                                                  AGENCY]))
+                                                                  AGENCY], text=text))
     new = Article(uri="urn:new", version=1, source=Source(provider="dpa", format="json"),
                   subjects=[Subject(code="medtop:05000000", name="Education", scheme="medtop",
                                     level=1)])
@@ -65,6 +70,8 @@ async def test_old_story_codes_move_to_iptc_once(
                            "uri": "http://cv.iptc.org/newscodes/mediatopic/04000000"}
     assert subjects[1]["code"] == "medtop:11000000" and subjects[1]["name"] == "Politics"
     assert subjects[2] == AGENCY  # a source's own subject is never touched
+    raw = await articles.articles.find_one({"_id": "urn:old"})
+    assert raw is not None and isinstance(raw["article"], str) == text  # kept in its form
     # The read API and the feeds find it under the right code, not under education.
     page = await articles.page(Query(topic="medtop:04000000"), limit=10)
     assert [s.uri for s in page.items] == ["urn:old"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import orjson
 import redis
 from pymongo import MongoClient
 
@@ -192,11 +193,14 @@ class Platform:
             time.sleep(0.2)
 
     def stored(self, uri: str) -> dict[str, Any] | None:
-        """The story's MongoDB document as publish stored it."""
+        """The story's MongoDB document as publish stored it, with its ``article`` (kept as
+        JSON text) decoded."""
         assert self.mongodb_uri
         client: MongoClient[dict[str, Any]]
         with MongoClient(self.mongodb_uri, serverSelectionTimeoutMS=5000) as client:
             doc: dict[str, Any] | None = client[self.mongodb_db].articles.find_one({"_id": uri})
+        if doc is not None and isinstance(doc.get("article"), str):
+            doc["article"] = orjson.loads(doc["article"])
         return doc
 
     def url(self, name: str) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from redis.typing import EncodableT, FieldT
 
 from shared.article import Article
@@ -42,6 +42,8 @@ class Event(BaseModel):
     time: datetime
     subject: str
     data: dict[str, Any] = Field(default_factory=dict)
+    # ``data`` as JSON, when the producer has it already (see `follow_wire`).
+    _data_json: bytes | None = PrivateAttr(default=None)
 
     @classmethod
     def for_article(
@@ -83,11 +85,13 @@ class Event(BaseModel):
         return cls.follow_wire(cause, article.wire(), source)
 
     @classmethod
-    def follow_wire(cls, cause: Event, wire: dict[str, Any], source: str) -> Event:
+    def follow_wire(cls, cause: Event, wire: dict[str, Any], source: str, *,
+                    wire_json: bytes | None = None) -> Event:
         """`follow` for an article already in its wire form (``Article.wire()``), which a
-        service that holds it that way need not validate and dump again."""
+        service that holds it that way need not validate and dump again; ``wire_json``, when
+        given, is ``orjson.dumps(wire)``, which the stream fields then carry as they are."""
         key = f"{cls.TYPE}|{cause.id}"
-        return cls(
+        event = cls(
             id=hashlib.sha256(key.encode()).hexdigest()[:32],
             type=cls.TYPE,
             source=source,
@@ -95,6 +99,8 @@ class Event(BaseModel):
             subject=wire["uri"],
             data=wire,
         )
+        event._data_json = wire_json
+        return event
 
     def article(self) -> Article:
         return Article.model_validate(self.data)
@@ -110,8 +116,9 @@ class Event(BaseModel):
 
     def to_fields(self) -> dict[FieldT, EncodableT]:
         """The plain stream fields (see the module docstring)."""
+        data = self._data_json
         return _fields(self.id, self.type, self.source, self.time, self.subject,
-                       orjson.dumps(self.data))
+                       orjson.dumps(self.data) if data is None else data)
 
     @staticmethod
     def from_fields(fields: Mapping[Any, Any]) -> Event:

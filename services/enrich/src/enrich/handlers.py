@@ -50,6 +50,7 @@ class EnrichArticles:
 
         articles = [article for _, _, article in causes]
         results = await self.pool.enrich_wire(articles) if causes else []
+        enriched = 0
         for (index, event, _), result in zip(causes, results, strict=True):
             if isinstance(result, BaseException):
                 outcomes[index] = Outcome.failed(result)
@@ -57,14 +58,17 @@ class EnrichArticles:
                 outcomes[index] = Outcome(emit=[(self.out_stream, ArticleEnriched.follow_wire(
                     event, result.wire, EVENT_SOURCE))])
                 self._log(event, result)
-        log.debug("batch.enriched", entries=len(entries),
-                  ms=round((time.perf_counter() - started) * 1000, 1))
+                enriched += 1
+        # One line per batch at info (a line per story cost a formatted line and a write each);
+        # each story's own line is at debug.
+        log.info("batch.enriched", entries=len(entries), enriched=enriched,
+                 ms=round((time.perf_counter() - started) * 1000, 1))
         return [o if o is not None else Outcome.failed(RuntimeError("unhandled")) for o in outcomes]
 
     def _log(self, event: Event, result: WireEnriched) -> None:
         article = result.wire
         words = article.get("wordCount")
-        log.info("article.enriched", event_id=event.id, article_id=article["uri"],
+        log.debug("article.enriched", event_id=event.id, article_id=article["uri"],
                  people=len(article.get("people") or ()), places=len(article.get("places") or ()),
                  organisations=len(article.get("organisations") or ()), words=words)
         if result.skipped:

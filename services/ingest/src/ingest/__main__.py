@@ -1,12 +1,12 @@
 """Run the ingest service: ``python -m ingest``."""
 
-import uvicorn
+from shared.runtime import serve
 
 from ingest.app import create_app
 from ingest.settings import IngestSettings
 
 settings = IngestSettings()
-uvicorn.run(
+serve(
     create_app(settings),
     host=settings.http_host,
     port=settings.http_port,

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import orjson
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -39,7 +40,7 @@ class PublishArticles:
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
         """Decode, hold or store the whole batch (one bulk write), then decide what to emit."""
         outcomes: list[Outcome | None] = [None] * len(entries)
-        stores: list[tuple[int, Event, Article, dict[str, Any]]] = []
+        stores: list[tuple[int, Event, Article, dict[str, Any], bytes]] = []
         for index, entry in enumerate(entries):
             try:
                 event, article = Event.decode_article(entry.fields)
@@ -55,6 +56,7 @@ class PublishArticles:
                 if article.killed:
                     await self.embargo.cancel(article.uri, article.source.owner)
                 wire = article.wire()  # once, for the store and the public event
+                text = orjson.dumps(wire)  # the bytes stored and announced
             except RedisError as exc:
                 outcomes[index] = Outcome.failed(exc)
                 continue
@@ -62,15 +64,16 @@ class PublishArticles:
                 log.exception("article.publish_failed", event_id=event.id, article_id=article.uri)
                 outcomes[index] = Outcome.failed(exc)
                 continue
-            stores.append((index, event, article, wire))
+            stores.append((index, event, article, wire, text))
         writes: list[Write | Exception] = []
         if stores:
-            writes = await self.store.save_many([(a, e.id) for _, e, a, _ in stores],
-                                                [w for _, _, _, w in stores])
+            writes = await self.store.save_many([(a, e.id) for _, e, a, _, _ in stores],
+                                                [w for _, _, _, w, _ in stores],
+                                                [t for _, _, _, _, t in stores])
             decided = await asyncio.gather(*(
-                self._announce(event, article, wire, write)
-                for (_, event, article, wire), write in zip(stores, writes, strict=True)))
-            for (index, _, _, _), outcome in zip(stores, decided, strict=True):
+                self._announce(event, article, wire, text, write)
+                for (_, event, article, wire, text), write in zip(stores, writes, strict=True)))
+            for (index, _, _, _, _), outcome in zip(stores, decided, strict=True):
                 outcomes[index] = outcome
         log.info("batch.stored", entries=len(entries),
                  **Counter(w.value for w in writes if isinstance(w, Write)))
@@ -78,7 +81,7 @@ class PublishArticles:
                 for o in outcomes]
 
     async def _announce(self, cause: Event, article: Article, wire: dict[str, Any],
-                        write: Write | Exception) -> Outcome:
+                        text: bytes, write: Write | Exception) -> Outcome:
         """Emit the public event for a stored version; a stale version is acked with nothing
         emitted, and a redelivered one is announced again only if it never was."""
         if isinstance(write, Exception):
@@ -92,7 +95,7 @@ class PublishArticles:
             return Outcome()
         try:
             kind = ArticleKilled if article.killed else ArticlePublished
-            event = kind.follow_wire(cause, wire, EVENT_SOURCE)
+            event = kind.follow_wire(cause, wire, EVENT_SOURCE, wire_json=text)
         except Exception as exc:  # a defect with one entry must not fail the whole batch
             log.exception("article.publish_failed", event_id=cause.id, article_id=article.uri)
             return Outcome.failed(exc)

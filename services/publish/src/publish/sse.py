@@ -9,6 +9,11 @@ start) until caught up, the client then joins the live fan-out, one more XRANGE 
 arrived in between, and live entries at or below the last id read are skipped. When the client's
 id is older than the oldest entry still kept (news.published is trimmed after its retention), it
 is told so first with a ``gap`` event, so it can re-read what it missed from the read API.
+
+With no client connected the reader stops reading (each read cost a round trip and the decoding
+of every published story); the first client to join wakes it, and is held before its first
+byte until the reader has taken the stream's newest id as its starting point, so what the
+client is sent live starts there (the resume path's second XRANGE covers up to it).
 """
 
 from __future__ import annotations
@@ -104,13 +109,21 @@ class StreamHub:
         self.queue_size = queue_size
         self.block_ms = block_ms
         self.clients: set[Client] = set()
+        self._following = asyncio.Event()  # the reader reads (set until it first goes idle)
+        self._following.set()
+        self._wanted = asyncio.Event()  # a client joined: the idle reader starts again
 
     def connect(self, filters: Filters) -> Client:
         return Client(filters, asyncio.Queue(self.queue_size))
 
     def join(self, client: Client) -> None:
         self.clients.add(client)
+        self._wanted.set()
         self.metrics.sse_clients.set(len(self.clients))
+
+    async def following(self) -> None:
+        """Returns once the reader follows the stream: live entries reach joined clients."""
+        await self._following.wait()
 
     def leave(self, client: Client) -> None:
         self.clients.discard(client)
@@ -127,6 +140,12 @@ class StreamHub:
     async def run(self) -> None:
         last = await self._last_id()
         while True:
+            if not self.clients:  # nobody to send to: read nothing until someone joins
+                self._following.clear()
+                self._wanted.clear()
+                await self._wanted.wait()
+                last = await self._last_id()
+                self._following.set()
             result: Any
             try:
                 result = await self.redis.xread({self.stream: last}, count=BACKLOG_PAGE,
@@ -138,7 +157,7 @@ class StreamHub:
             for _, entries in result or []:
                 if entries:
                     last = _text(entries[-1][0])
-                    if self.clients:  # with nobody connected, no entry is worth decoding
+                    if self.clients:  # the last one may have left during the read
                         self.dispatch([Frame.of(i, f) for i, f in entries])
 
     async def backlog(self, after: str) -> AsyncIterator[Frame]:
@@ -189,6 +208,7 @@ async def client_frames(hub: StreamHub, client: Client, last_event_id: str | Non
     try:
         if not last_event_id:
             hub.join(client)  # before the first byte: once a client reads anything, it is live
+            await hub.following()
         yield b"retry: 2000\n\n"
         if last_event_id:
             seen = _key(last_event_id)
@@ -198,6 +218,7 @@ async def client_frames(hub: StreamHub, client: Client, last_event_id: str | Non
             for round_ in (1, 2):
                 if round_ == 2:
                     hub.join(client)
+                    await hub.following()  # live from an id this XRANGE reaches
                 async for frame in hub.backlog(_id(seen)):
                     seen = _key(frame.entry_id)
                     if client.wants(frame):
