@@ -109,3 +109,16 @@ async def test_the_stream_is_readable_by_a_browser_on_another_origin() -> None:
     assert headers[b"cache-control"] == b"no-cache"
     assert headers[b"access-control-allow-origin"] == b"*"
     assert messages[1]["body"] == b"retry: 2000\n\n"
+
+
+async def test_a_new_client_gets_its_first_byte_while_the_idle_reader_cannot_start(
+        monkeypatch: Any) -> None:
+    the_hub, _ = hub(queue_size=2)
+    the_hub._following.clear()  # idle, and its restart is stuck (Redis out of reach)
+    monkeypatch.setattr("publish.sse.FOLLOW_WAIT_S", 0.05)
+    client = the_hub.connect(Filters())
+    frames = client_frames(the_hub, client, None, 30.0)
+    first = await asyncio.wait_for(anext(frames), 1.0)
+    assert first.startswith(b"retry:")
+    assert client in the_hub.clients  # joined: live entries reach it once the reader runs
+    await frames.aclose()

@@ -42,6 +42,9 @@ from publish.metrics import ChannelMetrics
 log = structlog.get_logger()
 
 BACKLOG_PAGE = 500
+# A new client waits at most this long for the idle reader to start before its first byte: only
+# while Redis is out of reach, when nothing can be announced anyway.
+FOLLOW_WAIT_S = 2.0
 # A stream entry id: milliseconds and an optional sequence, each an unsigned 64-bit number.
 # Bounded in digits before int() sees it (which refuses over 4,300 digits with a ValueError).
 ENTRY_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
@@ -208,7 +211,9 @@ async def client_frames(hub: StreamHub, client: Client, last_event_id: str | Non
     try:
         if not last_event_id:
             hub.join(client)  # before the first byte: once a client reads anything, it is live
-            await hub.following()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FOLLOW_WAIT_S):
+                    await hub.following()
         yield b"retry: 2000\n\n"
         if last_event_id:
             seen = _key(last_event_id)
