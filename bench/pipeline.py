@@ -176,7 +176,8 @@ class Meter:
 # -- news.published watcher ----------------------------------------------------------------------
 
 class Published:
-    """Follows news.published in a thread and notes when each story uri first appeared."""
+    """Follows a stream of the run's own (news.published, news.enriched) in a thread and notes
+    when each story uri first appeared on it."""
 
     def __init__(self, redis_url: str, stream: str) -> None:
         self.client = redis.Redis.from_url(redis_url)
@@ -187,7 +188,9 @@ class Published:
         self.thread.start()
 
     def _run(self) -> None:
-        last: bytes | str = "$"
+        # From the start, not "$": the stream is the run's own, and "$" in a loop of blocking
+        # reads misses what is added between one read's end and the next one's start.
+        last: bytes | str = "0-0"
         while not self.stopped.is_set():
             reply = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
                          self.client.xread({self.stream: last}, block=200) or [])
