@@ -705,7 +705,8 @@ def report(n: int, rounds: int, workers: int, seconds: float, connections: int,
         [t for one in lat for t, _ in one[-(len(one) // 3):]]
     single_ms = [1000 * v for v in single]
     print(f"\naccept (202) → news.published, {len(every)} stories in {rounds} rounds, each sent "
-          f"at its own time at half the round's maximum POST rate ({cells(rows['half'])}/s):")
+          f"at its own time at half the maximum POST rate (median of the rounds so far: "
+          f"{cells(rows['half'])}/s):")
     print("| what | p50 ms | p99 ms | goal |")
     print("|---|---|---|---|")
     print(f"| pipeline at half load | {pct(every, .5):.0f} | {pct(every, .99):.0f} | "
