@@ -29,6 +29,9 @@ models loaded once, before the rounds. (An earlier bench started a fresh pool ea
 loaded the model again for every chunk, so its reference paid start-up inside the timed part and
 the pipeline looked closer to it than it is.) Every platform is warmed by a burst of stories
 before the rounds. Quantiles are nearest-rank: p99 of 180 stories is the 178th, not the largest.
+Read the ratios on an otherwise idle machine: where other work competes for the cores, the side
+with more busy processes (the pipeline: workers, enrich, publish, ingest, nx-27017) gets a larger
+share of them than bare ``nlp.pipe`` (its CPU per story stays comparable, its stories/s do not).
 
 Latency. This bench replaces two that disagreed on p99 accept → published at half load: 1,220 ms
 in one, 173 ms in the other. The smaller figure is the platform's at half load; the larger one
