@@ -10,7 +10,7 @@ larger young generation makes the passes rarer; reference cycles are still colle
 
 uvicorn's server loop wakes every 0.1 s to look for a shutdown request and, every tenth time,
 to refresh the ``Date`` header: about 1.3 ms of CPU a second per idle process, a quarter of what
-a whole service spent per second with stories trickling in (bench/pipeline_budget.py). `serve`
+a whole service spent per second with stories trickling in (bench/pipeline.py). `serve`
 runs the same server waking once a second (the header still changes every second), and a
 shutdown signal wakes it at once.
 """
