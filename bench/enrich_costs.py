@@ -4,9 +4,11 @@ Side by side in one run, on realistic stories (the summaries dataset's articles,
 their first sentence as headline) and on one-sentence stories: cleaning, language detection,
 summary, topics, entity post-processing and keywords (each called as the Enricher calls it),
 and the NER model itself (`nlp.pipe` over headline and body, batched as in a worker); then the
-whole `Enricher` (all of it, as a worker runs it on a chunk: article models in and out
-included). Times are CPU seconds of this process (other jobs on a shared machine do not count);
-the steps take turns, repeated, and each step's best repeat counts.
+whole `Enricher` (all of it: article models in and out included), and a worker's whole task
+(the chunk as JSON bytes in, the outcomes as JSON bytes out, as they cross the process
+boundary; its heap settled after loading, as in a worker). Times are CPU seconds of this
+process (other jobs on a shared machine do not count); the steps take turns, repeated, and each
+step's best repeat counts.
 
     uv run python bench/enrich_costs.py [--data PATH/news_summaries_dev.jsonl] [--repeat 5]
 """
@@ -21,12 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shared.article import Article, Body, Headline, Source
+from shared.runtime import settle_heap
 
 from enrich.cleaning import CleanText, clean_line, clean_text
 from enrich.enrichment import MAX_NER_CHARS, MAX_NLP_CHARS, Enricher
 from enrich.entities import find_entities
 from enrich.keywords import extract_keywords
 from enrich.summary import summarize
+from enrich.workers import chunk_payload, enrich_payload
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared/data/summaries/news_summaries_dev.jsonl"
@@ -52,12 +56,13 @@ def main() -> None:
             text = json.loads(line)["article"]
             stories.append((_FIRST_SENTENCE.split(text, maxsplit=1)[0][:200], text))
     enricher = Enricher()
+    settle_heap()  # as a worker does once its models are loaded
     sets = {"dev stories": stories, "one sentence": ONE_SENTENCE * 10}
     rows = {name: _costs(enricher, pairs, args.repeat) for name, pairs in sets.items()}
     print(f"CPU µs per story (best of {args.repeat}); share = step / NER model")
     header = "".join(f"{name:>22}" for name in rows)
     print(f"  {'step':12}{header}")
-    for step in (*AROUND, "around total", "ner model", "enricher"):
+    for step in (*AROUND, "around total", "ner model", "enricher", "worker"):
         cells = "".join(
             f"{costs[step]:12.0f} {100 * costs[step] / costs['ner model']:7.1f}%"
             for costs in rows.values()
@@ -83,6 +88,7 @@ def _costs(
                 headlines=[Headline(value=h)], bodies=[Body(value=b)], language="en")
         for i, (h, b) in enumerate(pairs)
     ]
+    payload = chunk_payload(articles)
     steps: dict[str, Callable[[], object]] = {
         "cleaning": lambda: [(clean_line(h), clean_text(b)) for h, b in pairs],
         "language": lambda: [languages.resolve("en", f"{h}\n{c.text}") for _, (h, c) in indexed],
@@ -95,6 +101,7 @@ def _costs(
                              for i, (_, c) in indexed],
         "ner model": lambda: list(nlp.pipe(texts, batch_size=enricher.batch_size)),
         "enricher": lambda: enricher.enrich_many_reported(articles),
+        "worker": lambda: enrich_payload(enricher, payload),
     }
     costs = {name: best / len(pairs) * 1e6 for name, best in _best(steps, repeat).items()}
     costs["around total"] = sum(costs[step] for step in AROUND)

@@ -114,7 +114,7 @@ class EnrichPool:
             loop.run_in_executor(
                 executor,
                 _enrich_chunk,
-                _ARTICLES.dump_json([articles[i] for i in chunk], by_alias=True),
+                chunk_payload([articles[i] for i in chunk]),
             )
             for chunk in chunks
         ]
@@ -157,6 +157,23 @@ class EnrichPool:
             initializer=_init_worker,
             initargs=(self.budget_s,),
         )
+
+
+def chunk_payload(articles: list[Article]) -> bytes:
+    """A chunk of articles as the service sends it to a worker."""
+    return _ARTICLES.dump_json(articles, by_alias=True)
+
+
+def enrich_payload(enricher: Enricher, payload: bytes) -> bytes:
+    """What a worker does with a chunk: its articles as JSON in, their outcomes as JSON out."""
+    articles = _ARTICLES.validate_json(payload)
+    outcomes = [
+        _Outcome(article=r.article, skipped=list(r.skipped))
+        if isinstance(r, Enriched)
+        else _Outcome(error_type=type(r).__name__, error=str(r))
+        for r in enricher.enrich_many_reported(articles)
+    ]
+    return _OUTCOMES.dump_json(outcomes, by_alias=True, exclude_none=True)
 
 
 def _split(articles: list[Article], parts: int) -> list[list[int]]:
@@ -229,11 +246,4 @@ def _exit_with_parent(every_s: float = 1.0) -> None:
 def _enrich_chunk(payload: bytes) -> bytes:
     """Runs in a worker: JSON in, JSON out."""
     assert _worker_enricher is not None, "worker initializer did not run"
-    articles = _ARTICLES.validate_json(payload)
-    outcomes = [
-        _Outcome(article=r.article, skipped=list(r.skipped))
-        if isinstance(r, Enriched)
-        else _Outcome(error_type=type(r).__name__, error=str(r))
-        for r in _worker_enricher.enrich_many_reported(articles)
-    ]
-    return _OUTCOMES.dump_json(outcomes, by_alias=True, exclude_none=True)
+    return enrich_payload(_worker_enricher, payload)
