@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from devdata import SUMMARIES
+
 from shared.article import Article, Body, Headline, Source
 from shared.runtime import settle_heap
 
@@ -32,9 +34,7 @@ from enrich.keywords import extract_keywords
 from enrich.summary import summarize
 from enrich.workers import chunk_payload, enrich_payload
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared/data/summaries/news_summaries_dev.jsonl"
-)
+DEFAULT_DATA = SUMMARIES
 AROUND = ("cleaning", "language", "summary", "topics", "entities", "keywords")
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 ONE_SENTENCE = [

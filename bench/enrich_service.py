@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import redis
+from devdata import SUMMARIES
 
 from shared.article import Article, Source
 from shared.events import ENRICHED_STREAM, INGESTED_STREAM, ArticleIngested
@@ -29,8 +30,7 @@ from shared.events import ENRICHED_STREAM, INGESTED_STREAM, ArticleIngested
 from enrich.spacy_model import BATCH_SIZE, load_english
 from newsflow_cli.platform import Platform
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-DEFAULT_DATA = DATA / "summaries" / "news_summaries_dev.jsonl"
+DEFAULT_DATA = SUMMARIES
 WORDS = 600
 
 

