@@ -98,11 +98,10 @@ from newsflow_cli.platform import Platform, free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devdata import DATA
-from platform_figures import descendants
+from platform_figures import cpu_s, descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = 600
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 POST_IN_FLIGHT = 4
 SMALL_BODY = ("Ministers met on Tuesday to discuss the harbour project, which has been delayed "
               "by two years. The council said a decision would follow within a month.")
@@ -150,14 +149,6 @@ def joined(pairs: list[tuple[str, str]]) -> list[str]:
 
 
 # -- CPU accounting ------------------------------------------------------------------------------
-
-def cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) * TICK_S  # utime, stime
-
 
 @dataclass
 class Meter:

@@ -10,6 +10,7 @@ percentiles and the resident memory of every process (enrich with its worker pro
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import statistics
 import tempfile
@@ -42,6 +43,15 @@ def descendants(pid: int) -> list[int]:
         found.append(current)
         pids.extend(children.get(current, []))
     return found
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 once it is gone (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def rss_mb(pid: int) -> list[float]:

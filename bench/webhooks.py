@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import collections
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -45,6 +44,7 @@ import aiohttp
 import httpx
 import orjson
 import redis
+from platform_figures import cpu_s
 
 from shared.article import Article, Source, Subject
 from shared.events import PUBLISHED_STREAM, ArticlePublished, Event
@@ -53,7 +53,6 @@ from deliver.signing import new_secret, signature_headers
 from newsflow_cli.platform import Platform, free_port
 
 ADMIN_KEY = secrets.token_urlsafe(16)
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # -- the receiver, a process of its own ---------------------------------------------------------
@@ -189,7 +188,7 @@ class Bench:
             time.sleep(0.2)  # the entries below are announced after the subscriptions' creation
             self.receiver.report()  # forget anything earlier
             pid = self.plat.processes["deliver"].popen.pid
-            cpu_before = _cpu_s(pid)
+            cpu_before = cpu_s(pid)
             pipe = self.redis.pipeline(transaction=False)
             for event in stories:
                 pipe.xadd(self.prefix + PUBLISHED_STREAM, event.to_fields())
@@ -198,7 +197,7 @@ class Bench:
                          for e, i in zip(stories, entry_ids, strict=True)}
             expected = events * subscriptions
             arrivals = self._wait(expected, timeout=expected / 20 + 60)
-            cpu = _cpu_s(pid) - cpu_before
+            cpu = cpu_s(pid) - cpu_before
             self.unsubscribe(ids)
         finally:
             self.stop_deliver()
@@ -276,11 +275,6 @@ async def _plain_aiohttp(url: str, bodies: list[bytes], in_flight: int) -> tuple
         await asyncio.gather(*(worker() for _ in range(in_flight)))
         cpu = time.process_time() - cpu
         return len(bodies) / (time.perf_counter() - started), cpu * 1000 / len(bodies)
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def _p99(values: list[float]) -> float:
