@@ -170,6 +170,8 @@ class Intake:
     async def _append_all(self, calls: list[_Call]) -> list[int]:
         """The script once per story: sent with the other requests' waiting ones by `_flush`.
         Cancelling the wait (the caller's timeout) leaves the batch to go on for the others."""
+        if not calls:
+            return []
         waiter: _Waiter = (calls, asyncio.get_running_loop().create_future())
         self._waiting.append(waiter)
         if self._flusher is None:
