@@ -22,7 +22,7 @@ to back:
 5. ingest alone (its own stream names, nothing consuming) against a bare FastAPI app doing one
    XADD per request, both loaded with small JSON stories by ``wrk`` with 16 connections
    (``apt-get install -y wrk``; without it an in-process generator is used, which saturates near
-   50 requests/s, below either app).
+   50 requests/s, below either app). bench/ingest_speed.py runs this step alone.
 
 Every reference runs warm and the same in every round: the bare ``nlp.pipe`` pools (one of 1
 process, one of 2, one of as many as enrich's workers if that differs) are started and their

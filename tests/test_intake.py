@@ -15,13 +15,14 @@ import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from shared.article import Article, Source
 from shared.events import INGESTED_STREAM
 
 from ingest.app import create_app
 from ingest.auth import hash_key
-from ingest.intake import Intake
+from ingest.intake import OWNER_PREFIX, Intake
 from ingest.settings import IngestSettings
 from newsflow_cli.platform import _wait_port, free_port
 
@@ -139,6 +140,26 @@ async def test_two_replicas_given_the_same_story_at_once_append_it_once(
     finally:
         for client in replicas:
             await client.aclose()
+
+
+async def test_requests_sent_at_once_are_answered_each_from_its_own_stories(
+    aredis: Redis, prefix: str
+) -> None:
+    """Their scripts travel to Redis together; an error reply fails its own request only."""
+    intake = Intake(aredis, stream=prefix + "ingested", namespace=prefix)
+    await aredis.set(prefix + OWNER_PREFIX + "urn:t:broken", "not a hash")  # HGET fails on it
+    stories = [_story(uri=f"urn:t:{i}") for i in range(10)]
+    answers = await asyncio.gather(
+        *(statuses(intake, story) for story in stories),
+        statuses(intake, _story(uri="urn:t:broken")),
+        statuses(intake, stories[3], _story(uri="urn:t:10")),
+        statuses(intake, _story(provider="afp", uri="urn:t:5", version=2)),
+        return_exceptions=True,
+    )
+    assert answers[:10] == [["accepted"]] * 10
+    assert isinstance(answers[10], ResponseError) and "WRONGTYPE" in str(answers[10])
+    assert answers[11:] == [["duplicate", "accepted"], ["forbidden"]]
+    assert await aredis.xlen(prefix + "ingested") == 11
 
 
 KEY = "test-source-key"

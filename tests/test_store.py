@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -78,7 +79,7 @@ async def test_a_batch_is_written_with_the_same_guard_as_one_by_one(store: Artic
     assert await store.save(_article("urn:t:same", version=2), "same2") is Write.stored
     kill = Article(uri="urn:t:dead", pub_status=PubStatus.canceled,
                    source=Source(provider="dpa", format="ninjs"))
-    writes = await store.save_many([
+    items = [
         (_article("urn:t:new", version=1), "new1"),
         (_article("urn:t:old", version=6), "old6"),  # newer
         (_article("urn:t:old", version=4), "old4"),  # late and older
@@ -88,7 +89,9 @@ async def test_a_batch_is_written_with_the_same_guard_as_one_by_one(store: Artic
         (_article("urn:t:pair", version=1), "pair1"),  # and older first
         (_article("urn:t:pair", version=3), "pair3"),
         (kill, "dead"),
-    ])
+    ]
+    wires = [article.wire() for article, _ in items]
+    writes = await store.save_many(items, wires, [orjson.dumps(w) for w in wires])
     assert writes[:4] == [Write.stored, Write.stored, Write.stale, Write.redelivered]
     assert writes[8] is Write.stored
     # An unordered bulk write may apply two versions of one story in either order; whichever

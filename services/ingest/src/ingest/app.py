@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import cast
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from redis.asyncio import Redis
+from redis.asyncio import Connection, Redis
+from redis.connection import HiredisRespSerializer
+from redis.typing import EncodableT
 
 from shared.egress import EgressPolicy
 from shared.events import INGESTED_STREAM
@@ -25,6 +28,19 @@ from ingest.polling import FeedPoller
 from ingest.settings import IngestSettings
 
 log = structlog.get_logger()
+
+
+class HiredisPackedConnection(Connection):
+    """redis-py's asyncio connection, packing commands with hiredis as its blocking one does.
+
+    The asyncio connection packs every argument in Python: 16 µs for one story's append (25
+    arguments), against 2 µs in hiredis, for the same bytes."""
+
+    _serializer = HiredisRespSerializer()
+
+    def pack_command(self, *args: EncodableT) -> list[bytes]:
+        # redis-py annotates each of pack's arguments as a list; they are the command's values.
+        return cast(list[bytes], self._serializer.pack(*args))  # type: ignore[arg-type]
 
 
 def create_app(settings: IngestSettings | None = None, redis: Redis | None = None) -> FastAPI:
@@ -44,6 +60,7 @@ def create_app(settings: IngestSettings | None = None, redis: Redis | None = Non
             settings.redis_url,
             socket_timeout=None,  # redis-py's default is 5 s
             socket_connect_timeout=settings.redis_timeout_s,
+            connection_class=HiredisPackedConnection,  # rediss:// and unix:// keep their own
         )
         if given_redis is None
         else redis

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, ResponseError
 from redis.typing import EncodableT
 
 from shared.article import Article
 from shared.events import INGESTED_STREAM, ArticleIngested
-from shared.scripts import run_scripts
 
 from ingest.errors import Forbidden, IngestError, InvalidArticle
 
@@ -55,6 +55,8 @@ return 1
 """
 Status = Literal["accepted", "duplicate", "forbidden", "refused"]
 _STATUS: dict[int, Status] = {1: "accepted", 0: "duplicate", -1: "forbidden", -2: "refused"}
+_Call = tuple[list[str], list[EncodableT]]  # one story's script: keys, args
+_Waiter = tuple[list[_Call], asyncio.Future[list[int]]]  # one request's scripts, its outcomes
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,12 @@ class Intake:
     for a new story, above it) is ``refused``, so that nobody can end a chain for good with
     version 2^62-1. The ownership and version checks, the look-up, the event and the
     seen-marker are one script per story, whichever replica got it.
+
+    The scripts of requests that arrive while an earlier round trip is in flight go to Redis
+    together, in one pipeline, as soon as it returns (see `_flush`): under load, a round trip
+    and redis-py's work per command cost several stories a share instead of one each, and
+    nothing waits for a batch to fill. Each story's script stays atomic on its own, and each
+    request is answered from its own stories' outcomes.
     """
 
     def __init__(
@@ -112,6 +120,8 @@ class Intake:
         self.waitaof = waitaof
         self.max_version_jump = max_version_jump
         self._append = redis.register_script(_APPEND_ONCE)
+        self._waiting: list[_Waiter] = []  # requests whose scripts are not sent yet
+        self._flusher: asyncio.Task[None] | None = None
         # Bound once, as configured now: one line per story, without the lazy proxy's work.
         self._log = log.bind()
         self._namespace_of = {
@@ -124,7 +134,7 @@ class Intake:
         articles = [self._owned(a) for a in articles]
         keys = [a.idempotency_key() for a in articles]
         event_ids = [ArticleIngested.article_event_id(key) for key in keys]
-        calls = []
+        calls: list[_Call] = []
         for article, key, event_id in zip(articles, keys, event_ids, strict=True):
             fields = ArticleIngested.article_fields(article, EVENT_SOURCE, event_id)
             version = "" if article.version is None else str(article.version)
@@ -143,8 +153,6 @@ class Intake:
             )
         async with asyncio.timeout(self.timeout_s):  # TimeoutError past it
             outcomes = await self._append_all(calls)
-            if self.waitaof and 1 in outcomes:
-                await self.redis.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
         results = [
             self._result(article, event_id, outcome)
             for article, event_id, outcome in zip(articles, event_ids, outcomes, strict=True)
@@ -159,10 +167,83 @@ class Intake:
             )
         return results
 
-    async def _append_all(self, calls: list[tuple[list[str], list[EncodableT]]]) -> list[int]:
-        """The script once per story, in one round trip (see `run_scripts`)."""
-        results = await run_scripts(self.redis, [(self._append, k, a) for k, a in calls])
-        return [int(r) for r in results]
+    async def _append_all(self, calls: list[_Call]) -> list[int]:
+        """The script once per story: sent with the other requests' waiting ones by `_flush`.
+        Cancelling the wait (the caller's timeout) leaves the batch to go on for the others."""
+        if not calls:
+            return []
+        waiter: _Waiter = (calls, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiter)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await waiter[1]
+
+    async def _flush(self) -> None:
+        """Sends what waits, one pipeline per round trip, until nothing waits.
+
+        Every round trip is bounded by the intake's timeout, so that a frozen Redis cannot hold
+        the batches behind it after their senders got a 503. An error reaches only the requests
+        it concerns: an error reply only the request of that story; a lost connection, the
+        timeout or a failed WAITAOF every request of the batch."""
+        batch: list[_Waiter] = []
+        try:
+            while self._waiting:
+                batch = [w for w in self._waiting if not w[1].done()]  # done: gave up waiting
+                self._waiting = []
+                if not batch:
+                    continue
+                try:
+                    async with asyncio.timeout(self.timeout_s):
+                        replies = await self._run([call for calls, _ in batch for call in calls])
+                except Exception as exc:  # each request raises it as its own
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                start = 0
+                for calls, future in batch:
+                    mine = replies[start : start + len(calls)]
+                    start += len(calls)
+                    if future.done():
+                        continue
+                    failed = next((r for r in mine if isinstance(r, Exception)), None)
+                    if failed is not None:
+                        future.set_exception(failed)
+                    else:
+                        future.set_result([int(cast(int, r)) for r in mine])
+        finally:
+            self._flusher = None
+            for _, future in batch + self._waiting:  # left unanswered only if cancelled
+                future.cancel()
+            self._waiting = []
+
+    async def _run(self, calls: list[_Call]) -> list[object]:
+        """The replies to these scripts, in order, error replies as exceptions in the list.
+
+        A script Redis does not know (restarted, flushed) is loaded and its calls run again:
+        NOSCRIPT means they did not run. (Not redis-py's pipelined scripts, which ask
+        ``SCRIPT EXISTS`` first, a second round trip every time.) WAITAOF, when asked for, ends
+        the pipeline: it waits for the writes of its own connection, which are the batch's."""
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(self._append.sha, len(keys), *keys, *args)
+        if self.waitaof:
+            pipe.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
+        replies: list[object] = await pipe.execute(raise_on_error=False)
+        if self.waitaof and isinstance(replies[-1], Exception):
+            raise replies[-1]
+        reloaded = False
+        for index, reply in enumerate(replies[: len(calls)]):
+            if isinstance(reply, NoScriptError):
+                keys, args = calls[index]
+                try:
+                    replies[index] = await self._append(keys=keys, args=args)  # loads it
+                except ResponseError as exc:
+                    replies[index] = exc
+                reloaded = True
+        if self.waitaof and reloaded:
+            await self.redis.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
+        return replies[: len(calls)]
 
     def _owned(self, article: Article) -> Article:
         """The article with the namespace its source shares with others, if any."""

@@ -16,9 +16,10 @@ from shared.events import ArticleKilled, ArticlePublished, Event, EventDecodeErr
 from shared.medtop_migration import migrate_subjects
 from shared.streams import Entry, Outcome
 
+from publish.decoding import as_enrich_wrote_it, whole_article
 from publish.embargo import EmbargoSchedule
 from publish.errors import StoreUnavailable
-from publish.store import ArticleStore, Write
+from publish.store import ArticleStore, Storable, Write
 
 log = structlog.get_logger()
 
@@ -40,12 +41,19 @@ class PublishArticles:
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
         """Decode, hold or store the whole batch (one bulk write), then decide what to emit."""
         outcomes: list[Outcome | None] = [None] * len(entries)
-        stores: list[tuple[int, Event, Article, dict[str, Any], bytes]] = []
+        stores: list[tuple[int, Event, Storable, dict[str, Any], bytes]] = []
         for index, entry in enumerate(entries):
             try:
-                event, article = Event.decode_article(entry.fields)
+                event = Event.from_fields(entry.fields)
+                written = as_enrich_wrote_it(event, entry.fields[b"data"])
+                if written is None:
+                    article = whole_article(event)
             except EventDecodeError as exc:
                 outcomes[index] = Outcome.failed(exc, poison=True)
+                continue
+            if written is not None:  # stored and announced as enrich wrote it
+                facts, text = written
+                stores.append((index, event, facts, event.data, text))
                 continue
             try:
                 article = current_topic_codes(article)
@@ -80,7 +88,7 @@ class PublishArticles:
         return [o if o is not None else Outcome.failed(RuntimeError("unhandled"))
                 for o in outcomes]
 
-    async def _announce(self, cause: Event, article: Article, wire: dict[str, Any],
+    async def _announce(self, cause: Event, article: Storable, wire: dict[str, Any],
                         text: bytes, write: Write | Exception) -> Outcome:
         """Emit the public event for a stored version; a stale version is acked with nothing
         emitted, and a redelivered one is announced again only if it never was."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -30,7 +30,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared import medtop_migration
-from shared.article import MAX_VERSION, Article
+from shared.article import MAX_VERSION, Article, PubStatus
 from shared.cursors import decode_cursor, encode_cursor
 from shared.filters import topics_of
 
@@ -46,6 +46,60 @@ class Write(StrEnum):
     stored = "stored"  # a new story, or a newer version of a known one
     redelivered = "redelivered"  # this very event was stored before: emit again, harmless
     stale = "stale"  # an older (or an equal) version: nothing changes
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Provenance(Protocol):
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
+
+
+class Storable(Protocol):
+    """What the store reads of a version beside its JSON: an `Article`, or the facts publish
+    reads of one it does not validate whole (`publish.decoding.ArticleFacts`)."""
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def version(self) -> int | None: ...
+
+    @property
+    def version_created(self) -> datetime | None: ...
+
+    @property
+    def first_created(self) -> datetime | None: ...
+
+    @property
+    def pub_status(self) -> PubStatus: ...
+
+    @property
+    def urgency(self) -> int | None: ...
+
+    @property
+    def language(self) -> str | None: ...
+
+    @property
+    def source(self) -> Provenance: ...
+
+    @property
+    def people(self) -> Sequence[Named]: ...
+
+    @property
+    def organisations(self) -> Sequence[Named]: ...
+
+    @property
+    def places(self) -> Sequence[Named]: ...
+
+    @property
+    def killed(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -108,18 +162,19 @@ class ArticleStore:
 
     async def save(self, article: Article, event_id: str) -> Write:
         """Store one version unless a newer one is already there. Kills always apply."""
-        write = (await self.save_many([(article, event_id)]))[0]
+        wire = article.wire()
+        write = (await self.save_many([(article, event_id)], [wire], [orjson.dumps(wire)]))[0]
         if isinstance(write, Exception):
             raise write
         return write
 
-    async def save_many(self, items: Sequence[tuple[Article, str]],
-                        wires: Sequence[dict[str, Any]] | None = None,
-                        texts: Sequence[bytes] | None = None) -> list[Write | Exception]:
+    async def save_many(self, items: Sequence[tuple[Storable, str]],
+                        wires: Sequence[dict[str, Any]],
+                        texts: Sequence[bytes]) -> list[Write | Exception]:
         """`save` for a batch: one result per (article, event id), in order; in place of a
         result, StoreUnavailable (retry later) or the defect that kept that one version out.
-        ``wires``, when given, are the articles' ``wire()`` forms, and ``texts`` their JSON
-        (each computed once by the caller, who announces the same bytes).
+        ``wires`` are the articles' ``wire()`` forms, and ``texts`` their JSON (each computed
+        once by the caller, who announces the same bytes).
 
         The versions go in one unordered ``bulk_write`` of version-guarded upserts: a new story
         is inserted, a newer version updates, and an older or equal one fails on the unique
@@ -129,11 +184,10 @@ class ArticleStore:
         one by one.
         """
         results: list[Write | Exception | None] = [None] * len(items)
-        docs: list[tuple[int, Article, dict[str, Any]]] = []
+        docs: list[tuple[int, Storable, dict[str, Any]]] = []
         for index, (article, event_id) in enumerate(items):
             try:
-                doc = _document(article, event_id, wires[index] if wires else None,
-                                texts[index] if texts else None)
+                doc = _document(article, event_id, wires[index], texts[index])
             except Exception as exc:  # one bad version must not keep the batch out
                 results[index] = exc
                 continue
@@ -151,7 +205,7 @@ class ArticleStore:
                 results[index] = write
         return [r if r is not None else StoreUnavailable("not written") for r in results]
 
-    async def _upsert(self, docs: list[tuple[int, Article, dict[str, Any]]]
+    async def _upsert(self, docs: list[tuple[int, Storable, dict[str, Any]]]
                       ) -> list[Write | StoreUnavailable | None]:
         """One round trip; None where the guard refused (decided by `_settle`)."""
         ops = [UpdateOne(_guard(article, doc), {"$set": doc}, upsert=True)
@@ -168,7 +222,7 @@ class ArticleStore:
             return [failed for _ in docs]
         return [refused.get(i, Write.stored) for i in range(len(docs))]
 
-    async def _settle(self, article: Article, doc: dict[str, Any]) -> Write | StoreUnavailable:
+    async def _settle(self, article: Storable, doc: dict[str, Any]) -> Write | StoreUnavailable:
         """A version the guarded upsert refused: newer after all (it raced with the insert of
         another version of a new story), this very event stored before, or stale."""
         try:
@@ -183,7 +237,7 @@ class ArticleStore:
         _log_if_foreign(article, current)
         return Write.stale
 
-    async def _kill(self, article: Article, doc: dict[str, Any]) -> Write:
+    async def _kill(self, article: Storable, doc: dict[str, Any]) -> Write:
         # The kill notice replaces the stored content: a killed story's text is not kept.
         fields = {"rank": 1, "eventId": 1, "owner": 1}
         current = await self.articles.find_one({"_id": article.uri}, fields)
@@ -284,7 +338,7 @@ class ArticleStore:
         await self.client.close()
 
 
-def _guard(article: Article, doc: dict[str, Any]) -> dict[str, Any]:
+def _guard(article: Storable, doc: dict[str, Any]) -> dict[str, Any]:
     """Matches the stored story only when this version is newer and comes from the story's
     owner (the source that first sent it); a document stored before owners were kept has none
     and is taken over as before."""
@@ -292,10 +346,8 @@ def _guard(article: Article, doc: dict[str, Any]) -> dict[str, Any]:
             "owner": {"$in": [doc["owner"], None]}}
 
 
-def _document(article: Article, event_id: str, wire: dict[str, Any] | None = None,
-              text: bytes | None = None) -> dict[str, Any]:
-    wire = article.wire() if wire is None else wire
-    text = orjson.dumps(wire) if text is None else text
+def _document(article: Storable, event_id: str, wire: dict[str, Any],
+              text: bytes) -> dict[str, Any]:
     created = article.version_created or article.first_created
     created_ms = _ms(created) if created else None
     rank = article.version if article.version is not None else (created_ms or 0)
@@ -330,7 +382,7 @@ def _topics(wire: dict[str, Any]) -> list[str]:
                   | {s["uri"] for s in subjects if s.get("uri")} | topics_of(wire))
 
 
-def _log_if_foreign(article: Article, current: dict[str, Any] | None) -> None:
+def _log_if_foreign(article: Storable, current: dict[str, Any] | None) -> None:
     owner = (current or {}).get("owner")
     if owner is not None and owner != article.source.owner:
         log.warning("article.foreign", article_id=article.uri, owner=owner,

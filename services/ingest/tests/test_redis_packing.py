@@ -1,0 +1,29 @@
+"""The appends client's connection puts the same bytes on the wire as redis-py's own."""
+
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Connection
+from redis.exceptions import DataError
+
+from ingest.app import HiredisPackedConnection
+
+COMMANDS: list[tuple[object, ...]] = [
+    ("EVALSHA", "a" * 40, 3, "news.ingested", "seen:dpa|urn:x|1", "owner:urn:x", 2592000,
+     "ce_subject", "urn:ünïcode:☃", "data", b'{"uri": "urn:x"}', 10**15, 0.5, -2),
+    ("SCRIPT LOAD", "return 1"),  # a command name of two words goes as two arguments
+    (b"CLIENT SETNAME", "ingest"),
+    ("XADD", "s", "*", "data", b""),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_command_is_packed_as_redis_py_packs_it(command: tuple[object, ...]) -> None:
+    ours = b"".join(HiredisPackedConnection().pack_command(*command))
+    theirs = b"".join(Connection().pack_command(*command))  # type: ignore[arg-type]
+    assert ours == theirs
+
+
+def test_a_value_redis_cannot_take_is_refused_as_redis_py_refuses_it() -> None:
+    with pytest.raises(DataError):
+        HiredisPackedConnection().pack_command("SET", "k", None)
