@@ -14,6 +14,10 @@
    the same story; the three arms take turns story by story, at several story lengths.
    Wall-clock ms, median and p90 with the range over rounds; run it on a machine as idle as
    you can (other work on the cores slows the split arm, which needs two of them, most).
+3. CPU, which a shared machine does not skew: a worker's task for each story (JSON in, JSON
+   out, as `enrich_payload`), whole; and split in 2, each part's task and the second round's,
+   in this process. The critical path (the longest part, then the second round) is what the
+   split story waits for on idle cores; the total is what it costs the machine.
 
     uv run --frozen nice -n 10 python bench/enrich_split.py [--agreement] [--latency]
         [--rounds 3] [--stories 20] [--context CHARS]
@@ -28,13 +32,16 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from pydantic import TypeAdapter
 
 from shared.article import Article, Body, Headline, Source
 
 from enrich import split
 from enrich.enrichment import Enriched, Enricher
-from enrich.workers import EnrichPool
+from enrich.workers import EnrichPool, chunk_payload, enrich_payload
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devdata import DATA, SUMMARIES
@@ -42,6 +49,7 @@ from pipeline import load_texts, stories
 
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 LENGTHS = (150, 300, 600, 1200)  # words, for the latency arms
+_ARTICLES = TypeAdapter(list[Article])
 
 
 def main() -> None:
@@ -58,6 +66,7 @@ def main() -> None:
         agreement()
     if args.latency or both:
         asyncio.run(latency(args.rounds, args.stories))
+        cpu(args.stories)
 
 
 # -- 1. agreement --------------------------------------------------------------------------------
@@ -210,6 +219,48 @@ async def latency(rounds: int, per_length: int) -> None:
         print(f"  {n:>6}{chars[n]:>7.0f}  " + "".join(f"{c:>30}" for c in cells)
               + f"{medians['pool, split'] / medians['bare nlp']:>16.2f}"
               + f"{medians['pool, unsplit'] / medians['bare nlp']:>14.2f}")
+
+
+def cpu(per_length: int, repeat: int = 3) -> None:
+    enricher = Enricher()
+    texts = load_texts(DATA)
+    print(f"CPU ms per story (best of {repeat}), split in 2 against whole, in one process")
+    print(f"  {'words':>6}{'whole':>8}{'part 0':>8}{'part 1':>8}{'round 2':>9}"
+          f"{'critical path':>15}{'/ whole':>9}{'total':>8}{'/ whole':>9}")
+    for n in LENGTHS:
+        articles = [_article(i, h, b) for i, (h, b) in enumerate(_sized(texts, per_length, 7, n))]
+        ms = _cpu_ms(enricher, articles, repeat)
+        critical = max(ms["part 0"], ms["part 1"]) + ms["round 2"]
+        total = ms["part 0"] + ms["part 1"] + ms["round 2"]
+        print(f"  {n:>6}{ms['whole']:>8.1f}{ms['part 0']:>8.1f}{ms['part 1']:>8.1f}"
+              f"{ms['round 2']:>9.1f}{critical:>15.1f}{critical / ms['whole']:>9.2f}"
+              f"{total:>8.1f}{total / ms['whole']:>9.2f}")
+
+
+def _cpu_ms(enricher: Enricher, articles: list[Article], repeat: int) -> dict[str, float]:
+    """CPU ms per story of each task a worker runs for these stories, whole and in 2 parts."""
+    payloads = [chunk_payload([a]) for a in articles]
+    found = [split.merge([split.model_part(enricher, a, p, 2) for p in range(2)])
+             for a in articles]
+
+    def part(index: int) -> None:
+        for payload in payloads:  # the article decoded as a worker does
+            split.model_part(enricher, _ARTICLES.validate_json(payload)[0], index, 2)
+
+    steps: dict[str, Callable[[], object]] = {
+        "whole": lambda: [enrich_payload(enricher, p) for p in payloads],
+        "part 0": lambda: part(0),
+        "part 1": lambda: part(1),
+        "round 2": lambda: [enrich_payload(enricher, p, f) for p, f in
+                            zip(payloads, found, strict=True)],
+    }
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(repeat):
+        for name, work in steps.items():
+            started = time.process_time()
+            work()
+            best[name] = min(best[name], time.process_time() - started)
+    return {name: 1000 * t / len(articles) for name, t in best.items()}
 
 
 async def _time_pool(pool: EnrichPool, article: Article) -> float:

@@ -1,35 +1,39 @@
 """Split one long story's model pass across worker processes that would otherwise idle.
 
-Why: at low load a story comes alone, and one worker spends ~90 ms on it (nearly all of it the
-NER model) while the other cores idle, so its latency is that of one core. The model's cost is
-linear in the text and it reads a story token by token with a few tokens of context either side,
-so the parts of a body can go through it on several cores at once.
+Why: at low load a story comes alone, and one worker spends ~75-90 ms on it (nearly all of it the
+NER model) while the other core idles, so its latency is that of one core. The model's cost is
+linear in the text, and it labels a word from a few words either side of it, so the parts of a
+body can go through it on several cores at once and give what the whole would.
 
 When: `EnrichPool` splits a story when its batch leaves workers idle (fewer stories in flight
-than worker processes); each story then gets `parts` of them, fewer when it is short (each part
-at least MIN_PART_CHARS: below that the second round trip and the extra tokenizer pass cost more
-than the shorter model pass saves). A batch with as many stories as workers goes as it always
-did, in chunks, one model pass per story.
+than worker processes); each story of the batch then gets its share of the idle workers, one per
+part, fewer when it is short (each part at least MIN_PART_CHARS). A batch with as many stories
+as workers, as under load, goes as it always did: in chunks, one model pass per story.
 
 How, in two rounds through the pool:
 
-1. each of `parts` workers cleans the story (the same `Enricher.model_texts` as the
-   unsplit path) and runs the model over its part of the body (part 0 also over the headline),
-   and returns the entities as character spans of the whole body (`model_part`). Parts are
-   cut at paragraph breaks near equal lengths, else after a sentence's end, else at a space:
-   always at whitespace, so the tokens of the parts are those of the whole text;
-2. one worker enriches the story as usual, but with the spans in place of the model: the
-   tokenizer alone (about 2% of the model's cost) rebuilds the body's doc and the spans are set
-   on it, and everything after the model (entities, keywords, summary, topics) runs on it as
-   on an unsplit story. The parts' model seconds are charged to the story's time budget.
+1. each of `parts` workers cleans the story (`Enricher.model_texts`, as the unsplit path does)
+   and runs the model over its part of the body (part 0 also over the headline), read with
+   CONTEXT_CHARS of the text either side; it returns the entities that start within its part,
+   as character spans of the whole body (`model_part`). Parts are cut near equal lengths at a
+   paragraph break, else after a sentence's end, else at a space: always at whitespace, so the
+   tokens of the parts are those of the whole text;
+2. one worker enriches the story as usual, with the merged spans in place of the model: the
+   tokenizer alone (about 2% of the model's cost) rebuilds the body's doc, the spans are set on
+   it, and everything after the model (entities, keywords; summary and topics do not read the
+   doc) runs on it as on an unsplit story. The parts' model seconds count against the story's
+   time budget.
 
-What it costs: about 3 ms more CPU per split story (its cleaning and language check in each
-part, the tokenizer again, a second round trip), against ~40 ms less latency for a 600-word story
-on two workers. A part whose model pass fails, or a story that is not English, makes the second
-round an unsplit enrichment, so a failing story fails alone as it always did, and a crashed
-worker breaks the pool as any task does. Entities can differ from the unsplit pass only within a
-few tokens of a cut (the model sees no context across it): `bench/enrich_split.py` prints how
-often that changes a story's entities, keywords or summary.
+What it costs: the story's cleaning and language check once more per part, the context, the
+tokenizer again and a second round trip. In CPU per story (bench/enrich_split.py), split in 2: a
+600-word story waits ~43 ms of CPU instead of ~74 ms and costs the machine ~1% more; a
+300-word one would wait 0.72 of its time but cost 25% more, hence MIN_PART_CHARS. On every dev
+story (CNN/DailyMail articles, CoNLL dev documents, 600-word stories) in 2 or 3 parts the
+model's spans, and so entities, keywords, summary and topics, equal the unsplit pass's.
+
+Failures: a part whose model pass fails, or a story that is not English, makes the second round
+an unsplit enrichment, so a failing story fails alone as it always did; a worker that dies
+breaks the pool as with any task, and the story's outcome is that error.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 # A part shorter than this is not worth a worker of its own (see bench/enrich_split.py): the
-# story's cleaning again, a round trip and the tokenizer again cost more than the model saves.
+# story's cleaning again, a round trip and the tokenizer again cost about a quarter more CPU
+# on a 300-word story, for ~10 ms less wait. 600-word stories (~3,500 characters) are split.
 MIN_PART_CHARS = 1_500
 # A paragraph break this far (as a share of a part's length) from an even cut is close enough;
 # further, the cut goes after the sentence end nearest the even cut.
