@@ -12,8 +12,9 @@
    the service calls it), split and unsplit (the same pool, MIN_PART_CHARS set out of reach for
    the unsplit arm), and the bare model (`nlp(text)`, headline and body, in this process) on
    the same story; the three arms take turns story by story, at several story lengths.
-   Wall-clock ms, median and p90 with the range over rounds; run it on a machine as idle as
-   you can (other work on the cores slows the split arm, which needs two of them, most).
+   Wall-clock ms, median and p90 with the range over rounds, and the median of split/unsplit
+   story by story; run it on a machine as idle as you can (other work on the cores slows the
+   split arm, which needs two of them, most).
 3. CPU, which a shared machine does not skew: a worker's task for each story (JSON in, JSON
    out, as `enrich_payload`), whole; and split in 2, each part's task and the second round's,
    in this process. The critical path (the longest part, then the second round) is what the
@@ -194,10 +195,12 @@ async def latency(rounds: int, per_length: int) -> None:
                     started = time.perf_counter()
                     enricher.nlp(f"{headline}\n\n{body}")
                     times["bare nlp"].append(time.perf_counter() - started)
-                    split.MIN_PART_CHARS = 10**9  # the unsplit arm: no story is long enough
-                    times["pool, unsplit"].append(await _time_pool(pool, article))
+                    # The pool arms take turns at going first; for the unsplit arm no story
+                    # is long enough to split.
+                    for arm in sorted(arms[1:], reverse=i % 2 == 1):
+                        split.MIN_PART_CHARS = split_at if arm == "pool, split" else 10**9
+                        times[arm].append(await _time_pool(pool, article))
                     split.MIN_PART_CHARS = split_at
-                    times["pool, split"].append(await _time_pool(pool, article))
                 for arm in arms:
                     ms[(n, arm)].append([1000 * t for t in times[arm]])
             print(f"round {r + 1}/{rounds} done", flush=True)
@@ -207,7 +210,7 @@ async def latency(rounds: int, per_length: int) -> None:
     print(f"One story at a time, ms wall (median, p90 of {per_length} stories a round; range "
           f"over {rounds} rounds); pool of 2 processes; MIN_PART_CHARS = {split_at}")
     print(f"  {'words':>6}{'chars':>7}  " + "".join(f"{arm:>30}" for arm in arms)
-          + f"{'split/bare p50':>16}{'unsplit/bare':>14}")
+          + f"{'split/bare p50':>16}{'unsplit/bare':>14}{'split/unsplit':>15}")
     for n in LENGTHS:
         cells = []
         medians = {}
@@ -216,9 +219,13 @@ async def latency(rounds: int, per_length: int) -> None:
             p90 = [sorted(v)[int(0.9 * (len(v) - 1))] for v in ms[(n, arm)]]
             medians[arm] = statistics.median(p50)
             cells.append(f"{min(p50):.0f}-{max(p50):.0f} / {min(p90):.0f}-{max(p90):.0f}")
+        # Story by story (the same story, a moment apart): less swayed by the machine's load.
+        paired = [s / u for rs, ru in zip(ms[(n, "pool, split")], ms[(n, "pool, unsplit")],
+                                           strict=True) for s, u in zip(rs, ru, strict=True)]
         print(f"  {n:>6}{chars[n]:>7.0f}  " + "".join(f"{c:>30}" for c in cells)
               + f"{medians['pool, split'] / medians['bare nlp']:>16.2f}"
-              + f"{medians['pool, unsplit'] / medians['bare nlp']:>14.2f}")
+              + f"{medians['pool, unsplit'] / medians['bare nlp']:>14.2f}"
+              + f"{statistics.median(paired):>15.2f}")
 
 
 def cpu(per_length: int, repeat: int = 3) -> None:

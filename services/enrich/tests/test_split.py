@@ -1,3 +1,7 @@
+import asyncio
+import multiprocessing
+from concurrent.futures.process import BrokenProcessPool
+
 import pytest
 
 from shared.article import Article
@@ -98,3 +102,25 @@ async def test_the_pool_splits_a_lone_long_story_as_the_inline_path_enriches_it(
     expected = [r.wire() for r in enricher.enrich_many([sample_article, short])]
     assert [r.wire for r in alone] == expected[:1]  # type: ignore[union-attr]
     assert [r.wire for r in batch] == expected  # type: ignore[union-attr]
+
+
+@pytest.mark.timeout(180)
+async def test_a_worker_dying_under_a_split_story_fails_that_story_and_the_pool_recovers(
+    sample_article, make_article
+):
+    body = "\n\n".join(f"Officials in district {n} said the council of Ankara would meet on day "
+                       f"{n} to discuss budget item {7 * n}. " * 6 for n in range(120))
+    long_story = make_article("Council meets", body, uri="urn:test:long")
+    assert split.parts(long_story, 2) == 2  # and its model pass takes seconds
+    pool = EnrichPool(processes=2)
+    try:
+        await pool.warm_up()
+        running = asyncio.create_task(pool.enrich([long_story]))
+        await asyncio.sleep(0.3)  # its parts are with the workers
+        multiprocessing.active_children()[0].kill()
+        failed = await running
+        after = await pool.enrich([sample_article])
+    finally:
+        pool.close()
+    assert isinstance(failed[0], BrokenProcessPool)
+    assert isinstance(after[0], Article) and after[0].people
