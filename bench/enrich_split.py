@@ -119,7 +119,8 @@ def agreement() -> None:
                 f"{100 * same[k] / n:>{w}.1f}%" for k, w in (("spans", 7), ("entities", 9))) +
                 f"{f1:>8.3f}" + "".join(f"{100 * same[k] / n:>{w}.1f}%" for k, w in
                                          (("keywords", 9), ("summary", 8), ("topics", 7))))
-    print("Entities that differ (+ split only, - whole only), chars from the nearest cut:")
+    print("Entities that differ (+ split only, - whole only), chars from the nearest cut:"
+          + ("" if differing else " none"))
     for line in differing:
         print(f"  {line}")
 

@@ -25,9 +25,11 @@ How, in two rounds through the pool:
    time budget.
 
 What it costs: the story's cleaning and language check once more per part, the context, the
-tokenizer again and a second round trip. In CPU per story (bench/enrich_split.py), split in 2: a
-600-word story waits ~43 ms of CPU instead of ~74 ms and costs the machine ~1% more; a
-300-word one would wait 0.72 of its time but cost 25% more, hence MIN_PART_CHARS. On every dev
+tokenizer again and a second round trip (~1 ms). In CPU per story (bench/enrich_split.py),
+split in 2: a 600-word story waits 0.58-0.63 of its unsplit time on two idle cores (the longer
+part, then the second round) and costs the machine 1-11% more; a 300-word one would wait ~0.7
+but cost ~20-25% more, hence MIN_PART_CHARS. The gain needs the other core idle: where other
+work keeps it busy, a split story waits about a tenth longer than an unsplit one. On every dev
 story (CNN/DailyMail articles, CoNLL dev documents, 600-word stories) in 2 or 3 parts the
 model's spans, and so entities, keywords, summary and topics, equal the unsplit pass's.
 
@@ -51,8 +53,8 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 # A part shorter than this is not worth a worker of its own (see bench/enrich_split.py): the
-# story's cleaning again, a round trip and the tokenizer again cost about a quarter more CPU
-# on a 300-word story, for ~10 ms less wait. 600-word stories (~3,500 characters) are split.
+# story's cleaning again, a round trip and the tokenizer again cost a fifth to a quarter more
+# CPU on a 300-word story, for ~10 ms less wait. 600-word stories (~3,500 characters) split.
 MIN_PART_CHARS = 1_500
 # A paragraph break this far (as a share of a part's length) from an even cut is close enough;
 # further, the cut goes after the sentence end nearest the even cut.
