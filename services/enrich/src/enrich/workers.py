@@ -7,7 +7,9 @@ contiguous chunks, two per worker and at least MIN_CHUNK stories each where the 
 cross the process boundary as JSON bytes (pydantic's Rust serializer both ways, cheaper to
 pickle than dicts). A large story (over
 LARGE_STORY_CHARS) goes in a chunk of its own, queued after the others, so the stories around it
-never wait in its chunk and the other workers take them at once. `processes=0` runs the same code
+never wait in its chunk and the other workers take them at once. A batch that leaves workers
+idle (fewer stories in flight than workers, as at low load) lends them to its long stories: each
+such story's model pass is split across them (`enrich.split`). `processes=0` runs the same code
 inline in a single thread, for the offline CLI and tests.
 """
 
@@ -30,7 +32,8 @@ from pydantic import BaseModel, TypeAdapter
 from shared.article import Article
 from shared.runtime import settle_heap
 
-from enrich.enrichment import STORY_BUDGET_S, Enriched, Enricher
+from enrich import split
+from enrich.enrichment import STORY_BUDGET_S, Enriched, Enricher, ModelPass
 
 T = TypeVar("T")
 # The service keeps a second batch in flight, whose chunks queue behind these: a worker that
@@ -76,6 +79,7 @@ class EnrichPool:
     def __init__(self, processes: int | None = None, budget_s: float = STORY_BUDGET_S) -> None:
         self.processes = (os.cpu_count() or 1) if processes is None else processes
         self.budget_s = budget_s
+        self._busy = 0  # stories of this pool's batches in flight
         self._enricher: Enricher | None = None
         self._executor: Executor = self._start()
 
@@ -110,18 +114,20 @@ class EnrichPool:
         chunks = _split(articles, min(self.processes * CHUNKS_PER_WORKER,
                                       max(self.processes, len(articles) // MIN_CHUNK)))
         executor = self._executor
-        futures = [
-            loop.run_in_executor(
-                executor,
-                _enrich_chunk,
-                chunk_payload([articles[i] for i in chunk]),
+        # Workers no story in flight needs are shared out among this batch's stories (then
+        # every chunk is one story): a long one is split across its share.
+        share = (self.processes - self._busy) // len(articles)
+        self._busy += len(articles)
+        try:
+            outcomes = await asyncio.gather(
+                *(self._outcomes(executor, [articles[i] for i in chunk], share)
+                  for chunk in chunks),
+                return_exceptions=True,
             )
-            for chunk in chunks
-        ]
+        finally:
+            self._busy -= len(articles)
         results: list[T | Exception | None] = [None] * len(articles)
-        for chunk, outcome in zip(
-            chunks, await asyncio.gather(*futures, return_exceptions=True), strict=True
-        ):
+        for chunk, outcome in zip(chunks, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 if isinstance(outcome, BrokenProcessPool) and executor is self._executor:
                     self._executor = self._start()  # a worker died (OOM, segfault): replace it
@@ -132,6 +138,22 @@ class EnrichPool:
             for index, result in zip(chunk, decode(outcome), strict=True):
                 results[index] = result
         return [r if r is not None else RuntimeError("not enriched") for r in results]
+
+    async def _outcomes(self, executor: Executor, articles: list[Article],
+                       workers: int) -> bytes:
+        """A chunk's outcomes from the workers; one long story, with idle `workers` to spare,
+        in two rounds (its model pass in parts, then the rest of it: `enrich.split`)."""
+        loop = asyncio.get_running_loop()
+        payload = chunk_payload(articles)
+        parts = split.parts(articles[0], workers) if len(articles) == 1 else 1
+        if parts > 1:
+            found = split.merge(await asyncio.gather(
+                *(loop.run_in_executor(executor, _model_part, payload, part, parts)
+                  for part in range(parts))
+            ))
+            if found is not None:
+                return await loop.run_in_executor(executor, _enrich_chunk, payload, found)
+        return await loop.run_in_executor(executor, _enrich_chunk, payload)
 
     async def warm_up(self) -> None:
         """Start every worker and load its models now, not on the first batch."""
@@ -164,14 +186,15 @@ def chunk_payload(articles: list[Article]) -> bytes:
     return _ARTICLES.dump_json(articles, by_alias=True)
 
 
-def enrich_payload(enricher: Enricher, payload: bytes) -> bytes:
-    """What a worker does with a chunk: its articles as JSON in, their outcomes as JSON out."""
+def enrich_payload(enricher: Enricher, payload: bytes, found: ModelPass | None = None) -> bytes:
+    """What a worker does with a chunk: its articles as JSON in, their outcomes as JSON out;
+    `found` is the model's output for a one-story chunk whose model pass ran in parts."""
     articles = _ARTICLES.validate_json(payload)
     outcomes = [
         _Outcome(article=r.article, skipped=list(r.skipped))
         if isinstance(r, Enriched)
         else _Outcome(error_type=type(r).__name__, error=str(r))
-        for r in enricher.enrich_many_reported(articles)
+        for r in enricher.enrich_many_reported(articles, {0: found} if found else None)
     ]
     return _OUTCOMES.dump_json(outcomes, by_alias=True, exclude_none=True)
 
@@ -243,7 +266,18 @@ def _exit_with_parent(every_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="enrich-parent-watch", daemon=True).start()
 
 
-def _enrich_chunk(payload: bytes) -> bytes:
+def _enrich_chunk(payload: bytes, found: ModelPass | None = None) -> bytes:
     """Runs in a worker: JSON in, JSON out."""
     assert _worker_enricher is not None, "worker initializer did not run"
-    return enrich_payload(_worker_enricher, payload)
+    return enrich_payload(_worker_enricher, payload, found)
+
+
+def _model_part(payload: bytes, part: int, parts: int) -> ModelPass | None:
+    """Runs in a worker: the model over one part of a one-story chunk (`split.model_part`).
+    None when there is nothing to merge: the story is not English, or the model failed on the
+    part; the story then goes through the model whole, and fails on its own if it must."""
+    assert _worker_enricher is not None, "worker initializer did not run"
+    try:
+        return split.model_part(_worker_enricher, _ARTICLES.validate_json(payload)[0], part, parts)
+    except Exception:
+        return None
