@@ -72,8 +72,9 @@ def create_app(settings: DeliverSettings | None = None,
         poll_s=settings.webhook_poll_interval_s, lease_s=settings.webhook_claim_lease_s,
         story_memory_s=settings.webhook_story_memory_s)
     registry.listeners.append(dispatcher.sync)
-    consumer = GroupConsumer(redis=redis, stream=in_stream, group=GROUP,
-                             handler=FanOut(registry, queue, dispatcher.wake),
+    fan_out = FanOut(registry, queue, dispatcher.wake,
+                     full_batch=-(-settings.batch_size // settings.concurrent_batches))
+    consumer = GroupConsumer(redis=redis, stream=in_stream, group=GROUP, handler=fan_out,
                              settings=settings, metrics=metrics)
     consumer.attach(broker)
 
@@ -97,6 +98,7 @@ def create_app(settings: DeliverSettings | None = None,
         yield
         for task in tasks:
             task.cancel()
+        fan_out.stop()  # a batch held while nobody is subscribed goes at once
         await broker.stop()  # finishes the batch in hand (graceful timeout) before returning
         await dispatcher.stop()  # in-flight sends become due again at once
         await store.close()

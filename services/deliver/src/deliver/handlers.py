@@ -1,6 +1,13 @@
 """The ``webhooks`` group on news.published: match each event to subscriptions, queue deliveries.
 
-With no enabled subscription, entries are acknowledged without being decoded.
+With no enabled subscription, entries are acknowledged without being decoded, and a batch
+smaller than a full read is first held for up to QUIET_PAUSE_S: the next read then takes what was
+announced meanwhile, so a trickle of stories nobody subscribed to costs one read, one version
+check and one ack per pause, not per story (each is a Redis round trip). A full batch is not
+held: more is waiting, and holding it would let a backlog grow. A change of the subscriptions
+(made here, or heard of from another replica) or a stop ends the pause at once; the version check
+comes after it, so the batch is matched against the subscriptions as they are then, as without
+the pause.
 
 The whole batch is queued durably in Redis (one pipeline) before its entries are acknowledged;
 a failure leaves them pending for the reclaimer, and queueing is idempotent (a delivery already
@@ -13,6 +20,7 @@ matching event announced after its creation was answered, whichever replica hand
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC
@@ -28,18 +36,42 @@ from deliver.registry import Subscription, SubscriptionRegistry
 
 log = structlog.get_logger()
 
+QUIET_PAUSE_S = 1.0  # with no subscription, a batch waits this long for the next to pile up
+
 
 class FanOut:
     """The batch handler of the ``webhooks`` group."""
 
     def __init__(self, registry: SubscriptionRegistry, queue: DeliveryQueue,
-                 wake: Callable[[str], None]) -> None:
+                 wake: Callable[[str], None], *, full_batch: int,
+                 quiet_pause_s: float = QUIET_PAUSE_S) -> None:
         self.registry = registry
         self.queue = queue
         self.wake = wake
+        self.full_batch = full_batch  # entries of one read at most: such a batch is not held
+        self.quiet_pause_s = quiet_pause_s
+        self._changed = asyncio.Event()  # the subscriptions changed, or the service stops
+        self._stopping = False
+        registry.listeners.append(self._changed.set)
+
+    def stop(self) -> None:
+        """No more pauses: the batches in hand are handled at once (call before stopping the
+        consumer, which waits for them)."""
+        self._stopping = True
+        self._changed.set()
+
+    async def _pause_if_nobody_listens(self, entries: int) -> None:
+        if (self.registry.enabled() or self._stopping or entries >= self.full_batch
+                or self.quiet_pause_s <= 0):
+            return
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.quiet_pause_s):
+                await self._changed.wait()
 
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
         outcomes: list[Outcome] = [Outcome() for _ in entries]
+        await self._pause_if_nobody_listens(len(entries))
         try:
             # A subscription made on another replica a moment ago must see these entries:
             # its version bump happened before they were announced.
