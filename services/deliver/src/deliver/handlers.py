@@ -37,6 +37,9 @@ from deliver.registry import Subscription, SubscriptionRegistry
 log = structlog.get_logger()
 
 QUIET_PAUSE_S = 1.0  # with no subscription, a batch waits this long for the next to pile up
+# A batch of a hundred stories takes milliseconds to match and encode: it gives way to the
+# senders every few entries, so that an answer does not wait that long for its next request.
+YIELD_EVERY = 16
 
 
 class FanOut:
@@ -84,6 +87,8 @@ class FanOut:
             return outcomes  # nobody to deliver to: nothing to decode
         decoded: list[tuple[Entry, Event, str]] = []
         for index, entry in enumerate(entries):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let the senders take their answers meanwhile
             try:
                 event = Event.from_fields(entry.fields)
             except EventDecodeError as exc:
@@ -100,7 +105,9 @@ class FanOut:
         queued_here: set[tuple[str, str]] = set()  # (subscription, uri) earlier in this batch
         subs = [(sub.id, sub.record.created_ms, sub.filters) for sub in enabled]
         now_ms = int(time.time() * 1000)
-        for entry, event, kind in decoded:
+        for index, (entry, event, kind) in enumerate(decoded):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
             entry_ms = int(entry.id.split("-", 1)[0])
             uri = event.subject
             body: str | None = None  # the same bytes for every subscription: encoded once
