@@ -27,7 +27,7 @@ from datetime import UTC
 
 import structlog
 
-from shared.events import Event, EventDecodeError
+from shared.events import EventDecodeError, EventFields, check_fields
 from shared.filters import KILLED, WEBHOOK_TYPES
 from shared.streams import Entry, Outcome
 
@@ -85,12 +85,14 @@ class FanOut:
         enabled = self.registry.enabled()
         if not enabled:
             return outcomes  # nobody to deliver to: nothing to decode
-        decoded: list[tuple[Entry, Event, str]] = []
+        # Checked as Event.from_fields checks an entry, without building the model: routing
+        # reads a few fields, and the body carries the entry's own ``data`` bytes.
+        decoded: list[tuple[Entry, EventFields, str]] = []
         for index, entry in enumerate(entries):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let the senders take their answers meanwhile
             try:
-                event = Event.from_fields(entry.fields)
+                event = check_fields(entry.fields)
             except EventDecodeError as exc:
                 outcomes[index] = Outcome.failed(exc, poison=True)
                 continue
@@ -146,7 +148,7 @@ class FanOut:
             self.wake(sub_id)
         return outcomes
 
-    async def _who_got_kills(self, decoded: list[tuple[Entry, Event, str]],
+    async def _who_got_kills(self, decoded: list[tuple[Entry, EventFields, str]],
                              enabled: list[Subscription]) -> dict[str, set[str]]:
         kills = [(entry, event) for entry, event, kind in decoded if kind == KILLED]
         ids = [s.id for s in enabled]
@@ -155,8 +157,8 @@ class FanOut:
         return {entry.id: set(subs) for (entry, _), subs in zip(kills, found, strict=True)}
 
 
-def _body(event: Event, kind: str, data: bytes) -> str:
+def _body(event: EventFields, kind: str, data: bytes) -> str:
     """The JSON a subscriber receives for an event: ``data`` is the entry's own JSON, which
-    ``Event.from_fields`` checked (an object, valid UTF-8), put in as it is, not encoded again."""
+    ``check_fields`` checked (an object, valid UTF-8), put in as it is, not encoded again."""
     timestamp = event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return f'{{"type":"{kind}","timestamp":"{timestamp}","data":{data.decode()}}}'
