@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -20,6 +21,20 @@ from deliver.store import SubscriptionRecord, SubscriptionStore
 pytestmark = pytest.mark.integration
 
 
+def story_fields(uri: str) -> dict[bytes, bytes]:
+    article = Article(uri=uri, version=1, source=Source(provider="t", format="json"),
+                      headlines=[{"value": "Bridge reopens"}])
+    return {k.encode(): v if isinstance(v, bytes) else str(v).encode()
+            for k, v in ArticlePublished.for_article(article, "test").to_fields().items()}
+
+
+def new_record(subscription_id: str, created_ms: int) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        id=subscription_id, url="https://example.com/hook", filters={}, enabled=True,
+        description="", secret="whsec_x", previous_secret=None, previous_secret_expires_ms=0,
+        created_ms=created_ms, updated_ms=created_ms, disabled_reason=None)
+
+
 async def test_a_subscription_made_on_another_replica_gets_the_next_entry(
         mongo_db: tuple[AsyncMongoClient, str], aredis: Redis, prefix: str) -> None:
     client, name = mongo_db
@@ -29,20 +44,14 @@ async def test_a_subscription_made_on_another_replica_gets_the_next_entry(
     await here.load()
     await there.load()
     queue = DeliveryQueue(aredis, prefix)
-    fan_out_there = FanOut(there, queue, lambda subscription: None)
+    fan_out_there = FanOut(there, queue, lambda subscription: None, full_batch=100)
 
     now = int(time.time() * 1000)
-    record = SubscriptionRecord(
-        id="sub_new", url="https://example.com/hook", filters={}, enabled=True, description="",
-        secret="whsec_x", previous_secret=None, previous_secret_expires_ms=0, created_ms=now,
-        updated_ms=now, disabled_reason=None)
+    record = new_record("sub_new", now)
     await store.create(record)
     await here.changed(record, record.id)  # what the subscriptions API does on this replica
 
-    article = Article(uri="urn:t:fan", version=1, source=Source(provider="t", format="json"),
-                      headlines=[{"value": "Bridge reopens"}])
-    fields = {k.encode(): v if isinstance(v, bytes) else str(v).encode()
-              for k, v in ArticlePublished.for_article(article, "test").to_fields().items()}
+    fields = story_fields("urn:t:fan")
     [outcome] = await fan_out_there([Entry(f"{now + 50}-0", fields, 1)])
     assert outcome.error is None
     [queued] = await queue.list("sub_new", "queued", 10)
@@ -54,8 +63,53 @@ async def test_with_no_subscription_entries_are_acknowledged_without_being_decod
     client, name = mongo_db
     registry = SubscriptionRegistry(SubscriptionStore(client, name), aredis, key_prefix=prefix)
     await registry.load()
-    fan_out = FanOut(registry, DeliveryQueue(aredis, prefix), lambda subscription: None)
+    fan_out = FanOut(registry, DeliveryQueue(aredis, prefix), lambda subscription: None,
+                     full_batch=2, quiet_pause_s=3600)
     not_an_event = {b"ce_type": b"news.article.published", b"data": b"{not json"}
     outcomes = await fan_out([Entry("1-0", not_an_event, 1), Entry("2-0", {}, 1)])
     # Decoding would have found both poison; with nobody to deliver to they are not looked at.
     assert [(o.error, o.poison) for o in outcomes] == [(None, False), (None, False)]
+
+
+async def test_with_no_subscription_a_small_batch_is_held_until_the_subscriptions_change(
+        mongo_db: tuple[AsyncMongoClient, str], aredis: Redis, prefix: str) -> None:
+    """The pause that saves a round trip per story must not cost a subscription made meanwhile
+    any story announced after it: the batch is matched once the pause ends."""
+    client, name = mongo_db
+    store = SubscriptionStore(client, name)
+    registry = SubscriptionRegistry(store, aredis, key_prefix=prefix)
+    await registry.load()
+    queue = DeliveryQueue(aredis, prefix)
+    fan_out = FanOut(registry, queue, lambda subscription: None, full_batch=100,
+                     quiet_pause_s=3600)
+    now = int(time.time() * 1000)
+    held = asyncio.create_task(fan_out([Entry(f"{now + 50}-0", story_fields("urn:t:held"), 1)]))
+    await asyncio.sleep(0.2)
+    assert not held.done()
+
+    record = new_record("sub_during_pause", now)
+    await store.create(record)
+    await registry.changed(record, record.id)
+    [outcome] = await asyncio.wait_for(held, 30)
+    assert outcome.error is None
+    [queued] = await queue.list("sub_during_pause", "queued", 10)
+    assert queued.uri == "urn:t:held"
+
+
+async def test_a_stop_ends_the_pause_and_a_full_batch_is_never_held(
+        mongo_db: tuple[AsyncMongoClient, str], aredis: Redis, prefix: str) -> None:
+    client, name = mongo_db
+    registry = SubscriptionRegistry(SubscriptionStore(client, name), aredis, key_prefix=prefix)
+    await registry.load()
+    fan_out = FanOut(registry, DeliveryQueue(aredis, prefix), lambda subscription: None,
+                     full_batch=2, quiet_pause_s=3600)
+    full = [Entry("1-0", story_fields("urn:t:a"), 1), Entry("2-0", story_fields("urn:t:b"), 1)]
+    outcomes = await asyncio.wait_for(fan_out(full), 30)
+    assert [o.error for o in outcomes] == [None, None]
+
+    held = asyncio.create_task(fan_out([Entry("3-0", story_fields("urn:t:c"), 1)]))
+    await asyncio.sleep(0.2)
+    assert not held.done()
+    fan_out.stop()
+    [outcome] = await asyncio.wait_for(held, 30)
+    assert outcome.error is None

@@ -174,3 +174,69 @@ async def test_a_redirect_is_not_followed(stalls: list[asyncio.Event]) -> None:
                                    b"content-length: 0\r\n\r\n")
     assert (result.outcome, result.status) == ("http_error", 302)
     assert "not followed" in (result.error or "")
+
+
+async def test_a_cookie_set_by_one_receiver_is_never_sent_back() -> None:
+    """Several subscriptions may share a host: what one of them sets must not reach another
+    (nor come back to it)."""
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                heads.append(head.lower())
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 204 No Content\r\n"
+                             b"set-cookie: session=abc; Path=/\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    # A name, not an IP literal: aiohttp's own cookie jar ignores cookies of IP hosts.
+    base = f"http://hooks.internal:{server.sockets[0].getsockname()[1]}"
+    sender = started(EgressPolicy(["hooks.internal"], dns({"hooks.internal": ["127.0.0.1"]})))
+    await sender.start()
+    try:
+        results = [await sender.send(subscribed(f"{base}/hook/{n % 2}"), DELIVERY)
+                   for n in range(4)]
+    finally:
+        await sender.close()
+        server.close()
+    assert [r.outcome for r in results] == ["delivered"] * 4
+    assert len(heads) == 4
+    assert not [head for head in heads if b"\r\ncookie:" in head]
+
+
+async def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline(
+        stalls: list[asyncio.Event]) -> None:
+    """Each byte comes within the read timeout, but the whole answer never does: the attempt
+    ends at its deadline (connect + read timeouts + 1 s), before its lease could run out."""
+    release = asyncio.Event()
+    stalls.append(release)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nx-slow: ")
+        while not release.is_set():  # one header, a byte at a time
+            writer.write(b"a")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    sender = WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=0.1,
+                           read_timeout_s=0.2, connections=4, connections_per_host=1)
+    await sender.start()
+    try:
+        port = server.sockets[0].getsockname()[1]
+        result = await sender.send(subscribed(f"http://127.0.0.1:{port}/"), DELIVERY)
+    finally:
+        await sender.close()
+        release.set()
+        server.close()
+    assert result.outcome == "timeout" and result.status is None
+    assert result.duration_ms >= 1000  # the deadline, not the read timeout, ended it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import cast
 
 import structlog
 from fastapi import FastAPI, Request
@@ -12,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.redis import RedisBroker
 from pymongo import AsyncMongoClient
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Connection, Redis
+from redis.connection import HiredisRespSerializer
+from redis.typing import EncodableT
 
 from shared.egress import EgressPolicy
 from shared.errors import validation_body
@@ -40,13 +43,28 @@ log = structlog.get_logger()
 GROUP = "webhooks"  # the group's name predates the service's: kept, so its position carries on
 
 
+class HiredisPackedConnection(Connection):
+    """redis-py's asyncio connection, packing commands with hiredis as its blocking one does.
+
+    The asyncio connection packs every argument in Python; a fan-out batch queues each story
+    (id, record with its body, uri) as arguments of one script call, and that packing was a
+    quarter of the fan-out's own CPU. hiredis puts the same bytes on the wire."""
+
+    _serializer = HiredisRespSerializer()
+
+    def pack_command(self, *args: EncodableT) -> list[bytes]:
+        # redis-py annotates each of pack's arguments as a list; they are the command's values.
+        return cast(list[bytes], self._serializer.pack(*args))  # type: ignore[arg-type]
+
+
 def create_app(settings: DeliverSettings | None = None,
                store: SubscriptionStore | None = None) -> FastAPI:
     settings = settings or DeliverSettings()
     configure_logging(settings.log_level, settings.log_json)
     # A blocking pool: past its size a caller waits for a connection instead of failing.
     redis = Redis(connection_pool=BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=settings.redis_connections, timeout=30))
+        settings.redis_url, max_connections=settings.redis_connections, timeout=30,
+        connection_class=HiredisPackedConnection))  # rediss:// and unix:// keep their own
     broker = RedisBroker(settings.redis_url, graceful_timeout=settings.graceful_timeout_s,
                          logger=None)  # type: ignore[arg-type]  # None: FastStream logs nothing
     store = store or SubscriptionStore(
@@ -72,8 +90,9 @@ def create_app(settings: DeliverSettings | None = None,
         poll_s=settings.webhook_poll_interval_s, lease_s=settings.webhook_claim_lease_s,
         story_memory_s=settings.webhook_story_memory_s)
     registry.listeners.append(dispatcher.sync)
-    consumer = GroupConsumer(redis=redis, stream=in_stream, group=GROUP,
-                             handler=FanOut(registry, queue, dispatcher.wake),
+    fan_out = FanOut(registry, queue, dispatcher.wake,
+                     full_batch=-(-settings.batch_size // settings.concurrent_batches))
+    consumer = GroupConsumer(redis=redis, stream=in_stream, group=GROUP, handler=fan_out,
                              settings=settings, metrics=metrics)
     consumer.attach(broker)
 
@@ -97,6 +116,7 @@ def create_app(settings: DeliverSettings | None = None,
         yield
         for task in tasks:
             task.cancel()
+        fan_out.stop()  # a batch held while nobody is subscribed goes at once
         await broker.stop()  # finishes the batch in hand (graceful timeout) before returning
         await dispatcher.stop()  # in-flight sends become due again at once
         await store.close()

@@ -181,7 +181,8 @@ class SubscriptionWorker:
                 await asyncio.sleep(d.poll_s)
                 await self._release([delivery])
                 continue
-            delivery.attempts.append(attempt.record())
+            if not attempt.ok:  # a delivered one's record is deleted as it settles: unwritten
+                delivery.attempts.append(attempt.record())
             self.to_settle.append((delivery, attempt))
             self.unsettled += 1
             self._settle_wake.set()

@@ -1,6 +1,13 @@
 """The ``webhooks`` group on news.published: match each event to subscriptions, queue deliveries.
 
-With no enabled subscription, entries are acknowledged without being decoded.
+With no enabled subscription, entries are acknowledged without being decoded, and a batch
+smaller than a full read is first held for up to QUIET_PAUSE_S: the next read then takes what was
+announced meanwhile, so a trickle of stories nobody subscribed to costs one read, one version
+check and one ack per pause, not per story (each is a Redis round trip). A full batch is not
+held: more is waiting, and holding it would let a backlog grow. A change of the subscriptions
+(made here, or heard of from another replica) or a stop ends the pause at once; the version check
+comes after it, so the batch is matched against the subscriptions as they are then, as without
+the pause.
 
 The whole batch is queued durably in Redis (one pipeline) before its entries are acknowledged;
 a failure leaves them pending for the reclaimer, and queueing is idempotent (a delivery already
@@ -13,13 +20,14 @@ matching event announced after its creation was answered, whichever replica hand
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC
 
 import structlog
 
-from shared.events import Event, EventDecodeError
+from shared.events import EventDecodeError, EventFields, check_fields
 from shared.filters import KILLED, WEBHOOK_TYPES
 from shared.streams import Entry, Outcome
 
@@ -28,18 +36,45 @@ from deliver.registry import Subscription, SubscriptionRegistry
 
 log = structlog.get_logger()
 
+QUIET_PAUSE_S = 1.0  # with no subscription, a batch waits this long for the next to pile up
+# A batch of a hundred stories takes milliseconds to match and encode: it gives way to the
+# senders every few entries, so that an answer does not wait that long for its next request.
+YIELD_EVERY = 16
+
 
 class FanOut:
     """The batch handler of the ``webhooks`` group."""
 
     def __init__(self, registry: SubscriptionRegistry, queue: DeliveryQueue,
-                 wake: Callable[[str], None]) -> None:
+                 wake: Callable[[str], None], *, full_batch: int,
+                 quiet_pause_s: float = QUIET_PAUSE_S) -> None:
         self.registry = registry
         self.queue = queue
         self.wake = wake
+        self.full_batch = full_batch  # entries of one read at most: such a batch is not held
+        self.quiet_pause_s = quiet_pause_s
+        self._changed = asyncio.Event()  # the subscriptions changed, or the service stops
+        self._stopping = False
+        registry.listeners.append(self._changed.set)
+
+    def stop(self) -> None:
+        """No more pauses: the batches in hand are handled at once (call before stopping the
+        consumer, which waits for them)."""
+        self._stopping = True
+        self._changed.set()
+
+    async def _pause_if_nobody_listens(self, entries: int) -> None:
+        if (self.registry.enabled() or self._stopping or entries >= self.full_batch
+                or self.quiet_pause_s <= 0):
+            return
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.quiet_pause_s):
+                await self._changed.wait()
 
     async def __call__(self, entries: list[Entry]) -> list[Outcome]:
         outcomes: list[Outcome] = [Outcome() for _ in entries]
+        await self._pause_if_nobody_listens(len(entries))
         try:
             # A subscription made on another replica a moment ago must see these entries:
             # its version bump happened before they were announced.
@@ -50,10 +85,14 @@ class FanOut:
         enabled = self.registry.enabled()
         if not enabled:
             return outcomes  # nobody to deliver to: nothing to decode
-        decoded: list[tuple[Entry, Event, str]] = []
+        # Checked as Event.from_fields checks an entry, without building the model: routing
+        # reads a few fields, and the body carries the entry's own ``data`` bytes.
+        decoded: list[tuple[Entry, EventFields, str]] = []
         for index, entry in enumerate(entries):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let the senders take their answers meanwhile
             try:
-                event = Event.from_fields(entry.fields)
+                event = check_fields(entry.fields)
             except EventDecodeError as exc:
                 outcomes[index] = Outcome.failed(exc, poison=True)
                 continue
@@ -68,7 +107,9 @@ class FanOut:
         queued_here: set[tuple[str, str]] = set()  # (subscription, uri) earlier in this batch
         subs = [(sub.id, sub.record.created_ms, sub.filters) for sub in enabled]
         now_ms = int(time.time() * 1000)
-        for entry, event, kind in decoded:
+        for index, (entry, event, kind) in enumerate(decoded):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
             entry_ms = int(entry.id.split("-", 1)[0])
             uri = event.subject
             body: str | None = None  # the same bytes for every subscription: encoded once
@@ -107,7 +148,7 @@ class FanOut:
             self.wake(sub_id)
         return outcomes
 
-    async def _who_got_kills(self, decoded: list[tuple[Entry, Event, str]],
+    async def _who_got_kills(self, decoded: list[tuple[Entry, EventFields, str]],
                              enabled: list[Subscription]) -> dict[str, set[str]]:
         kills = [(entry, event) for entry, event, kind in decoded if kind == KILLED]
         ids = [s.id for s in enabled]
@@ -116,8 +157,8 @@ class FanOut:
         return {entry.id: set(subs) for (entry, _), subs in zip(kills, found, strict=True)}
 
 
-def _body(event: Event, kind: str, data: bytes) -> str:
+def _body(event: EventFields, kind: str, data: bytes) -> str:
     """The JSON a subscriber receives for an event: ``data`` is the entry's own JSON, which
-    ``Event.from_fields`` checked (an object, valid UTF-8), put in as it is, not encoded again."""
+    ``check_fields`` checked (an object, valid UTF-8), put in as it is, not encoded again."""
     timestamp = event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return f'{{"type":"{kind}","timestamp":"{timestamp}","data":{data.decode()}}}'
