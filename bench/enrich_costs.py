@@ -4,11 +4,12 @@ Side by side in one run, on realistic stories (the summaries dataset's articles,
 their first sentence as headline) and on one-sentence stories: cleaning, language detection,
 summary, topics, entity post-processing and keywords (each called as the Enricher calls it),
 and the NER model itself (`nlp.pipe` over headline and body, batched as in a worker); then the
-whole `Enricher` (all of it: article models in and out included), and a worker's whole task
+whole `Enricher` (all of it: article models in and out included), a worker's whole task
 (the chunk as JSON bytes in, the outcomes as JSON bytes out, as they cross the process
-boundary; its heap settled after loading, as in a worker). Times are CPU seconds of this
-process (other jobs on a shared machine do not count); the steps take turns, repeated, and each
-step's best repeat counts.
+boundary; its heap settled after loading, as in a worker), and the reference that
+bench/pipeline.py holds the service to: bare `nlp.pipe` over each story's headline and body
+joined in one text. Times are CPU seconds of this process (other jobs on a shared machine do
+not count); the steps take turns, repeated, and each step's best repeat counts.
 
     uv run python bench/enrich_costs.py [--data PATH/news_summaries_dev.jsonl] [--repeat 5]
 """
@@ -62,12 +63,14 @@ def main() -> None:
     print(f"CPU µs per story (best of {args.repeat}); share = step / NER model")
     header = "".join(f"{name:>22}" for name in rows)
     print(f"  {'step':12}{header}")
-    for step in (*AROUND, "around total", "ner model", "enricher", "worker"):
+    for step in (*AROUND, "around total", "ner model", "enricher", "worker", "bare joined"):
         cells = "".join(
             f"{costs[step]:12.0f} {100 * costs[step] / costs['ner model']:7.1f}%"
             for costs in rows.values()
         )
         print(f"  {step:12}{cells}")
+    print("worker / bare joined: " + ", ".join(
+        f"{name} {costs['worker'] / costs['bare joined']:.3f}" for name, costs in rows.items()))
     words = sum(len(text.split()) for _, text in stories) / len(stories)
     print(f"dev stories: {len(stories)}, {words:.0f} words on average; "
           f"one sentence: {len(sets['one sentence'])}")
@@ -89,6 +92,7 @@ def _costs(
         for i, (h, b) in enumerate(pairs)
     ]
     payload = chunk_payload(articles)
+    joined = [f"{h}\n\n{b}" for h, b in pairs]
     steps: dict[str, Callable[[], object]] = {
         "cleaning": lambda: [(clean_line(h), clean_text(b)) for h, b in pairs],
         "language": lambda: [languages.resolve("en", f"{h}\n{c.text}") for _, (h, c) in indexed],
@@ -102,6 +106,7 @@ def _costs(
         "ner model": lambda: list(nlp.pipe(texts, batch_size=enricher.batch_size)),
         "enricher": lambda: enricher.enrich_many_reported(articles),
         "worker": lambda: enrich_payload(enricher, payload),
+        "bare joined": lambda: list(nlp.pipe(joined, batch_size=enricher.batch_size)),
     }
     costs = {name: best / len(pairs) * 1e6 for name, best in _best(steps, repeat).items()}
     costs["around total"] = sum(costs[step] for step in AROUND)
