@@ -1,4 +1,4 @@
-"""deliver's Redis connection puts the same bytes on the wire as redis-py's own."""
+"""The hiredis-packing connection puts the same bytes on the wire as redis-py's own."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import pytest
 from redis.asyncio import Connection
 from redis.exceptions import DataError
 
-from deliver.app import HiredisPackedConnection
+from shared.redis_packing import HiredisPackedConnection
 
 COMMANDS: list[tuple[object, ...]] = [
+    # ingest's append script: keys, then str, bytes, int, float and negative arguments
+    ("EVALSHA", "a" * 40, 3, "news.ingested", "seen:dpa|urn:x|1", "owner:urn:x", 2592000,
+     "ce_subject", "urn:ünïcode:☃", "data", b'{"uri": "urn:x"}', 10**15, 0.5, -2),
+    # deliver's enqueue script: a record with escaped JSON inside
     ("EVALSHA", "a" * 40, 3, "webhooks:{sub_1}:due", "webhooks:{sub_1}:rec", "story:ab",
-     "sub_1_evt", b'{"body": "{\\"data\\": \\"\\u2603\\"}"}', "urn:ünïcode:☃", "0",
-     10**15, 0.5, -2),
+     "sub_1_evt", b'{"body": "{\\"data\\": \\"\\u2603\\"}"}', "urn:ünïcode:☃", "0"),
     ("SCRIPT LOAD", "return 1"),  # a command name of two words goes as two arguments
+    (b"CLIENT SETNAME", "ingest"),
+    ("XADD", "s", "*", "data", b""),
     ("XACK", "news.published", "webhooks", "1-0", "2-0"),
-    ("HSET", "k", "f", b""),
 ]
 
 
