@@ -108,12 +108,12 @@ def _costs(
         "worker": lambda: enrich_payload(enricher, payload),
         "bare joined": lambda: list(nlp.pipe(joined, batch_size=enricher.batch_size)),
     }
-    costs = {name: best / len(pairs) * 1e6 for name, best in _best(steps, repeat).items()}
+    costs = {name: best / len(pairs) * 1e6 for name, best in best_cpu(steps, repeat).items()}
     costs["around total"] = sum(costs[step] for step in AROUND)
     return costs
 
 
-def _best(steps: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+def best_cpu(steps: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
     """Each step's least CPU time over `repeat` rounds, the steps taking turns in each round."""
     for work in steps.values():
         work()  # warm caches and lazy models

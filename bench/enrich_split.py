@@ -46,6 +46,7 @@ from enrich.workers import EnrichPool, chunk_payload, enrich_payload
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devdata import DATA, SUMMARIES
+from enrich_costs import best_cpu
 from pipeline import load_texts, stories
 
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
@@ -262,13 +263,7 @@ def _cpu_ms(enricher: Enricher, articles: list[Article], repeat: int) -> dict[st
         "round 2": lambda: [enrich_payload(enricher, p, f) for p, f in
                             zip(payloads, found, strict=True)],
     }
-    best = dict.fromkeys(steps, float("inf"))
-    for _ in range(repeat):
-        for name, work in steps.items():
-            started = time.process_time()
-            work()
-            best[name] = min(best[name], time.process_time() - started)
-    return {name: 1000 * t / len(articles) for name, t in best.items()}
+    return {name: 1000 * t / len(articles) for name, t in best_cpu(steps, repeat).items()}
 
 
 async def _time_pool(pool: EnrichPool, article: Article) -> float:
