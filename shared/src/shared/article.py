@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -131,16 +131,29 @@ class Source(Model):
 MAX_VERSION = 2**62 - 1
 
 
+def _has_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+# The bounds of an article's identity fields, one definition for `Article` and for the models
+# that read a subset of it (publish's `ArticleFacts`).
+Uri = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_has_text)]
+Version = Annotated[int, Field(ge=0, le=MAX_VERSION)]
+Urgency = Annotated[int, Field(ge=1, le=9)]
+
+
 class Article(Model):
     """One version of one story."""
 
-    uri: str = Field(min_length=1, max_length=2048)
-    version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+    uri: Uri
+    version: Version | None = None
     version_created: UtcDatetime | None = None
     first_created: UtcDatetime | None = None
     pub_status: PubStatus = PubStatus.usable
     embargoed_until: UtcDatetime | None = None
-    urgency: int | None = Field(default=None, ge=1, le=9)
+    urgency: Urgency | None = None
     language: str | None = None
     type: str = "text"
     headlines: list[Headline] = Field(default_factory=list)
@@ -161,13 +174,6 @@ class Article(Model):
     descriptions: list[Description] = Field(default_factory=list)
     word_count: int | None = None
     reading_time_seconds: int | None = None
-
-    @field_validator("uri")
-    @classmethod
-    def _uri_has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
 
     @property
     def headline(self) -> str:

@@ -13,10 +13,10 @@ are enrich's to get right, which it does by validating the article it writes.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from shared.article import MAX_VERSION, Article, PubStatus, UtcDatetime
+from shared.article import Article, PubStatus, Urgency, Uri, UtcDatetime, Version
 from shared.events import Event, EventDecodeError
 from shared.medtop_migration import migrate_subjects
 
@@ -54,26 +54,19 @@ class SubjectFacts(_Facts):
 class ArticleFacts(_Facts):
     """The fields of `Article` that publish reads, with the same types and bounds."""
 
-    uri: str = Field(min_length=1, max_length=2048)
-    version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+    uri: Uri
+    version: Version | None = None
     version_created: UtcDatetime | None = None
     first_created: UtcDatetime | None = None
     pub_status: PubStatus = PubStatus.usable
     embargoed_until: UtcDatetime | None = None
-    urgency: int | None = Field(default=None, ge=1, le=9)
+    urgency: Urgency | None = None
     language: str | None = None
     source: SourceFacts
     subjects: list[SubjectFacts] = Field(default_factory=list)
     people: list[NamedFacts] = Field(default_factory=list)
     organisations: list[NamedFacts] = Field(default_factory=list)
     places: list[NamedFacts] = Field(default_factory=list)
-
-    @field_validator("uri")
-    @classmethod
-    def _uri_has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
 
     @property
     def killed(self) -> bool:
