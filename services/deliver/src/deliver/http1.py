@@ -396,8 +396,6 @@ class Connection(asyncio.Protocol):
             if not self._done:
                 self._fail(BadResponse(f"not an HTTP/1.1 answer: {exc}"))
             return
-        if self._cut:
-            self.close()
         if self._done or (self._head_done and not self._want_body):
             self._wake()
 
