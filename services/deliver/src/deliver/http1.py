@@ -199,6 +199,8 @@ class ConnectionPool:
 
     async def _connect(self, origin: Origin, deadline: float) -> Connection:
         """A new connection to one of the addresses ``resolve`` gives, tried in order."""
+        if self._closed:
+            raise ConnectionError("the connection pool is closed")
         scheme, host, port = origin
         loop = self._loop
         try:
@@ -378,6 +380,13 @@ class Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def abort(self) -> None:
+        """Close now, without waiting for unsent bytes (a receiver that stopped reading)."""
+        self.closed = True
+        self.reusable = False
+        if self._transport is not None:
+            self._transport.abort()
+
     # -- asyncio's callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -398,6 +407,9 @@ class Connection(asyncio.Protocol):
             return
         if self._done or (self._head_done and not self._want_body):
             self._wake()
+
+    def eof_received(self) -> None:
+        self.closed = True  # not to be reused; the transport closes itself (None returned)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -424,12 +436,12 @@ class Connection(asyncio.Protocol):
             self._timer = self._loop.call_at(
                 min(self._deadline, self._last_read + self._read_timeout_s), self._on_timer)
             return
-        self.close()
+        self.abort()
         self._wake()
 
     def _fail(self, error: Exception) -> None:
         self._error = error
-        self.close()
+        self.abort()
         self._wake()
 
     def _wake(self) -> None:
