@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 
+from deliver import http1
 from deliver.http1 import (
     ConnectionPool,
     ConnectTimeout,
@@ -161,6 +162,17 @@ async def test_a_connection_the_receiver_closed_while_idle_is_not_reused() -> No
         second = await post(pool, server.url)
     assert (first.status, second.status) == (200, 200)
     assert [c for c, _ in server.requests] == [0, 1]  # nothing written to the closed one
+
+
+async def test_a_connection_idle_too_long_is_closed_not_reused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http1, "IDLE_S", 0.05)
+    async with serving(lambda c, n: [OK]) as server, pooled() as pool:
+        await post(pool, server.url)
+        await asyncio.sleep(0.1)
+        await post(pool, server.url)
+        await asyncio.sleep(0.05)
+        assert (server.connections, server.ended) == (2, 1)
 
 
 async def test_a_reused_connection_closed_before_any_answer_is_retried_once_anew() -> None:
