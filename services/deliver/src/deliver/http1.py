@@ -345,7 +345,8 @@ class Connection(asyncio.Protocol):
         self._error: Exception | None = None
 
     async def exchange(self, head: bytes, body: bytes, deadline: float) -> Response:
-        if self.closed or self._transport is None:
+        # closing, not yet told: uvloop's transport refuses a write then (asyncio's drops it)
+        if self.closed or self._transport is None or self._transport.is_closing():
             raise Unanswered("the connection was closed while idle")
         self._reset()
         self.reusable = False
