@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -196,7 +200,7 @@ async def test_a_cookie_set_by_one_receiver_is_never_sent_back() -> None:
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    # A name, not an IP literal: aiohttp's own cookie jar ignores cookies of IP hosts.
+    # A name, not an IP literal: cookie jars commonly ignore cookies of IP hosts.
     base = f"http://hooks.internal:{server.sockets[0].getsockname()[1]}"
     sender = started(EgressPolicy(["hooks.internal"], dns({"hooks.internal": ["127.0.0.1"]})))
     await sender.start()
@@ -240,3 +244,55 @@ async def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline(
         server.close()
     assert result.outcome == "timeout" and result.status is None
     assert result.duration_ms >= 1000  # the deadline, not the read timeout, ended it
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """A receiver's TLS context: a self-signed certificate for hooks.internal, which the
+    sender's default (verifying) context is made to trust."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes the test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-keyout", str(key),
+                    "-out", str(cert), "-subj", "/CN=hooks.internal",
+                    "-addext", "subjectAltName=DNS:hooks.internal"],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def test_https_checks_the_certificate_against_the_urls_host_at_the_checked_address(
+        tls: ssl.SSLContext) -> None:
+    """Connected to 127.0.0.1 (what the policy resolved), the certificate is still checked
+    against the URL's host: hooks.internal passes, another name for the same address fails."""
+    bodies: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            bodies.append(await reader.readexactly(length))
+            writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
+    port = server.sockets[0].getsockname()[1]
+    names = {"hooks.internal": ["127.0.0.1"], "other.internal": ["127.0.0.1"]}
+    sender = started(EgressPolicy(list(names), dns(names)))
+    await sender.start()
+    try:
+        good = await sender.send(subscribed(f"https://hooks.internal:{port}/hook"), DELIVERY)
+        bad = await sender.send(subscribed(f"https://other.internal:{port}/hook"), DELIVERY)
+    finally:
+        await sender.close()
+        server.close()
+    assert (good.outcome, good.status) == ("delivered", 204)
+    assert bad.outcome == "network_error" and "certificate" in (bad.error or "")
+    assert bodies == [b"{}"]
