@@ -113,7 +113,7 @@ class FanOut:
                 await asyncio.sleep(0)
             entry_ms = int(entry.id.split("-", 1)[0])
             uri, kind = event.subject, event.type
-            body: str | None = None  # the same text for every subscription: made once
+            body: str | None = None  # one object for every subscription: made (and escaped) once
             for sub_id, created_ms, filters in subs:
                 if created_ms > entry_ms:
                     continue
