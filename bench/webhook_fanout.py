@@ -2,12 +2,15 @@
 
 `FanOut` (deliver's handler of the ``webhooks`` group) runs in a process of its own over stories
 announced as publish announces them (source ``newsflow/publish``, the enriched article's wire
-form dumped by orjson, about 4 KB with ``--words 350``), read back from a stream of the bench's
-own in batches of a full read (100 entries, as ``GroupConsumer`` hands them over) and queued by
-a real `DeliveryQueue` on the local Redis under a key prefix of its own (removed afterwards).
+form dumped by orjson: about 9 KB with ``--words 350``, two thirds of it entities and their
+mentions; with ``--plain``, bench/webhooks.py's stories instead: 3.5 KB of text, no entities),
+read back from a stream of the bench's own in batches of a full read (100 entries, as
+``GroupConsumer`` hands them over) and queued by a real `DeliveryQueue` on the local Redis under
+a key prefix of its own (removed afterwards).
 The subscriptions are real `SubscriptionRegistry` entries loaded from a small in-memory list,
-all created before the stories; no HTTP, no sending: only the CPU of the handler calls
-(``time.process_time`` around each) is counted, Redis's own is not.
+all created before the stories; the process is tuned as deliver's is once started (each
+revision's own tuning). No HTTP, no sending: only the CPU of the handler calls
+(``time.process_time`` around each) is counted, Redis's own is not; so are the page faults.
 
 Cases: ``1`` one subscription without filters, ``10`` ten without filters, ``10f`` ten whose
 content filters (language and topic) every story passes. Each prints the CPU µs per delivery and
@@ -18,7 +21,7 @@ and ``shared/src`` first on the path), in turn with the current one every round:
 after in one run.
 
     nice -n 10 uv run --frozen python bench/webhook_fanout.py [--stories 2000] [--rounds 5]
-        [--cases 1,10,10f] [--baseline REV]
+        [--cases 1,10,10f] [--words 350 | --plain] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ async def _side(args: argparse.Namespace) -> dict[str, Any]:
     from shared.runtime import settle_heap
     from shared.streams import Entry
 
+    from deliver import app as deliver_app
     from deliver.handlers import FanOut
     from deliver.queue import DeliveryQueue
     from deliver.registry import SubscriptionRegistry
@@ -91,8 +95,9 @@ async def _side(args: argparse.Namespace) -> dict[str, Any]:
     fan_out = FanOut(registry, DeliveryQueue(redis, prefix), lambda subscription: None,
                      full_batch=BATCH)
     # Stories of different texts, each announced under uris of its own (a story per uri).
-    kinds = [enriched("urn:bench", headline, " ".join(body.split()[:args.words]))
-             for headline, body in stories(load_texts(args.data), KINDS, 0)]
+    kinds = [_plain(n) if args.plain else
+             enriched("urn:bench", headline, " ".join(body.split()[:args.words]))
+             for n, (headline, body) in enumerate(stories(load_texts(args.data), KINDS, 0))]
 
     async def announce(count: int, start: int) -> None:
         pipe = redis.pipeline(transaction=False)
@@ -133,7 +138,11 @@ async def _side(args: argparse.Namespace) -> dict[str, Any]:
         return cpu, faults, depth
 
     try:
-        settle_heap()  # as deliver does once started
+        settle_heap()  # as deliver does once started, and then, where it does:
+        if hasattr(deliver_app, "KEPT_MEMORY"):
+            from shared.runtime import keep_freed_memory
+
+            keep_freed_memory(deliver_app.KEPT_MEMORY)
         await run(200, 0)  # warm-up
         queued_before = await fan_out.queue.total_depth([r.id for r in records])
         cpu, faults, depth = await run(args.stories, 1_000_000)
@@ -152,6 +161,16 @@ async def _side(args: argparse.Namespace) -> dict[str, Any]:
         await redis.aclose()
 
 
+def _plain(n: int) -> dict[str, Any]:
+    """A story as bench/webhooks.py announces it."""
+    from shared.article import Article, Source, Subject
+
+    text = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 60)[:3500]
+    return Article(uri="urn:bench", version=1, source=Source(provider="bench", format="json"),
+                   headlines=[{"value": f"story {n}"}], bodies=[{"value": text}], language="en",
+                   subjects=[Subject(code="medtop:04000000")]).wire()
+
+
 def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
@@ -163,6 +182,7 @@ def main() -> None:
     parser.add_argument("--cases", default="1,10,10f",
                         help="subscriptions per case, f: with content filters")
     parser.add_argument("--words", type=int, default=350, help="words of each story's body")
+    parser.add_argument("--plain", action="store_true", help="bench/webhooks.py's stories")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run the fan-out as it was at this git revision, in turn")
     parser.add_argument("--data", type=Path, default=DATA)
@@ -207,7 +227,7 @@ def _run_side(args: argparse.Namespace, case: str, path: str) -> dict[str, Any]:
     else:
         env.pop("PYTHONPATH", None)
     command = [sys.executable, __file__, "--side", "--stories", str(args.stories),
-               "--words", str(args.words), "--data", str(args.data),
+               "--words", str(args.words), "--data", str(args.data), *["--plain"] * args.plain,
                "--redis-url", args.redis_url, "--subscriptions", case.rstrip("f")]
     if case.endswith("f"):
         command.append("--filtered")
