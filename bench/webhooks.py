@@ -2,12 +2,13 @@
 
 deliver runs as its own process (against the local Redis and an nx-27017 it starts); stories are
 announced straight onto news.published (deliver's input, so publish's own speed is not in the
-figures) and each subscription points at one fast receiver: a separate process (uvicorn with
-httptools, on loopback) that verifies nothing, answers 204 and notes when each ``webhook-id``
-arrived. For each case the same number of requests, with the same signed bodies, is then sent by
-a plain aiohttp client (one session, N in flight) to the same receiver: the ceiling of an HTTP
-client on this machine, measured in the same run just before and just after each deliver run
-(the mean of the two is shown: the machine is shared and noisy).
+figures) as publish announces them (source ``newsflow/publish``, whose data deliver decodes only
+for content filters), and each subscription points at one fast receiver: a separate process
+(uvicorn with httptools, on loopback) that verifies nothing, answers 204 and notes when each
+``webhook-id`` arrived. For each case the same number of requests, with the same signed bodies,
+is then sent by a plain aiohttp client (one session, N in flight) to the same receiver: the
+ceiling of an HTTP client on this machine, measured in the same run just before and just after
+each deliver run (the mean of the two is shown: the machine is shared and noisy).
 
 Cases: one subscription at 1, 4 and 16 in flight (the 16 run is the burst: latency is counted
 from the last story's announcement too); 10 subscriptions at 16 in flight each against the same
@@ -240,7 +241,7 @@ def _event(uri: str) -> Event:
     article = Article(uri=uri, version=1, source=Source(provider="bench", format="json"),
                       headlines=[{"value": uri}], bodies=[{"value": text}], language="en",
                       subjects=[Subject(code="medtop:04000000")])
-    return ArticlePublished.for_article(article, "bench")
+    return ArticlePublished.for_article(article, "newsflow/publish")
 
 
 def _body(event: Event) -> bytes:
