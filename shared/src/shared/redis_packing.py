@@ -10,18 +10,24 @@ hiredis copies every argument into one new buffer, and then into a new ``bytes``
 enqueue (a hundred records of 4 to 10 KB in one script call) that is two fresh megabyte-sized
 allocations per call, which the allocator maps afresh each time, and their page faults (a few
 µs each here) made packing cost 16 µs a record against 2 µs for the copies themselves. As
-redis-py's own packer does, a ``bytes`` argument longer than ``LARGE`` goes out as it is, its
-own item in the list of buffers written, and hiredis packs only the small ones around it.
+redis-py's own packer does, a ``bytes`` argument longer than ``LARGE`` goes out as it is (a
+``memoryview``, which redis-py's pipeline does not join with its neighbours either), its own
+item in the list of buffers written, and hiredis packs only the small ones around it: a story's
+body, sent in the enqueue call of each of its subscriptions, is not copied at all.
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import hiredis
 from redis.asyncio import Connection
 from redis.exceptions import DataError
 from redis.typing import EncodableT
 
-LARGE = 6000  # redis-py's own cutoff (its ``_buffer_cutoff``) for sending a value on its own
+# Bytes past which a value is written from where it is: a body (a few KB) is, a record's other
+# parts (ids, keys, the JSON around the body: tens to hundreds of bytes) are packed.
+LARGE = 1024
 
 
 class HiredisPackedConnection(Connection):
@@ -29,19 +35,19 @@ class HiredisPackedConnection(Connection):
         name = args[0]
         if (isinstance(name, str) and " " in name) or (isinstance(name, bytes) and b" " in name):
             args = (*name.split(), *args[1:])  # "SCRIPT LOAD" goes as two arguments
-        out: list[bytes] = []
+        out: list[bytes | memoryview] = []
         small: list[_Packable] = []
         head = b"*%d\r\n" % len(args)
         for arg in args:
             if isinstance(arg, bytes) and len(arg) > LARGE:
-                out += [head + _items(small) + b"$%d\r\n" % len(arg), arg]
+                out += [head + _items(small) + b"$%d\r\n" % len(arg), memoryview(arg)]
                 head, small = b"\r\n", []
             else:
                 small.append(bytes(arg) if isinstance(arg, bytearray | memoryview) else arg)
         if not out:
             return [_pack(small)]
         out.append(head + _items(small))
-        return out
+        return cast(list[bytes], out)  # as redis-py's own packer, annotated so, returns too
 
 
 _Packable = str | int | float | bytes
