@@ -2,12 +2,13 @@
 
 deliver runs as its own process (against the local Redis and an nx-27017 it starts); stories are
 announced straight onto news.published (deliver's input, so publish's own speed is not in the
-figures) and each subscription points at one fast receiver: a separate process (uvicorn with
-httptools, on loopback) that verifies nothing, answers 204 and notes when each ``webhook-id``
-arrived. For each case the same number of requests, with the same signed bodies, is then sent by
-a plain aiohttp client (one session, N in flight) to the same receiver: the ceiling of an HTTP
-client on this machine, measured in the same run just before and just after each deliver run
-(the mean of the two is shown: the machine is shared and noisy).
+figures) as publish announces them (source ``newsflow/publish``, whose data deliver decodes only
+for content filters), and each subscription points at one fast receiver: a separate process
+(uvicorn with httptools, on loopback) that verifies nothing, answers 204 and notes when each
+``webhook-id`` arrived. For each case the same number of requests, with the same signed bodies,
+is then sent by a plain aiohttp client (one session, N in flight) to the same receiver: the
+ceiling of an HTTP client on this machine, measured in the same run just before and just after
+each deliver run (the mean of the two is shown: the machine is shared and noisy).
 
 Cases: one subscription at 1, 4 and 16 in flight (the 16 run is the burst: latency is counted
 from the last story's announcement too); 10 subscriptions at 16 in flight each against the same
@@ -19,8 +20,9 @@ client (the bench process while it sends; the receiver is in neither), and their
 rates are over the requests only: deliver's from the first arrival to the last, the plain
 client's after a warm-up of a few requests per connection.
 
-``--baseline REV`` runs deliver as it was at a git revision too (its ``services/deliver/src``,
-put first on the path), in the same rounds as the current one: a before/after table in one run.
+``--baseline REV`` runs deliver as it was at a git revision too (its ``services/deliver/src`` and
+``shared/src``, put first on the path), in the same rounds as the current one: a before/after
+table in one run.
 
     nice -n 10 uv run --frozen python bench/webhooks.py [--events 2000] [--multi-events 1000]
         [--cases 1,4,16,10x16,12x16] [--baseline REV]
@@ -32,6 +34,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -124,12 +127,12 @@ class Bench:
         self.redis = redis.Redis.from_url(self.plat.redis_url)
         self.serial = 0
 
-    def start_deliver(self, in_flight: int, source: Path | None) -> None:
+    def start_deliver(self, in_flight: int, source: str | None) -> None:
         self.plat.extra_env["NEWSFLOW_WEBHOOK_MAX_IN_FLIGHT"] = str(in_flight)
         if source is None:
             self.plat.extra_env.pop("PYTHONPATH", None)
         else:
-            self.plat.extra_env["PYTHONPATH"] = str(source)
+            self.plat.extra_env["PYTHONPATH"] = source
         self.plat.start_service("deliver")
         self.plat.wait_ready(timeout=60, names=("deliver",))
 
@@ -156,7 +159,7 @@ class Bench:
                 api.delete(f"/v1/subscriptions/{sub}")
 
     def case(self, name: str, in_flight: int, subscriptions: int, events: int,
-             sources: dict[str, Path | None]) -> list[dict[str, Any]]:
+             sources: dict[str, str | None]) -> list[dict[str, Any]]:
         """One round: the plain client, each deliver (baseline first), the plain client again."""
         stories = [_event(f"urn:bench:{self.serial}:{n}") for n in range(events)]
         self.serial += 1
@@ -178,7 +181,7 @@ class Bench:
         self.receiver.report()
         return result
 
-    def deliver(self, name: str, label: str, source: Path | None, in_flight: int,
+    def deliver(self, name: str, label: str, source: str | None, in_flight: int,
                 subscriptions: int, events: int) -> dict[str, Any]:
         stories = [_event(f"urn:bench:{self.serial}:{n}") for n in range(events)]
         self.serial += 1
@@ -240,7 +243,7 @@ def _event(uri: str) -> Event:
     article = Article(uri=uri, version=1, source=Source(provider="bench", format="json"),
                       headlines=[{"value": uri}], bodies=[{"value": text}], language="en",
                       subjects=[Subject(code="medtop:04000000")])
-    return ArticlePublished.for_article(article, "bench")
+    return ArticlePublished.for_article(article, "newsflow/publish")
 
 
 def _body(event: Event) -> bytes:
@@ -308,7 +311,7 @@ def main() -> None:
         serve(args.serve)
         return
     bench = Bench(args)
-    sources: dict[str, Path | None] = {"current": None}
+    sources: dict[str, str | None] = {"current": None}
     if args.baseline:
         sources = {args.baseline[:10]: _checkout(args.baseline, bench.plat.workdir), **sources}
     try:
@@ -333,15 +336,16 @@ def main() -> None:
         bench.close()
 
 
-def _checkout(revision: str, workdir: Path) -> Path:
-    """deliver's sources at a git revision, extracted under the bench's work directory."""
+def _checkout(revision: str, workdir: Path) -> str:
+    """deliver's and shared's sources at a git revision, extracted under the bench's work
+    directory, as a PYTHONPATH: the shared code deliver ran with then is part of its figures."""
     target = workdir / "baseline"
     target.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(["git", "-C", str(root), "archive", revision, "services/deliver/src"],
-                             check=True, capture_output=True).stdout
+    archive = subprocess.run(["git", "-C", str(root), "archive", revision, "services/deliver/src",
+                              "shared/src"], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target / "services" / "deliver" / "src"
+    return os.pathsep.join(str(target / part / "src") for part in ("services/deliver", "shared"))
 
 
 if __name__ == "__main__":

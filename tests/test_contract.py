@@ -16,6 +16,9 @@ from shared.events import (
     EventDecodeError,
 )
 
+from deliver.decoding import PUBLISH_SOURCE
+from publish.handlers import EVENT_SOURCE
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -82,3 +85,9 @@ def test_an_entry_built_without_the_event_decodes_to_the_event_about_that_articl
     assert set(fields) == set(expected.to_fields())
     assert decoded == expected
     assert decoded.article() == article
+
+
+def test_deliver_trusts_publishs_entries_by_the_source_publish_writes() -> None:
+    """deliver decodes publish's data only for content filters (deliver/decoding.py): under
+    another source name it would check every entry whole, or trust another producer's."""
+    assert PUBLISH_SOURCE == EVENT_SOURCE

@@ -30,6 +30,24 @@ def test_content_filters(filters: dict[str, object], matches: bool) -> None:
     assert Filters.model_validate(filters).matches(ARTICLE) is matches
 
 
+@pytest.mark.parametrize("filters", [{}, {"event_types": ["article.killed"]}])
+def test_filters_that_do_not_read_the_article_pass_any(filters: dict[str, object]) -> None:
+    """A consumer may skip decoding the article for them (deliver does, for publish's)."""
+    chosen = Filters.model_validate(filters)
+    assert not chosen.reads_article
+    assert chosen.matches({}) and chosen.matches(ARTICLE)
+
+
+@pytest.mark.parametrize("filters", [
+    {"urgency": 9}, {"language": "en"}, {"topics": ["medtop:04000000"]},
+    {"entities": ["Berlin"]}, {"sources": ["dpa"]},
+])
+def test_every_content_filter_reads_the_article(filters: dict[str, object]) -> None:
+    chosen = Filters.model_validate(filters)
+    assert chosen.reads_article
+    assert chosen.matches(ARTICLE) and not chosen.matches({})
+
+
 def test_urgency_at_or_above_needs_an_urgency() -> None:
     assert not Filters(urgency=9).matches({**ARTICLE, "urgency": None})
 

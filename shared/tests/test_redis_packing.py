@@ -15,6 +15,10 @@ COMMANDS: list[tuple[object, ...]] = [
     # deliver's enqueue script: a record with escaped JSON inside
     ("EVALSHA", "a" * 40, 3, "webhooks:{sub_1}:due", "webhooks:{sub_1}:rec", "story:ab",
      "sub_1_evt", b'{"body": "{\\"data\\": \\"\\u2603\\"}"}', "urn:ünïcode:☃", "0"),
+    # values long enough to go out on their own, first, between others and last
+    ("EVALSHA", "a" * 40, 1, "webhooks:{sub_1}:rec", "sub_1_evt1", b'{"body": "' + b"x" * 7000
+     + b'"}', "urn:1", "0", "sub_1_evt2", b"y" * 1025, b"z" * 1024, "urn:2", b"w" * 9000),
+    ("SET", b"v" * 10_000, bytearray(b"b" * 7000)),
     ("SCRIPT LOAD", "return 1"),  # a command name of two words goes as two arguments
     (b"CLIENT SETNAME", "ingest"),
     ("XADD", "s", "*", "data", b""),
@@ -29,6 +33,14 @@ def test_a_command_is_packed_as_redis_py_packs_it(command: tuple[object, ...]) -
     assert ours == theirs
 
 
+def test_a_long_value_is_not_copied_into_the_packed_command() -> None:
+    record = b"r" * 50_000
+    packed = HiredisPackedConnection().pack_command("EVALSHA", "a" * 40, 0, "id", record, "0")
+    assert any(isinstance(chunk, memoryview) and chunk.obj is record for chunk in packed)
+
+
 def test_a_value_redis_cannot_take_is_refused_as_redis_py_refuses_it() -> None:
     with pytest.raises(DataError):
         HiredisPackedConnection().pack_command("SET", "k", None)
+    with pytest.raises(DataError):
+        HiredisPackedConnection().pack_command("SET", b"v" * 10_000, None)

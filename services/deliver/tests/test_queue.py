@@ -7,10 +7,11 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 
-from deliver.queue import Delivery, DeliveryQueue, delivery_id
+from deliver.queue import FRESH_SUFFIX, Delivery, DeliveryQueue, delivery_id
 
 pytestmark = pytest.mark.integration
 
@@ -192,3 +193,30 @@ async def test_copies_kept_for_claims_are_bounded_in_bytes(
     claimed, _ = await queue.claim("sub_a", 100, lease_ms=60_000)
     assert sorted(d.id for d in claimed) == sorted(delivery(n).id for n in range(40))
     assert queue._fresh == {} and queue._fresh_bytes == 0
+
+
+async def test_a_record_is_stored_byte_for_byte_as_to_json_writes_it(
+        redis: tuple[Redis, str]) -> None:
+    """A story's body is escaped once for all its subscriptions and its parts joined by the
+    script: the records are still what older code (and a claim by another replica) reads."""
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    body = '{"type":"article.published","data":{"headline":"\\"Quoted\\" ☃\\u0000\\n"}}'
+    deliveries = [Delivery(id=delivery_id(sub, "evt1"), subscription=sub,
+                           type="article.published", event_id="evt1", entry_id="7-0",
+                           uri='urn:ü:"1"\x00', published_ms=7, body=body)
+                  for sub in ("sub_a", "sub_b")]
+    await queue.enqueue(deliveries)
+    for d in deliveries:
+        record = await client.hget(queue.key(d.subscription, "rec"), d.id)
+        assert record == d.to_json() and record.endswith(FRESH_SUFFIX.encode())
+    claimed, _ = await DeliveryQueue(client, prefix).claim("sub_b", 10, lease_ms=60_000)
+    assert claimed == [deliveries[1]]
+
+
+def test_a_record_is_its_json_around_the_body() -> None:
+    d = Delivery(id="sub_a_evt", subscription="sub_a", type="article.killed", event_id="evt",
+                 entry_id="1-0", uri="urn:\x00:\"x\"", published_ms=1, body='{"a":"\\u0000"}',
+                 reason="☃", attempts=[{"at": "now", "status": 500}])
+    head, tail = d.around_body()
+    assert head + orjson.dumps(d.body) + tail == d.to_json()

@@ -7,10 +7,11 @@ any language can read it: ``ce_id``, ``ce_type``, ``ce_source``, ``ce_time``, ``
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, ParamSpec, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -23,6 +24,9 @@ ENRICHED_STREAM = "news.enriched"
 PUBLISHED_STREAM = "news.published"
 
 CONTENT_TYPE = "application/json"
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class EventDecodeError(ValueError):
@@ -139,6 +143,16 @@ class Event(BaseModel):
             raise EventDecodeError(f"invalid event: {exc}") from exc
 
 
+class EventAttributes(NamedTuple):
+    """A stream entry's CloudEvents attributes as `check_attributes` found them."""
+
+    type: str
+    id: str
+    source: str
+    time: datetime
+    subject: str
+
+
 class EventFields(NamedTuple):
     """A stream entry's event as `check_fields` found it: every check of `Event.from_fields`
     done, no model built (a few microseconds a story, for a consumer that only routes events)."""
@@ -151,51 +165,82 @@ class EventFields(NamedTuple):
     data: dict[str, Any]
 
 
+_ATTRIBUTES = ("ce_type", "ce_id", "ce_source", "ce_time", "ce_subject")
+_ATTRIBUTE_KEYS = tuple(name.encode() for name in _ATTRIBUTES)
+_LIMITS = {"ce_id": 256, "ce_source": 256, "ce_subject": 2048}  # characters
+
+
+def _decoding(check: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A check of stream fields whose every failure is an EventDecodeError naming the field."""
+
+    @functools.wraps(check)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return check(*args, **kwargs)
+        except EventDecodeError:
+            raise
+        except KeyError as exc:
+            raise EventDecodeError(f"{_text(exc.args[0])}: missing field") from exc
+        except (ValueError, TypeError) as exc:
+            raise EventDecodeError(f"invalid event: {exc}") from exc
+
+    return checked
+
+
+@_decoding
 def check_fields(fields: Mapping[Any, Any]) -> EventFields:
     """The fields of a stream entry, checked; EventDecodeError (poison) as `Event.from_fields`."""
+    text = {_text(k, "field name"): v for k, v in fields.items()}
+    attributes = _attributes(text, _ATTRIBUTES)
+    content_type = _text(text.get("content-type", CONTENT_TYPE), "content-type")
+    if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
+        raise EventDecodeError(
+            f"content-type: {CONTENT_TYPE} is needed, not {content_type[:100]!r}"
+        )
+    return EventFields(*attributes, check_data(text["data"]))
+
+
+@_decoding
+def check_attributes(fields: Mapping[bytes, Any]) -> EventAttributes:
+    """Only the attributes of a stream entry as Redis returns it (field names as bytes),
+    checked as `check_fields` checks them: its ``data``, its ``content-type`` and the names of
+    its other fields are not looked at. For a consumer that reads nothing more of an entry whose
+    producer it trusts for the rest."""
+    return _attributes(fields, _ATTRIBUTE_KEYS)
+
+
+@_decoding
+def check_data(data: bytes | str) -> dict[str, Any]:
+    """A stream entry's ``data`` field, decoded: a JSON object in UTF-8, or EventDecodeError."""
     try:
-        text = {_text(k, "field name"): v for k, v in fields.items()}
-        kind = _text(text["ce_type"], "ce_type")
-        if kind not in EVENT_TYPES:
-            raise EventDecodeError(f"ce_type: unknown event type {kind[:100]!r}")
-        values = {
-            name: _text(text["ce_" + name], "ce_" + name)
-            for name in ("id", "source", "time", "subject")
-        }
-        for name, limit in (("id", 256), ("source", 256), ("subject", 2048)):
-            if not 0 < len(values[name]) <= limit:
-                raise EventDecodeError(
-                    f"ce_{name}: must be 1 to {limit} characters, not {len(values[name])}"
-                )
-        try:
-            time = datetime.fromisoformat(values["time"].replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise EventDecodeError(
-                f"ce_time: not an ISO 8601 time: {values['time'][:100]!r}"
-            ) from exc
-        content_type = _text(text.get("content-type", CONTENT_TYPE), "content-type")
-        if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
-            raise EventDecodeError(
-                f"content-type: {CONTENT_TYPE} is needed, not {content_type[:100]!r}"
-            )
-        data = text["data"]
-        try:
-            payload = orjson.loads(data)  # checks UTF-8 too: no decoded copy made first
-        except orjson.JSONDecodeError as exc:
-            _text(data, "data")  # orjson says "not valid UTF-8" without showing where
-            raise EventDecodeError(f"data: not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise EventDecodeError(
-                f"data: a JSON object is needed, not {type(payload).__name__}"
-            )
-        return EventFields(kind, values["id"], values["source"], time, values["subject"],
-                           payload)
-    except EventDecodeError:
-        raise
-    except KeyError as exc:
-        raise EventDecodeError(f"{exc.args[0]}: missing field") from exc
-    except (ValueError, TypeError) as exc:
-        raise EventDecodeError(f"invalid event: {exc}") from exc
+        payload = orjson.loads(data)  # checks UTF-8 too: no decoded copy made first
+    except orjson.JSONDecodeError as exc:
+        _text(data, "data")  # orjson says "not valid UTF-8" without showing where
+        raise EventDecodeError(f"data: not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise EventDecodeError(f"data: a JSON object is needed, not {type(payload).__name__}")
+    return payload
+
+
+def _attributes(fields: Mapping[Any, Any], keys: tuple[Any, ...]) -> EventAttributes:
+    """The attributes of `_ATTRIBUTES`, found in ``fields`` under ``keys`` (their names, as
+    str or as bytes), checked."""
+    kind = _text(fields[keys[0]], "ce_type")
+    if kind not in EVENT_TYPES:
+        raise EventDecodeError(f"ce_type: unknown event type {kind[:100]!r}")
+    values = [kind]
+    for name, key in zip(_ATTRIBUTES[1:], keys[1:], strict=True):
+        value = _text(fields[key], name)
+        limit = _LIMITS.get(name)
+        if limit is not None and not 0 < len(value) <= limit:
+            raise EventDecodeError(f"{name}: must be 1 to {limit} characters, not {len(value)}")
+        values.append(value)
+    _, event_id, source, time_text, subject = values
+    try:
+        time = datetime.fromisoformat(time_text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise EventDecodeError(f"ce_time: not an ISO 8601 time: {time_text[:100]!r}") from exc
+    return EventAttributes(kind, event_id, source, time, subject)
 
 
 class ArticleIngested(Event):

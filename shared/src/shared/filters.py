@@ -76,6 +76,13 @@ class Filters(BaseModel):
     def wants_type(self, webhook_type: str) -> bool:
         return webhook_type in self.event_types
 
+    @property
+    def reads_article(self) -> bool:
+        """Whether `matches` looks at the article at all: without content filters every
+        article passes, and a consumer need not decode it for them."""
+        return bool(self.language or self.urgency is not None or self.sources or self.topics
+                    or self.entities)
+
     def matches(self, article: dict[str, Any]) -> bool:
         """Whether a published article (ninjs wire dict) passes the content filters."""
         if self.language:

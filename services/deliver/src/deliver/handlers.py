@@ -27,10 +27,11 @@ from datetime import UTC
 
 import structlog
 
-from shared.events import EventDecodeError, EventFields, check_fields
-from shared.filters import KILLED, WEBHOOK_TYPES
+from shared.events import EventDecodeError
+from shared.filters import KILLED
 from shared.streams import Entry, Outcome
 
+from deliver.decoding import Announced, read_entry
 from deliver.queue import Delivery, DeliveryQueue, delivery_id
 from deliver.registry import Subscription, SubscriptionRegistry
 
@@ -85,34 +86,34 @@ class FanOut:
         enabled = self.registry.enabled()
         if not enabled:
             return outcomes  # nobody to deliver to: nothing to decode
-        # Checked as Event.from_fields checks an entry, without building the model: routing
-        # reads a few fields, and the body carries the entry's own ``data`` bytes.
-        decoded: list[tuple[Entry, EventFields, str]] = []
+        subs = [(sub.id, sub.record.created_ms, sub.filters) for sub in enabled]
+        decode = any(filters.reads_article for _, _, filters in subs)
+        # Routing reads a few fields, and the body carries the entry's own ``data`` (see
+        # decoding.py for what is checked, and when ``data`` is decoded).
+        decoded: list[tuple[Entry, Announced]] = []
         for index, entry in enumerate(entries):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let the senders take their answers meanwhile
             try:
-                event = check_fields(entry.fields)
+                event = read_entry(entry.fields, decode=decode)
             except EventDecodeError as exc:
                 outcomes[index] = Outcome.failed(exc, poison=True)
                 continue
-            kind = WEBHOOK_TYPES.get(event.type)
-            if kind is not None:
-                decoded.append((entry, event, kind))
+            if event is not None:
+                decoded.append((entry, event))
         if not decoded:
             return outcomes
         got = await self._who_got_kills(decoded, enabled)
         deliveries: list[Delivery] = []
         remembered: list[tuple[str, str]] = []  # matched, but the subscription wants kills only
         queued_here: set[tuple[str, str]] = set()  # (subscription, uri) earlier in this batch
-        subs = [(sub.id, sub.record.created_ms, sub.filters) for sub in enabled]
         now_ms = int(time.time() * 1000)
-        for index, (entry, event, kind) in enumerate(decoded):
+        for index, (entry, event) in enumerate(decoded):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
             entry_ms = int(entry.id.split("-", 1)[0])
-            uri = event.subject
-            body: str | None = None  # the same bytes for every subscription: encoded once
+            uri, kind = event.subject, event.type
+            body: str | None = None  # one object for every subscription: made (and escaped) once
             for sub_id, created_ms, filters in subs:
                 if created_ms > entry_ms:
                     continue
@@ -120,7 +121,7 @@ class FanOut:
                     if not filters.wants_type(kind) or (
                             sub_id not in got[entry.id] and (sub_id, uri) not in queued_here):
                         continue
-                elif not filters.matches(event.data):
+                elif not filters.matches(event.article):  # decoded if these filters read it
                     continue
                 elif not filters.wants_type(kind):
                     if filters.wants_type(KILLED):  # so that the story's kill reaches it
@@ -129,7 +130,7 @@ class FanOut:
                     continue
                 queued_here.add((sub_id, uri))
                 if body is None:
-                    body = _body(event, kind, entry.fields[b"data"])
+                    body = _body(event)
                 deliveries.append(Delivery(
                     id=delivery_id(sub_id, event.id), subscription=sub_id, type=kind,
                     event_id=event.id, entry_id=entry.id, uri=uri, published_ms=entry_ms,
@@ -148,17 +149,17 @@ class FanOut:
             self.wake(sub_id)
         return outcomes
 
-    async def _who_got_kills(self, decoded: list[tuple[Entry, EventFields, str]],
+    async def _who_got_kills(self, decoded: list[tuple[Entry, Announced]],
                              enabled: list[Subscription]) -> dict[str, set[str]]:
-        kills = [(entry, event) for entry, event, kind in decoded if kind == KILLED]
+        kills = [(entry, event) for entry, event in decoded if event.type == KILLED]
         ids = [s.id for s in enabled]
         found = await asyncio.gather(*(self.queue.got_story(ids, event.subject)
                                        for _, event in kills))
         return {entry.id: set(subs) for (entry, _), subs in zip(kills, found, strict=True)}
 
 
-def _body(event: EventFields, kind: str, data: bytes) -> str:
-    """The JSON a subscriber receives for an event: ``data`` is the entry's own JSON, which
-    ``check_fields`` checked (an object, valid UTF-8), put in as it is, not encoded again."""
+def _body(event: Announced) -> str:
+    """The JSON a subscriber receives for an event: ``data`` is the entry's own JSON, put in as
+    it is, not encoded again (decoding.py says why it is JSON)."""
     timestamp = event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return f'{{"type":"{kind}","timestamp":"{timestamp}","data":{data.decode()}}}'
+    return f'{{"type":"{event.type}","timestamp":"{timestamp}","data":{event.data}}}'
