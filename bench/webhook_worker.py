@@ -4,16 +4,17 @@ A real ``DeliveryQueue`` on the local Redis (keys under a prefix of this run), d
 with its real ``enqueue`` (so a claim sends the copies kept at queueing, as in the service), a
 real ``Dispatcher`` with one subscription, and a sender that answers every delivery 204 after one
 turn of the loop: what is measured is the worker's own machinery (claim, buffer, hand-off to the
-senders, settle, lease renewal, metrics), none of HTTP. Each run is a process of its own (uvloop,
-like the service); it counts CPU (``time.process_time``) from the dispatcher's start to its
-graceful stop (every attempt settled), enqueueing excluded, and deliveries/s from the start to the
-last send. It checks that each delivery was sent once and that the queue ends empty.
+senders, settle, lease renewal, metrics), none of HTTP. Each run is a process of its own, on
+uvloop and with its heap settled after queueing, as the service runs. It counts CPU
+(``time.process_time``) from the dispatcher's start to its graceful stop (every attempt
+settled), queueing excluded, and deliveries/s from the start to the last send; it checks that
+each delivery was sent once and that the queue ends empty.
 
 ``--baseline REV`` runs deliver's sources as they were at a git revision too (its
 ``services/deliver/src``, first on the path), in the same rounds: a before/after table.
 
     nice -n 10 uv run --frozen python bench/webhook_worker.py [--events 10000]
-        [--in-flight 1,4,16] [--rounds 3] [--baseline REV]
+        [--in-flight 1,4,16] [--rounds 5] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from webhooks import _checkout
 
 from shared.observability import Metrics
 from shared.redis_packing import HiredisPackedConnection
+from shared.runtime import settle_heap
 
 from deliver.delivery import Dispatcher, RetryPolicy
 from deliver.metrics import DeliveryMetrics
@@ -55,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000, help="deliveries per run")
     parser.add_argument("--in-flight", default="1,4,16", help="in-flight limits, comma-separated")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each case (median shown)")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each case (median shown)")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run deliver as it was at this git revision, side by side")
     parser.add_argument("--run", type=int, metavar="IN_FLIGHT", help=argparse.SUPPRESS)
@@ -154,6 +156,7 @@ async def run(in_flight: int, events: int) -> dict[str, float]:
                          type="article.published", event_id=f"evt{n}", entry_id=f"{n}-0",
                          uri=f"urn:bench:{n}", published_ms=now_ms, body=BODY)
                 for n in range(start, min(events, start + ENQUEUE_BATCH))])
+        settle_heap()  # as the service does once started
         sender = AnsweringSender(events)
         dispatcher = Dispatcher(
             registry=Registry(redis, Subscription.of(record)), queue=queue,
