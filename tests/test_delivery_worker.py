@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -31,17 +31,19 @@ pytestmark = pytest.mark.integration
 
 
 class FlakyQueue(DeliveryQueue):
-    """The real queue whose completions fail the first ``failures`` times."""
+    """The real queue whose calls that settle deliveries fail the first ``failures`` times."""
 
     def __init__(self, redis: Redis, prefix: str, failures: int) -> None:
         super().__init__(redis, prefix)
         self.failures = failures
 
-    async def complete_many(self, deliveries: list[Delivery]) -> None:
-        if self.failures > 0:
+    async def complete_and_claim(self, subscription_id: str, delivered: Sequence[Delivery],
+                                 limit: int,
+                                 lease_ms: int) -> tuple[list[Delivery], float | None]:
+        if delivered and self.failures > 0:
             self.failures -= 1
             raise ConnectionError("Redis went away for a moment")
-        await super().complete_many(deliveries)
+        return await super().complete_and_claim(subscription_id, delivered, limit, lease_ms)
 
 
 class Registry(SubscriptionRegistry):

@@ -192,3 +192,19 @@ async def test_copies_kept_for_claims_are_bounded_in_bytes(
     claimed, _ = await queue.claim("sub_a", 100, lease_ms=60_000)
     assert sorted(d.id for d in claimed) == sorted(delivery(n).id for n in range(40))
     assert queue._fresh == {} and queue._fresh_bytes == 0
+
+
+async def test_one_call_marks_deliveries_delivered_and_claims_the_next(
+        redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(n) for n in range(5)])
+    first, _ = await queue.claim("sub_a", 2, lease_ms=60_000)
+    claimed, _ = await queue.complete_and_claim("sub_a", first, 2, lease_ms=60_000)
+    assert {d.id for d in claimed} == {delivery(2).id, delivery(3).id}
+    assert (await queue.stats("sub_a"))["delivered"] == 2
+    assert await queue.depth("sub_a") == 3  # the two just claimed and the one left
+    assert await queue.enqueue(first) == (0, 0)  # delivered: never queued again
+    rest, wait = await queue.complete_and_claim("sub_a", claimed, 0, lease_ms=60_000)
+    assert rest == [] and wait is None  # nothing asked for: nothing claimed
+    assert (await queue.stats("sub_a"))["delivered"] == 4 and await queue.depth("sub_a") == 1
