@@ -29,6 +29,7 @@ subscription. ``tests/faults/test_deliver_crash.py`` kills deliver mid-burst to 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import random
 import time
@@ -96,7 +97,7 @@ class SubscriptionWorker:
         self.d = dispatcher
         self.low = max(2 * dispatcher.max_in_flight, CLAIM_LOW)
         self.high = self.low + max(2 * dispatcher.max_in_flight, CLAIM_MIN)
-        self.ready: asyncio.Queue[Delivery] = asyncio.Queue()
+        self.ready: collections.deque[Delivery] = collections.deque()  # claimed, not taken
         self.leased: dict[str, Delivery] = {}  # claimed, not settled: their leases are renewed
         self.delivered: list[Delivery] = []  # answered 2xx, waiting for their batch
         self.failed: list[tuple[Delivery, Attempt]] = []  # answered otherwise, not settled
@@ -105,6 +106,7 @@ class SubscriptionWorker:
         self.poked = True  # deliveries may be due that the last claim did not see
         self.stopping = False  # settle what is answered, claim nothing more, return
         self._wake = asyncio.Event()  # the keeper may have something to do
+        self._refilled = asyncio.Event()  # deliveries were claimed: a sender that waits takes one
         self._settled = asyncio.Event()  # a batch was settled: room below SETTLE_MAX
 
     def poke(self) -> None:
@@ -130,9 +132,8 @@ class SubscriptionWorker:
             self._wake.set()
             with contextlib.suppress(Exception):
                 await asyncio.shield(keeper)
-            unsent = []
-            while not self.ready.empty():
-                unsent.append(self.ready.get_nowait())
+            unsent = list(self.ready)
+            self.ready.clear()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(unsent))
 
@@ -153,7 +154,7 @@ class SubscriptionWorker:
                 if self.delivered:
                     await self._complete_and_claim(0, lease_ms)
                 return
-            buffered = self.ready.qsize()
+            buffered = len(self.ready)
             want = (self.high - buffered
                     if buffered <= self.low and (self.poked or now >= claim_at) else 0)
             if want or (self.delivered and (len(self.delivered) >= SETTLE_BATCH
@@ -199,9 +200,11 @@ class SubscriptionWorker:
             self._settled.set()
             if self.delivered:
                 self.settle_by = asyncio.get_running_loop().time() + SETTLE_EVERY_S
-        for delivery in claimed:
-            self.leased[delivery.id] = delivery
-            self.ready.put_nowait(delivery)
+        if claimed:
+            for delivery in claimed:
+                self.leased[delivery.id] = delivery
+            self.ready.extend(claimed)
+            self._refilled.set()
         return claimed, next_due
 
     async def _send_loop(self) -> None:
@@ -212,8 +215,11 @@ class SubscriptionWorker:
             while self.unsettled >= SETTLE_MAX:  # bounds what a crash now would repeat
                 self._settled.clear()
                 await self._settled.wait()
-            delivery = await ready.get()
-            if ready.qsize() == low:  # down to the low mark: the keeper refills
+            while not ready:
+                self._refilled.clear()
+                await self._refilled.wait()
+            delivery = ready.popleft()
+            if len(ready) == low:  # down to the low mark: the keeper refills
                 self._wake.set()
             subscription = d.registry.get(self.subscription_id)
             if subscription is None or not subscription.record.enabled:

@@ -450,7 +450,9 @@ class DeliveryQueue:
             await self.redis.delete(*keys)
 
 
-@functools.lru_cache(maxsize=4096)
+# As many as the copies kept at queueing: a delivery queued here is settled with the digest
+# its queueing computed, not a second sha256 (a story is one digest for all its subscriptions).
+@functools.lru_cache(maxsize=FRESH_COPIES_MAX)
 def _story_digest(uri: str) -> str:
     return hashlib.sha256(uri.encode()).hexdigest()[:24]
 
