@@ -144,12 +144,12 @@ class SubscriptionWorker:
         claim_at = 0.0  # loop time of the next claim when nothing was due at the last one
         while True:
             self._wake.clear()
-            now = loop.time()
             while self.failed:  # rare: one script call each (retry, dead letter, 410)
                 delivery, attempt = self.failed[0]
                 await _until_done(delivery.id, self._settle_failure, delivery, attempt)
                 self.failed.pop(0)
                 self._settled_one(delivery)
+            now = loop.time()
             if self.stopping:
                 if self.delivered:
                     await self._complete_and_claim(0, lease_ms)
@@ -175,10 +175,10 @@ class SubscriptionWorker:
     async def _complete_and_claim(self, want: int,
                                   lease_ms: int) -> tuple[list[Delivery], float | None]:
         """Settle the waiting batch and claim ``want`` more in one call, retried until it
-        succeeds (the batch stays leased, its leases renewed, meanwhile). What is answered
-        during the call goes in the next batch, a window after this call ends (sooner if the
-        batch fills up or a claim takes it along): settled at once, each batch would hold only
-        what one round trip lets through."""
+        succeeds if there is a batch (it stays leased, its leases renewed, meanwhile); a failed
+        claim alone claims nothing. What is answered during the call goes in the next batch, a
+        window after this call ends (sooner if the batch fills up or a claim takes it along):
+        settled at once, each batch would hold only what one round trip lets through."""
         d = self.d
         batch, self.delivered = self.delivered, []
         self.settle_by = 0.0
@@ -188,14 +188,21 @@ class SubscriptionWorker:
             result.append(await d.queue.complete_and_claim(
                 self.subscription_id, batch, want, lease_ms))
 
-        await _until_done(batch[0].id if batch else self.subscription_id, call)
+        if batch:
+            await _until_done(batch[0].id, call)
+        else:  # a claim alone is not retried: the next one comes a poll interval later
+            try:
+                await call()
+            except Exception:
+                log.exception("webhook.claim_failed", subscription=self.subscription_id)
+                return [], None
         claimed, next_due = result[0]
         if batch:
             now_ms = time.time() * 1000
             d.metrics.delivered([(now_ms - delivery.published_ms) / 1000 for delivery in batch])
             leased = self.leased
             for delivery in batch:
-                del leased[delivery.id]
+                leased.pop(delivery.id, None)
             self.unsettled -= len(batch)
             self._settled.set()
             if self.delivered:
