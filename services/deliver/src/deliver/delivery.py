@@ -53,6 +53,7 @@ SETTLE_BATCH = 64  # ... or less, once this many answered attempts wait
 SETTLE_MAX = 128  # answered, unsettled attempts of one worker: its senders wait past this
 CLAIM_LOW = 16  # the claim buffer is refilled when it holds this many (or 2N) ...
 CLAIM_MIN = 48  # ... with this many more (or 2N)
+CLAIM_ALONG = 24  # a settle call claims too when the buffer has room for this many
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class SubscriptionWorker:
     and tops the buffer up in one script call (``DeliveryQueue.complete_and_claim``). The buffer
     is refilled when it holds ``low`` (2N, at least 16) deliveries, with 2N (at least 48)
     more: one call per refill serves several requests and is made while the requests of the
-    last refill are still running, and the attempts answered since the last call ride along.
+    last refill are still running, and the attempts answered since the last call ride along
+    (as a claim rides along with a settle call when the buffer has room for CLAIM_ALONG).
     Attempts also go on their own, once SETTLE_BATCH of them wait or the first of them has
     waited SETTLE_EVERY_S (see the module docstring), so neither the claim nor the settle round
     trip sits between two requests. A sender wakes the keeper only on a transition (the buffer
@@ -155,10 +157,13 @@ class SubscriptionWorker:
                     await self._complete_and_claim(0, lease_ms)
                 return
             buffered = len(self.ready)
-            want = (self.high - buffered
-                    if buffered <= self.low and (self.poked or now >= claim_at) else 0)
-            if want or (self.delivered and (len(self.delivered) >= SETTLE_BATCH
-                                            or now >= self.settle_by)):
+            settle = bool(self.delivered) and (len(self.delivered) >= SETTLE_BATCH
+                                               or now >= self.settle_by)
+            # A call made to settle also tops the buffer up, if that claims enough to matter.
+            room = self.high - buffered
+            want = (room if (buffered <= self.low or (settle and room >= CLAIM_ALONG))
+                    and (self.poked or now >= claim_at) else 0)
+            if want or settle:
                 if want:
                     self.poked = False
                 claimed, next_due = await self._complete_and_claim(want, lease_ms)
