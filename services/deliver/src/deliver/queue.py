@@ -352,21 +352,6 @@ class DeliveryQueue:
         """Extend the lease of deliveries still being sent."""
         await self._renew(keys=[self.key(subscription_id, "due")], args=[lease_ms, *ids])
 
-    async def complete(self, d: Delivery) -> None:
-        await self.complete_many([d])
-
-    async def complete_many(self, deliveries: list[Delivery]) -> None:
-        """Mark deliveries as delivered: one script call per subscription, one pipeline."""
-        by_subscription: dict[str, list[Delivery]] = {}
-        for d in deliveries:
-            by_subscription.setdefault(d.subscription, []).append(d)
-        await run_scripts(self.redis, [
-            (self._complete_claim, [self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
-                                    self.key(s, "stats"),
-                                    *(self.story_key(s, d.uri) for d in mine)],
-             [0, 0, 0, *(d.id for d in mine)])
-            for s, mine in by_subscription.items()])
-
     async def retry(self, d: Delivery, delay_s: float, status: int | None = None) -> bool:
         s = d.subscription
         return bool(await self._retry(
