@@ -99,14 +99,18 @@ return {queued, dropped}
 # its own copy, made when it queued the delivery.
 _COMPLETE_CLAIM = _NOW + """
 if #ARGV > 3 then
+  local ids, sent = {}, {}
   for i = 4, #ARGV do
     local id = ARGV[i]
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], id)
+    ids[#ids + 1] = id
+    sent[#sent + 1] = now
+    sent[#sent + 1] = id
     redis.call('SREM', KEYS[1 + i], id)
-    redis.call('ZADD', KEYS[3], now, id)
   end
-  redis.call('HINCRBY', KEYS[4], 'delivered', #ARGV - 3)
+  redis.call('ZREM', KEYS[1], unpack(ids))
+  redis.call('HDEL', KEYS[2], unpack(ids))
+  redis.call('ZADD', KEYS[3], unpack(sent))
+  redis.call('HINCRBY', KEYS[4], 'delivered', #ids)
   redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
 end
 local out = {now, -1}
