@@ -192,3 +192,39 @@ async def test_a_stop_mid_burst_settles_each_answered_delivery_once_and_frees_th
     rest, _ = await DeliveryQueue(aredis, prefix).claim("sub_s", 1000, lease_ms=60_000)
     assert len(rest) == 400 - delivered
     assert len({d.id for d in rest} & seen.keys()) == len(seen) - delivered
+
+
+async def test_a_worker_claims_what_is_due_without_waiting_for_its_poll(
+        aredis: Redis, prefix: str, receiver: tuple[str, collections.Counter[str]]) -> None:
+    url, seen = receiver
+    record = SubscriptionRecord(
+        id="sub_p", url=url, filters={}, enabled=True, description="", secret=new_secret(),
+        previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
+        disabled_reason=None)
+    queue = DeliveryQueue(aredis, prefix)
+    batches = [deliveries("sub_p", 310)[:10], deliveries("sub_p", 310)[10:]]
+
+    async def on_gone(subscription: str, reason: str) -> None:
+        raise AssertionError("nothing is gone here")
+
+    dispatcher = Dispatcher(
+        registry=Registry(aredis, [Subscription.of(record)]), queue=queue,
+        sender=WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=1,
+                             read_timeout_s=1, connections=8, connections_per_host=4),
+        policy=RetryPolicy([0.05]), metrics=DeliveryMetrics(Metrics("test")), on_gone=on_gone,
+        max_in_flight=4, poll_s=60, lease_s=60, story_memory_s=3600)
+    await dispatcher.start()
+    try:
+        # A few first (the claim finds nothing more due), then many more, announced once: a
+        # claim that came back full means more may be due, so the rest go without the 60 s poll.
+        for batch in batches:
+            await queue.enqueue(batch)
+            dispatcher.wake("sub_p")
+            await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 20
+        while len(seen) < 310:
+            assert time.monotonic() < deadline, len(seen)
+            await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.stop()
+    assert sorted(seen.values()) == [1] * 310

@@ -170,6 +170,8 @@ class SubscriptionWorker:
                 if want and len(claimed) < want:  # all that is due now: wait for the next
                     claim_at = loop.time() + (d.poll_s if next_due is None
                                               else min(d.poll_s, next_due))
+                elif want:  # more may be due: claim again as soon as there is room
+                    claim_at = 0.0
                 continue
             waits = [t - now for t, needed in ((claim_at, buffered <= self.low),
                                                (self.settle_by, bool(self.delivered))) if needed]
