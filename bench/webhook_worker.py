@@ -99,7 +99,8 @@ def _child(in_flight: int, events: int, source: Path | None) -> dict[str, float]
     if source is not None:
         env["PYTHONPATH"] = str(source)
     out = subprocess.run([sys.executable, __file__, "--run", str(in_flight), "--events",
-                          str(events)], env=env, check=True, capture_output=True, text=True)
+                          str(events)], env=env, check=True, capture_output=True, text=True,
+                         timeout=max(120, events / 50))
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -170,7 +171,7 @@ async def run(in_flight: int, events: int) -> dict[str, float]:
         cpu, started = time.process_time(), time.perf_counter()
         await dispatcher.start()
         await asyncio.wait_for(sender.all_sent.wait(), timeout=max(60, events / 100))
-        await dispatcher.stop()
+        await asyncio.wait_for(dispatcher.stop(), timeout=60)
         cpu = time.process_time() - cpu
         repeated = sum(1 for count in sender.sent.values() if count > 1)
         left = await queue.depth(sub)
