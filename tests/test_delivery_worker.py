@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -31,17 +31,19 @@ pytestmark = pytest.mark.integration
 
 
 class FlakyQueue(DeliveryQueue):
-    """The real queue whose completions fail the first ``failures`` times."""
+    """The real queue whose calls that settle deliveries fail the first ``failures`` times."""
 
     def __init__(self, redis: Redis, prefix: str, failures: int) -> None:
         super().__init__(redis, prefix)
         self.failures = failures
 
-    async def complete_many(self, deliveries: list[Delivery]) -> None:
-        if self.failures > 0:
+    async def complete_and_claim(self, subscription_id: str, delivered: Sequence[Delivery],
+                                 limit: int,
+                                 lease_ms: int) -> tuple[list[Delivery], float | None]:
+        if delivered and self.failures > 0:
             self.failures -= 1
             raise ConnectionError("Redis went away for a moment")
-        await super().complete_many(deliveries)
+        return await super().complete_and_claim(subscription_id, delivered, limit, lease_ms)
 
 
 class Registry(SubscriptionRegistry):
@@ -154,3 +156,75 @@ async def test_more_workers_than_redis_connections_wait_instead_of_failing(
             await client.delete(*keys)
         await client.aclose()
     assert sorted(seen.values()) == [1] * (12 * 32)
+
+
+async def test_a_stop_mid_burst_settles_each_answered_delivery_once_and_frees_the_rest(
+        aredis: Redis, prefix: str, receiver: tuple[str, collections.Counter[str]]) -> None:
+    url, seen = receiver
+    record = SubscriptionRecord(
+        id="sub_s", url=url, filters={}, enabled=True, description="", secret=new_secret(),
+        previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
+        disabled_reason=None)
+    queue = DeliveryQueue(aredis, prefix)
+    await queue.enqueue(deliveries("sub_s", 400))
+
+    async def on_gone(subscription: str, reason: str) -> None:
+        raise AssertionError("nothing is gone here")
+
+    dispatcher = Dispatcher(
+        registry=Registry(aredis, [Subscription.of(record)]), queue=queue,
+        sender=WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=1,
+                             read_timeout_s=1, connections=8, connections_per_host=4),
+        policy=RetryPolicy([0.05]), metrics=DeliveryMetrics(Metrics("test")), on_gone=on_gone,
+        max_in_flight=4, poll_s=0.05, lease_s=60, story_memory_s=3600)
+    await dispatcher.start()
+    deadline = time.monotonic() + 20
+    while len(seen) < 100:
+        assert time.monotonic() < deadline, len(seen)
+        await asyncio.sleep(0.005)
+    await dispatcher.stop()
+    # Every answered delivery is settled, and counted, once; whatever was claimed and not
+    # answered (the buffer, the requests the stop cut off) is due again at once, not a 60 s
+    # lease later.
+    assert sorted(seen.values()) == [1] * len(seen)
+    delivered = (await queue.stats("sub_s"))["delivered"]
+    assert len(seen) - 4 <= delivered <= len(seen)
+    rest, _ = await DeliveryQueue(aredis, prefix).claim("sub_s", 1000, lease_ms=60_000)
+    assert len(rest) == 400 - delivered
+    assert len({d.id for d in rest} & seen.keys()) == len(seen) - delivered
+
+
+async def test_a_worker_claims_what_is_due_without_waiting_for_its_poll(
+        aredis: Redis, prefix: str, receiver: tuple[str, collections.Counter[str]]) -> None:
+    url, seen = receiver
+    record = SubscriptionRecord(
+        id="sub_p", url=url, filters={}, enabled=True, description="", secret=new_secret(),
+        previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
+        disabled_reason=None)
+    queue = DeliveryQueue(aredis, prefix)
+    batches = [deliveries("sub_p", 310)[:10], deliveries("sub_p", 310)[10:]]
+
+    async def on_gone(subscription: str, reason: str) -> None:
+        raise AssertionError("nothing is gone here")
+
+    dispatcher = Dispatcher(
+        registry=Registry(aredis, [Subscription.of(record)]), queue=queue,
+        sender=WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=1,
+                             read_timeout_s=1, connections=8, connections_per_host=4),
+        policy=RetryPolicy([0.05]), metrics=DeliveryMetrics(Metrics("test")), on_gone=on_gone,
+        max_in_flight=4, poll_s=60, lease_s=60, story_memory_s=3600)
+    await dispatcher.start()
+    try:
+        # A few first (the claim finds nothing more due), then many more, announced once: a
+        # claim that came back full means more may be due, so the rest go without the 60 s poll.
+        for batch in batches:
+            await queue.enqueue(batch)
+            dispatcher.wake("sub_p")
+            await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 20
+        while len(seen) < 310:
+            assert time.monotonic() < deadline, len(seen)
+            await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.stop()
+    assert sorted(seen.values()) == [1] * 310

@@ -72,7 +72,7 @@ async def test_a_sent_delivery_is_not_queued_again(redis: tuple[Redis, str]) -> 
     assert await queue.enqueue([delivery(1)]) == (1, 0)
     assert await queue.enqueue([delivery(1)]) == (0, 0)  # a re-read entry: no duplicate
     (claimed,), _ = await queue.claim("sub_a", 10, lease_ms=1000)
-    await queue.complete(claimed)
+    await queue.complete_and_claim("sub_a", [claimed], 0, lease_ms=0)
     assert await queue.enqueue([delivery(1)]) == (0, 0)
     assert await queue.depth("sub_a") == 0
 
@@ -136,7 +136,7 @@ async def test_a_renewed_lease_keeps_a_delivery_from_other_replicas(
     await here.enqueue([delivery(1), delivery(2)])
     claimed, _ = await here.claim("sub_a", 10, lease_ms=300)
     assert len(claimed) == 2
-    await here.complete(claimed[1])
+    await here.complete_and_claim("sub_a", [claimed[1]], 0, lease_ms=0)
     for _ in range(4):  # 0.8 s in all: well past the first lease
         await asyncio.sleep(0.2)
         await here.renew("sub_a", [d.id for d in claimed], lease_ms=300)
@@ -149,7 +149,7 @@ async def test_per_subscription_stats_are_kept_in_redis(redis: tuple[Redis, str]
     queue = DeliveryQueue(client, prefix)
     await queue.enqueue([delivery(n) for n in range(4)])
     a, b, c, d = (await queue.claim("sub_a", 10, lease_ms=60_000))[0]
-    await queue.complete_many([a, b])
+    await queue.complete_and_claim("sub_a", [a, b], 0, lease_ms=0)
     await queue.retry(c, 10, status=503)
     await queue.dead_letter(d, "failed 5 attempts", status=500)
     stats = await queue.stats("sub_a")
@@ -220,3 +220,19 @@ def test_a_record_is_its_json_around_the_body() -> None:
                  reason="☃", attempts=[{"at": "now", "status": 500}])
     head, tail = d.around_body()
     assert head + orjson.dumps(d.body) + tail == d.to_json()
+
+
+async def test_one_call_marks_deliveries_delivered_and_claims_the_next(
+        redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue([delivery(n) for n in range(5)])
+    first, _ = await queue.claim("sub_a", 2, lease_ms=60_000)
+    claimed, _ = await queue.complete_and_claim("sub_a", first, 2, lease_ms=60_000)
+    assert {d.id for d in claimed} == {delivery(2).id, delivery(3).id}
+    assert (await queue.stats("sub_a"))["delivered"] == 2
+    assert await queue.depth("sub_a") == 3  # the two just claimed and the one left
+    assert await queue.enqueue(first) == (0, 0)  # delivered: never queued again
+    rest, wait = await queue.complete_and_claim("sub_a", claimed, 0, lease_ms=60_000)
+    assert rest == [] and wait is None  # nothing asked for: nothing claimed
+    assert (await queue.stats("sub_a"))["delivered"] == 4 and await queue.depth("sub_a") == 1

@@ -12,7 +12,8 @@ whole attempt history. Settling an attempt in Redis is retried until it succeeds
 answered 2xx is never sent again because Redis was briefly out of reach.
 
 Settling in batches, and what a crash repeats. Answered attempts are settled together, one
-Redis round trip per batch: once the settler is free and an attempt waits, a batch goes
+Redis round trip per batch, made with the next claim (the same script call) or on its own:
+once the worker's keeper is free and an attempt waits, a batch goes at the latest
 SETTLE_EVERY_S later, or at once when SETTLE_BATCH attempts wait. Until its batch is settled, a
 delivery stays leased (its lease renewed like any other), so no replica claims it meanwhile,
 and a graceful stop settles every answered attempt before it returns. If the process dies
@@ -28,6 +29,7 @@ subscription. ``tests/faults/test_deliver_crash.py`` kills deliver mid-burst to 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import random
 import time
@@ -47,9 +49,11 @@ log = structlog.get_logger()
 OnGone = Callable[[str, str], Awaitable[None]]
 SETTLE_BACKOFF_MAX_S = 2.0
 SETTLE_EVERY_S = 0.015  # an answered attempt waits at most this long for its batch to settle
-SETTLE_BATCH = 32  # ... or less, once this many answered attempts wait
+SETTLE_BATCH = 64  # ... or less, once this many answered attempts wait
 SETTLE_MAX = 128  # answered, unsettled attempts of one worker: its senders wait past this
-CLAIM_LOW = 16  # the claim buffer is refilled when it holds this many (or N in flight)
+CLAIM_LOW = 16  # the claim buffer is refilled when it holds this many (or 2N) ...
+CLAIM_MIN = 48  # ... with this many more (or 2N)
+CLAIM_ALONG = 24  # a settle call claims too when the buffer has room for this many
 
 
 @dataclass(frozen=True)
@@ -75,96 +79,162 @@ class RetryPolicy:
 class SubscriptionWorker:
     """Sends the due deliveries of one subscription, at most N requests at a time.
 
-    A claimer keeps a small buffer of claimed deliveries topped up (between N and 4N, at least
-    16 and 32; one Redis call per refill, made while the requests of the last refill are still
-    running); N sender tasks take from it. A sender hands each attempt to the settler and takes
-    the next delivery at once: attempts are settled in batches (one pipeline per batch, see
-    the module docstring), so neither the claim nor the settle round trip sits between two
-    requests. Every delivery claimed and not yet settled has its lease renewed, so a buffered
-    delivery never outlives its lease.
+    N sender tasks take deliveries from a buffer of claimed ones and hand each answered attempt
+    to one keeper task, which makes the worker's Redis calls: it settles the answered attempts
+    and tops the buffer up in one script call (``DeliveryQueue.complete_and_claim``). The buffer
+    is refilled when it holds ``low`` (2N, at least 16) deliveries, with 2N (at least 48)
+    more: one call per refill serves several requests and is made while the requests of the
+    last refill are still running, and the attempts answered since the last call ride along
+    (as a claim rides along with a settle call when the buffer has room for CLAIM_ALONG).
+    Attempts also go on their own, once SETTLE_BATCH of them wait or the first of them has
+    waited SETTLE_EVERY_S (see the module docstring), so neither the claim nor the settle round
+    trip sits between two requests. A sender wakes the keeper only on a transition (the buffer
+    down to ``low``, the first answered attempt of a batch, a full batch, a failed attempt), not
+    per delivery. Every delivery claimed and not yet settled has its lease renewed, so a
+    buffered delivery never outlives its lease.
     """
 
     def __init__(self, subscription_id: str, dispatcher: Dispatcher) -> None:
         self.subscription_id = subscription_id
         self.d = dispatcher
-        self.wake = asyncio.Event()
-        self.ready: asyncio.Queue[Delivery] = asyncio.Queue()
+        self.low = max(2 * dispatcher.max_in_flight, CLAIM_LOW)
+        self.high = self.low + max(2 * dispatcher.max_in_flight, CLAIM_MIN)
+        self.ready: collections.deque[Delivery] = collections.deque()  # claimed, not taken
         self.leased: dict[str, Delivery] = {}  # claimed, not settled: their leases are renewed
-        self.to_settle: list[tuple[Delivery, Attempt]] = []
-        self.settling: list[tuple[Delivery, Attempt]] = []  # the batch being settled
+        self.delivered: list[Delivery] = []  # answered 2xx, waiting for their batch
+        self.failed: list[tuple[Delivery, Attempt]] = []  # answered otherwise, not settled
+        self.settle_by = 0.0  # loop time by which the waiting batch goes (0: none waits)
         self.unsettled = 0  # answered attempts not settled yet (waiting or being settled)
-        self._settle_wake = asyncio.Event()
-        self._settle_full = asyncio.Event()  # SETTLE_BATCH attempts wait: settle now
+        self.poked = True  # deliveries may be due that the last claim did not see
+        self.stopping = False  # settle what is answered, claim nothing more, return
+        self._wake = asyncio.Event()  # the keeper may have something to do
+        self._refilled = asyncio.Event()  # deliveries were claimed: a sender that waits takes one
         self._settled = asyncio.Event()  # a batch was settled: room below SETTLE_MAX
-        self._low = asyncio.Event()  # the buffer is at or below its low mark
 
     def poke(self) -> None:
         """New deliveries may be due: claim at once."""
-        self.wake.set()
+        self.poked = True
+        self._wake.set()
 
     async def run(self) -> None:
-        d = self.d
-        lease_ms = int(d.lease_s * 1000)
-        settler = asyncio.create_task(self._settle_loop())
-        helpers = [asyncio.create_task(self._renew_leases(lease_ms)),
-                   asyncio.create_task(self._claim_loop(lease_ms))]
-        senders = [asyncio.create_task(self._send_loop()) for _ in range(d.max_in_flight)]
+        lease_ms = int(self.d.lease_s * 1000)
+        keeper = asyncio.create_task(self._keep(lease_ms))
+        helpers = [asyncio.create_task(self._renew_leases(lease_ms))]
+        senders = [asyncio.create_task(self._send_loop()) for _ in range(self.d.max_in_flight)]
         try:
-            await asyncio.gather(*senders, *helpers)
+            # shielded: a stop lets the keeper finish its call and settle, below
+            await asyncio.gather(*senders, *helpers, asyncio.shield(keeper))
         finally:
             for task in [*senders, *helpers]:
                 task.cancel()
             await asyncio.gather(*senders, *helpers, return_exceptions=True)
             # Attempts already made are settled before leaving (a 2xx is never sent again);
             # claimed but unsent deliveries are due again at once, for whichever replica runs.
-            unsent = []
-            while not self.ready.empty():
-                unsent.append(self.ready.get_nowait())
+            self.stopping = True
+            self._wake.set()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(keeper)
+            unsent = list(self.ready)
+            self.ready.clear()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(unsent))
-            self._settle_wake.set()
-            settler.cancel()
-            await asyncio.gather(settler, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._settle_batch())
 
-    async def _claim_loop(self, lease_ms: int) -> None:
+    async def _keep(self, lease_ms: int) -> None:
+        """Settle answered attempts and refill the buffer, in as few round trips as can be."""
         d = self.d
-        # A few more than the requests in flight even at a low limit: one claim then serves
-        # several requests. What waits in the buffer is leased and renewed like what is sent.
-        low, high = max(d.max_in_flight, CLAIM_LOW), max(4 * d.max_in_flight, 2 * CLAIM_LOW)
+        loop = asyncio.get_running_loop()
+        claim_at = 0.0  # loop time of the next claim when nothing was due at the last one
         while True:
-            if self.ready.qsize() > low:
-                self._low.clear()
-                await self._low.wait()
+            self._wake.clear()
+            while self.failed:  # rare: one script call each (retry, dead letter, 410)
+                delivery, attempt = self.failed[0]
+                await _until_done(delivery.id, self._settle_failure, delivery, attempt)
+                self.failed.pop(0)
+                self._settled_one(delivery)
+            now = loop.time()
+            if self.stopping:
+                if self.delivered:
+                    await self._complete_and_claim(0, lease_ms)
+                return
+            buffered = len(self.ready)
+            settle = bool(self.delivered) and (len(self.delivered) >= SETTLE_BATCH
+                                               or now >= self.settle_by)
+            # A call made to settle also tops the buffer up, if that claims enough to matter.
+            room = self.high - buffered
+            want = (room if (buffered <= self.low or (settle and room >= CLAIM_ALONG))
+                    and (self.poked or now >= claim_at) else 0)
+            if want or settle:
+                if want:
+                    self.poked = False
+                claimed, next_due = await self._complete_and_claim(want, lease_ms)
+                if want and len(claimed) < want:  # all that is due now: wait for the next
+                    claim_at = loop.time() + (d.poll_s if next_due is None
+                                              else min(d.poll_s, next_due))
+                elif want:  # more may be due: claim again as soon as there is room
+                    claim_at = 0.0
                 continue
-            self.wake.clear()
+            waits = [t - now for t, needed in ((claim_at, buffered <= self.low),
+                                               (self.settle_by, bool(self.delivered))) if needed]
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(waits) if waits else None):
+                    await self._wake.wait()  # not wait_for: see sse.client_frames
+
+    async def _complete_and_claim(self, want: int,
+                                  lease_ms: int) -> tuple[list[Delivery], float | None]:
+        """Settle the waiting batch and claim ``want`` more in one call, retried until it
+        succeeds if there is a batch (it stays leased, its leases renewed, meanwhile); a failed
+        claim alone claims nothing. What is answered during the call goes in the next batch, a
+        window after this call ends (sooner if the batch fills up or a claim takes it along):
+        settled at once, each batch would hold only what one round trip lets through."""
+        d = self.d
+        batch, self.delivered = self.delivered, []
+        self.settle_by = 0.0
+        result: list[tuple[list[Delivery], float | None]] = []
+
+        async def call() -> None:
+            result.append(await d.queue.complete_and_claim(
+                self.subscription_id, batch, want, lease_ms))
+
+        if batch:
+            await _until_done(batch[0].id, call)
+        else:  # a claim alone is not retried: the next one comes a poll interval later
             try:
-                claimed, next_due = await d.queue.claim(self.subscription_id,
-                                                        high - self.ready.qsize(), lease_ms)
+                await call()
             except Exception:
                 log.exception("webhook.claim_failed", subscription=self.subscription_id)
-                claimed, next_due = [], None
+                return [], None
+        claimed, next_due = result[0]
+        if batch:
+            now_ms = time.time() * 1000
+            d.metrics.delivered([(now_ms - delivery.published_ms) / 1000 for delivery in batch])
+            leased = self.leased
+            for delivery in batch:
+                leased.pop(delivery.id, None)
+            self.unsettled -= len(batch)
+            self._settled.set()
+            if self.delivered:
+                self.settle_by = asyncio.get_running_loop().time() + SETTLE_EVERY_S
+        if claimed:
             for delivery in claimed:
                 self.leased[delivery.id] = delivery
-                self.ready.put_nowait(delivery)
-            if claimed:
-                continue  # more may be due
-            wait = d.poll_s if next_due is None else min(d.poll_s, next_due)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):  # not wait_for: see sse.client_frames
-                    await self.wake.wait()
+            self.ready.extend(claimed)
+            self._refilled.set()
+        return claimed, next_due
 
     async def _send_loop(self) -> None:
         d = self.d
-        low = max(d.max_in_flight, CLAIM_LOW)
+        ready, low = self.ready, self.low
+        loop = asyncio.get_running_loop()
         while True:
             while self.unsettled >= SETTLE_MAX:  # bounds what a crash now would repeat
                 self._settled.clear()
                 await self._settled.wait()
-            delivery = await self.ready.get()
-            if self.ready.qsize() <= low:
-                self._low.set()
+            while not ready:
+                self._refilled.clear()
+                await self._refilled.wait()
+            delivery = ready.popleft()
+            if len(ready) == low:  # down to the low mark: the keeper refills
+                self._wake.set()
             subscription = d.registry.get(self.subscription_id)
             if subscription is None or not subscription.record.enabled:
                 await self._release([delivery])
@@ -181,63 +251,29 @@ class SubscriptionWorker:
                 await asyncio.sleep(d.poll_s)
                 await self._release([delivery])
                 continue
-            if not attempt.ok:  # a delivered one's record is deleted as it settles: unwritten
-                delivery.attempts.append(attempt.record())
-            self.to_settle.append((delivery, attempt))
             self.unsettled += 1
-            self._settle_wake.set()
-            if len(self.to_settle) >= SETTLE_BATCH:
-                self._settle_full.set()
+            if attempt.ok:  # a delivered one's record is deleted as it settles: unwritten
+                waiting = self.delivered
+                waiting.append(delivery)
+                if len(waiting) == 1:
+                    self.settle_by = loop.time() + SETTLE_EVERY_S
+                    self._wake.set()
+                elif len(waiting) == SETTLE_BATCH:
+                    self._wake.set()
+            else:
+                delivery.attempts.append(attempt.record())
+                self.failed.append((delivery, attempt))
+                self._wake.set()
+
+    def _settled_one(self, delivery: Delivery) -> None:
+        self.leased.pop(delivery.id, None)
+        self.unsettled -= 1
+        self._settled.set()
 
     async def _release(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             await _until_done(delivery.id, self.d.queue.release, delivery)
             self.leased.pop(delivery.id, None)
-
-    async def _settle_loop(self) -> None:
-        while True:
-            await self._settle_wake.wait()
-            if len(self.to_settle) < SETTLE_BATCH:  # gather the attempts of more requests
-                self._settle_full.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(SETTLE_EVERY_S):
-                        await self._settle_full.wait()
-            self._settle_wake.clear()
-            await self._settle_batch(drain=False)
-
-    async def _settle_batch(self, drain: bool = True) -> None:
-        """Settle the attempts made so far (with ``drain``, also those made meanwhile):
-        completions in one pipeline, retried until done. What is answered during the round
-        trip waits for the next batch, not less than a window (one batch after another would
-        each hold only what one round trip lets through).
-
-        A batch stays in ``settling`` until each of its attempts is settled: if the settler is
-        cancelled mid-batch (a stop), the last call, made after it, settles what is left."""
-        first = True
-        while (self.to_settle or self.settling) and (first or drain):
-            first = False
-            if not self.settling:
-                self.settling, self.to_settle = self.to_settle, []
-            done = [(dv, at) for dv, at in self.settling if at.ok]
-            if done:
-                await _until_done(done[0][0].id, self._complete, done)
-                for delivery, _ in done:
-                    self.leased.pop(delivery.id, None)
-                self.settling = [(dv, at) for dv, at in self.settling if not at.ok]
-                self.unsettled -= len(done)
-            while self.settling:
-                delivery, attempt = self.settling[0]
-                await _until_done(delivery.id, self._settle_failure, delivery, attempt)
-                self.settling.pop(0)
-                self.leased.pop(delivery.id, None)
-                self.unsettled -= 1
-            self._settled.set()
-
-    async def _complete(self, done: list[tuple[Delivery, Attempt]]) -> None:
-        d = self.d
-        await d.queue.complete_many([delivery for delivery, _ in done])
-        now_ms = time.time() * 1000
-        d.metrics.delivered([(now_ms - delivery.published_ms) / 1000 for delivery, _ in done])
 
     async def _renew_leases(self, lease_ms: int) -> None:
         """Push the lease of every delivery claimed and not settled a full lease ahead, every

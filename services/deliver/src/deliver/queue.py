@@ -98,14 +98,35 @@ end
 return {queued, dropped}
 """
 
-# KEYS: due rec; ARGV: limit lease_ms lean -> {now, next_due or -1, id, record, id, record, ...}
-# With lean = 1, a record never attempted (its JSON ends with FRESH_SUFFIX) comes back as its
-# length instead: the claiming replica sends its own copy, made when it queued the delivery.
-_CLAIM = _NOW + """
+# Deliveries of one subscription answered 2xx, then a claim: one round trip does both.
+# KEYS: due rec sent stats story_1 .. story_n;
+# ARGV: limit lease_ms lean id_1 .. id_n -> {now, next_due or -1, id, record, id, record, ...}
+# The ids are marked delivered first (out of due and rec, into sent, counted in stats). Then up
+# to ``limit`` due deliveries are leased for ``lease_ms``. With lean = 1, a record never attempted
+# (its JSON ends with FRESH_SUFFIX) comes back as its length instead: the claiming replica sends
+# its own copy, made when it queued the delivery.
+_COMPLETE_CLAIM = _NOW + """
+if #ARGV > 3 then
+  local ids, sent = {}, {}
+  for i = 4, #ARGV do
+    local id = ARGV[i]
+    ids[#ids + 1] = id
+    sent[#sent + 1] = now
+    sent[#sent + 1] = id
+    redis.call('SREM', KEYS[1 + i], id)
+  end
+  redis.call('ZREM', KEYS[1], unpack(ids))
+  redis.call('HDEL', KEYS[2], unpack(ids))
+  redis.call('ZADD', KEYS[3], unpack(sent))
+  redis.call('HINCRBY', KEYS[4], 'delivered', #ids)
+  redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
+end
 local out = {now, -1}
+local limit = tonumber(ARGV[1])
+if limit == 0 then return out end
 local lean = ARGV[3] == '1'
 local fresh = '""" + FRESH_SUFFIX + """'
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 for _, id in ipairs(ids) do
   local record = redis.call('HGET', KEYS[2], id)
   if record then
@@ -123,20 +144,6 @@ end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then out[2] = tonumber(first[2]) end
 return out
-"""
-
-# Deliveries of one subscription answered 2xx. KEYS: due rec sent stats story_1 .. story_n;
-# ARGV: id_1 .. id_n
-_COMPLETE = _NOW + """
-for i, id in ipairs(ARGV) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('SREM', KEYS[4 + i], id)
-  redis.call('ZADD', KEYS[3], now, id)
-end
-redis.call('HINCRBY', KEYS[4], 'delivered', #ARGV)
-redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
-return 1
 """
 
 _FAILED = """
@@ -240,8 +247,7 @@ class DeliveryQueue:
         self.redis = redis
         self.prefix = key_prefix
         self._enqueue = redis.register_script(_ENQUEUE)
-        self._claim = redis.register_script(_CLAIM)
-        self._complete = redis.register_script(_COMPLETE)
+        self._complete_claim = redis.register_script(_COMPLETE_CLAIM)
         self._retry = redis.register_script(_RETRY)
         self._dead = redis.register_script(_DEAD)
         self._release = redis.register_script(_RELEASE)
@@ -249,7 +255,7 @@ class DeliveryQueue:
         self._replay = redis.register_script(_REPLAY)
         # Deliveries queued by this process and not yet claimed: id -> (delivery, length of its
         # record JSON). A claim of a record still as it was queued sends this copy instead of
-        # reading the record back (see _CLAIM); the oldest are forgotten past the cap (a
+        # reading the record back (see _COMPLETE_CLAIM); the oldest are forgotten past the cap (a
         # delivery dropped by a kill, or queued by another replica first, is never claimed here).
         # An OrderedDict: a plain dict's oldest entry is found by walking past every slot
         # deleted since it was last resized, which took microseconds a delivery in a burst.
@@ -325,7 +331,15 @@ class DeliveryQueue:
 
     async def claim(self, subscription_id: str, limit: int,
                     lease_ms: int) -> tuple[list[Delivery], float | None]:
-        """Claim up to ``limit`` due deliveries; also returns seconds until the next one is due.
+        """Claim up to ``limit`` due deliveries; also returns seconds until the next one is due."""
+        return await self.complete_and_claim(subscription_id, [], limit, lease_ms)
+
+    async def complete_and_claim(self, subscription_id: str, delivered: Sequence[Delivery],
+                                 limit: int,
+                                 lease_ms: int) -> tuple[list[Delivery], float | None]:
+        """Mark ``delivered`` (deliveries of this subscription answered 2xx) as delivered, then
+        claim up to ``limit`` due deliveries: one script call. Also returns seconds until the
+        next one is due (None: nothing queued, or nothing asked for).
 
         A delivery queued by this process and never attempted since is not read back: the
         script answers the length of its record instead of the record, and the copy kept at
@@ -334,8 +348,10 @@ class DeliveryQueue:
         is never sent; any other record is read (in the same call, or with one HMGET after it
         when a record this process has no copy of came back lean)."""
         s = subscription_id
-        out = await self._claim(keys=[self.key(s, "due"), self.key(s, "rec")],
-                                args=[limit, lease_ms, 1 if self._fresh else 0])
+        out = await self._complete_claim(
+            keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
+                  self.key(s, "stats"), *[self.story_key(s, d.uri) for d in delivered]],
+            args=[limit, lease_ms, 1 if self._fresh else 0, *[d.id for d in delivered]])
         now, next_due = int(out[0]), int(out[1])
         claimed: list[Delivery] = []
         unknown: list[str] = []
@@ -360,20 +376,6 @@ class DeliveryQueue:
     async def renew(self, subscription_id: str, ids: list[str], lease_ms: int) -> None:
         """Extend the lease of deliveries still being sent."""
         await self._renew(keys=[self.key(subscription_id, "due")], args=[lease_ms, *ids])
-
-    async def complete(self, d: Delivery) -> None:
-        await self.complete_many([d])
-
-    async def complete_many(self, deliveries: list[Delivery]) -> None:
-        """Mark deliveries as delivered: one script call per subscription, one pipeline."""
-        by_subscription: dict[str, list[Delivery]] = {}
-        for d in deliveries:
-            by_subscription.setdefault(d.subscription, []).append(d)
-        await run_scripts(self.redis, [
-            (self._complete, [self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
-                              self.key(s, "stats"), *(self.story_key(s, d.uri) for d in mine)],
-             [d.id for d in mine])
-            for s, mine in by_subscription.items()])
 
     async def retry(self, d: Delivery, delay_s: float, status: int | None = None) -> bool:
         s = d.subscription
@@ -458,7 +460,9 @@ class DeliveryQueue:
             await self.redis.delete(*keys)
 
 
-@functools.lru_cache(maxsize=4096)
+# As many as the copies kept at queueing: a delivery queued here is settled with the digest
+# its queueing computed, not a second sha256 (a story is one digest for all its subscriptions).
+@functools.lru_cache(maxsize=FRESH_COPIES_MAX)
 def _story_digest(uri: str) -> str:
     return hashlib.sha256(uri.encode()).hexdigest()[:24]
 
