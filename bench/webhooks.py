@@ -15,17 +15,20 @@ from the last story's announcement too); 10 subscriptions at 16 in flight each a
 plain client at 16 in flight (the total deliveries/s); 12 subscriptions at 16 in flight (the
 case that used to exhaust the Redis pool). Each case prints repeated ``webhook-id``s (a delivery
 sent more than once; must be 0), the p99 of arrivals after the last story's announcement, and the
-CPU time per delivery of deliver (its process, from /proc, fan-out included) and of the plain
+CPU time per delivery of deliver (its process, from /proc, fan-out included; and of the Redis
+server, which the plain client does not use, from its INFO) and of the plain
 client (the bench process while it sends; the receiver is in neither), and their ratio. Both
 rates are over the requests only: deliver's from the first arrival to the last, the plain
-client's after a warm-up of a few requests per connection.
+client's after a warm-up of a few requests per connection. Each case runs ``--rounds`` times
+(every round: plain client, each deliver, plain client) and the medians come last; a burst of
+2,000 takes well under a second, so one round alone swings by ±15%.
 
 ``--baseline REV`` runs deliver as it was at a git revision too (its ``services/deliver/src`` and
 ``shared/src``, put first on the path), in the same rounds as the current one: a before/after
 table in one run.
 
     nice -n 10 uv run --frozen python bench/webhooks.py [--events 2000] [--multi-events 1000]
-        [--cases 1,4,16,10x16,12x16] [--baseline REV]
+        [--cases 1,4,16,10x16,12x16] [--rounds 3] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import collections
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -191,7 +195,7 @@ class Bench:
             time.sleep(0.2)  # the entries below are announced after the subscriptions' creation
             self.receiver.report()  # forget anything earlier
             pid = self.plat.processes["deliver"].popen.pid
-            cpu_before = cpu_s(pid)
+            cpu_before, redis_before = cpu_s(pid), self._redis_cpu_s()
             pipe = self.redis.pipeline(transaction=False)
             for event in stories:
                 pipe.xadd(self.prefix + PUBLISHED_STREAM, event.to_fields())
@@ -201,6 +205,7 @@ class Bench:
             expected = events * subscriptions
             arrivals = self._wait(expected, timeout=expected / 20 + 60)
             cpu = cpu_s(pid) - cpu_before
+            redis_cpu = self._redis_cpu_s() - redis_before
             self.unsubscribe(ids)
         finally:
             self.stop_deliver()
@@ -216,7 +221,13 @@ class Bench:
             "p99_after_last_ms": max(0.0, _p99(sorted(times)) - last_announced) * 1000,
             "repeated": sum(1 for c in counts.values() if c > 1),
             "cpu_ms": cpu * 1000 / max(1, len(arrivals)),
+            "redis_cpu_ms": redis_cpu * 1000 / max(1, len(arrivals)),
         }
+
+    def _redis_cpu_s(self) -> float:
+        """CPU seconds the Redis server has used (user + system), as it reports them."""
+        info: Any = self.redis.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
     def _wait(self, expected: int, timeout: float) -> list[tuple[str, float]]:
         arrivals: list[tuple[str, float]] = []
@@ -304,6 +315,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON line per case too")
     parser.add_argument("--cases", default="1,4,16,10x16,12x16",
                         help="in flight, or subscriptions x in flight, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of each case; their medians are printed last")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run deliver as it was at this git revision, side by side")
     args = parser.parse_args()
@@ -319,21 +332,42 @@ def main() -> None:
         bench.plat.start_mongo()
         print("deliver as a process; stories announced on news.published; receiver: its own "
               "process on loopback; CPU: µs per delivery (deliver) or per request (aiohttp)\n")
-        print(f"{'case':36} {'deliver':>10} {'deliver/s':>10} {'aiohttp/s':>10} {'ratio':>6} "
+        print(f"{'case':46} {'deliver':>10} {'deliver/s':>10} {'aiohttp/s':>10} {'ratio':>6} "
               f"{'p99 announce':>13} {'p99 after last':>15} {'repeated':>9} "
-              f"{'CPU deliver':>12} {'CPU aiohttp':>12} {'CPU ratio':>10}")
+              f"{'CPU deliver':>12} {'CPU aiohttp':>12} {'CPU ratio':>10} {'CPU Redis':>10}")
         for name, in_flight, subs, events in _cases(args):
-            for row in bench.case(name, in_flight, subs, events, sources):
-                print(f"{name:36} {row['deliver']:>10} {row['rate']:>10,.0f} "
-                      f"{row['reference']:>10,.0f} {row['ratio']:>6.2f} "
-                      f"{row['p99_announce_ms']:>10,.0f} ms {row['p99_after_last_ms']:>12,.0f} ms "
-                      f"{row['repeated']:>9} {row['cpu_ms'] * 1000:>12,.0f} "
-                      f"{row['plain_cpu_ms'] * 1000:>12,.0f} {row['cpu_ratio']:>10.2f}",
-                      flush=True)
-                if args.json:
-                    print(json.dumps(row))
+            rounds: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+            for number in range(1, args.rounds + 1):
+                for row in bench.case(name, in_flight, subs, events, sources):
+                    rounds[row["deliver"]].append(row)
+                    if args.rounds > 1:
+                        _print_row(f"{name}, round {number}", row)
+                    if args.json:
+                        print(json.dumps(row))
+            for rows in rounds.values():
+                _print_row(name + (" (median)" if args.rounds > 1 else ""), _median(rows))
     finally:
         bench.close()
+
+
+def _print_row(name: str, row: dict[str, Any]) -> None:
+    print(f"{name:46} {row['deliver']:>10} {row['rate']:>10,.0f} "
+          f"{row['reference']:>10,.0f} {row['ratio']:>6.2f} "
+          f"{row['p99_announce_ms']:>10,.0f} ms {row['p99_after_last_ms']:>12,.0f} ms "
+          f"{row['repeated']:>9} {row['cpu_ms'] * 1000:>12,.0f} "
+          f"{row['plain_cpu_ms'] * 1000:>12,.0f} {row['cpu_ratio']:>10.2f} "
+          f"{row['redis_cpu_ms'] * 1000:>10,.0f}", flush=True)
+
+
+def _median(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the rounds; repeated deliveries are added up (any is a fault)."""
+    out = dict(rows[0])
+    for key, value in rows[0].items():
+        if key == "repeated":
+            out[key] = sum(r[key] for r in rows)
+        elif isinstance(value, int | float):
+            out[key] = statistics.median(r[key] for r in rows)
+    return out
 
 
 def _checkout(revision: str, workdir: Path) -> str:
