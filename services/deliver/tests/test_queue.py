@@ -11,6 +11,8 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from shared.redis_packing import HiredisPackedConnection
+
 from deliver.queue import Delivery, DeliveryQueue, delivery_id
 
 pytestmark = pytest.mark.integration
@@ -223,13 +225,18 @@ async def test_copies_kept_for_claims_are_bounded_in_bytes(
     assert queue._fresh == {} and queue._fresh_bytes == 0
 
 
+@pytest.mark.parametrize("packed", [False, True])
 async def test_a_record_is_stored_byte_for_byte_as_to_json_writes_it(
-        redis: tuple[Redis, str]) -> None:
-    """A story's body is escaped once for all its subscriptions and its parts joined by the
-    script: the records are still what older code (and a claim by another replica) reads."""
+        redis: tuple[Redis, str], packed: bool) -> None:
+    """A story's body is escaped once for all its subscriptions and its parts joined as they
+    are sent (by deliver's packing connection, or before): the records are still what older
+    code (and a claim by another replica) reads."""
     client, prefix = redis
-    queue = DeliveryQueue(client, prefix)
-    body = '{"type":"article.published","data":{"headline":"\\"Quoted\\" ☃\\u0000\\n"}}'
+    writer = (Redis.from_url(REDIS_URL, connection_class=HiredisPackedConnection) if packed
+              else client)
+    queue = DeliveryQueue(writer, prefix)
+    body = ('{"type":"article.published","data":{"headline":"\\"Quoted\\" ☃\\u0000\\n",'
+            '"text":"' + "long enough to go out as it is " * 50 + '"}}')
     deliveries = [Delivery(id=delivery_id(sub, "evt1"), subscription=sub,
                            type="article.published", event_id="evt1", entry_id="7-0",
                            uri='urn:ü:"1"\x00', published_ms=7, body=body)
@@ -240,6 +247,8 @@ async def test_a_record_is_stored_byte_for_byte_as_to_json_writes_it(
         assert record == d.to_json() and record.endswith(b'"attempts":[]}')
     claimed, _ = await DeliveryQueue(client, prefix).claim("sub_b", 10, lease_ms=60_000)
     assert claimed == [deliveries[1]]
+    if packed:
+        await writer.aclose()
 
 
 def test_a_record_is_its_json_around_the_body() -> None:

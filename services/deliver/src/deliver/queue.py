@@ -44,6 +44,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from shared.redis_packing import joined
 from shared.scripts import ScriptCall, run_scripts
 
 SENT_MEMORY_MS = 24 * 3600 * 1000
@@ -83,19 +84,20 @@ end
 
 # One subscription's deliveries of a batch, in order (a kill drops the versions queued before it,
 # earlier in the same batch too). KEYS: due rec got sent dead deleted story_1 .. story_n;
-# ARGV: id_1 head_1 body_1 tail_1 uri_1 is_kill_1 .. -> {queued, dropped, flags}, flags holding
-# one byte a delivery: "1" if this call queued it (and no later kill of the batch dropped it).
-# A record comes in three parts (`Delivery.around_body`), joined here: a story's body, escaped
-# once, goes out as the same bytes object in every subscription's call instead of being copied
-# into a record per subscription (megabytes of fresh memory a batch, whose page faults cost
-# deliver more than the copies). Which ids are queued or sent already is asked once for the
-# batch (HMGET, ZMSCORE), and the records, due times and stories got are written once at its
-# end; ``stored`` follows what rec holds meanwhile, as the checks of each delivery in turn saw it.
+# ARGV: id_1 record_1 uri_1 is_kill_1 .. -> {queued, dropped, flags}, flags holding one byte a
+# delivery: "1" if this call queued it (and no later kill of the batch dropped it). A record is
+# written from three parts (`Delivery.around_body`, `shared.redis_packing.joined`): a story's
+# body, escaped once, goes out as the same bytes object in every subscription's call instead of
+# being copied into a record per subscription (megabytes of fresh memory a batch, whose page
+# faults cost deliver more than the copies), and the record reaches the script whole (no Lua
+# string joined per record). Which ids are queued or sent already is asked once for the batch
+# (HMGET, ZMSCORE), and the records, due times and stories got are written once at its end;
+# ``stored`` follows what rec holds meanwhile, as the checks of each delivery in turn saw it.
 _ENQUEUE = _NOW + _CALL_ALL + """
-local n = #ARGV / 6
+local n = #ARGV / 4
 if redis.call('EXISTS', KEYS[6]) == 1 then return {0, 0, string.rep('0', n)} end
 local ids = {}
-for i = 1, n do ids[i] = ARGV[6*i-5] end
+for i = 1, n do ids[i] = ARGV[4*i-3] end
 local _, records = call_all('HMGET', KEYS[2], ids)
 local _, sent = call_all('ZMSCORE', KEYS[4], ids)
 local stored, delivered = {}, {}
@@ -107,7 +109,7 @@ records, sent = nil, nil
 local queued, dropped = 0, 0
 local flags, at, got = {}, {}, {}
 for i = 1, n do
-  local id, uri, kill = ids[i], ARGV[6*i-1], ARGV[6*i]
+  local id, uri, kill = ids[i], ARGV[4*i-1], ARGV[4*i]
   local story = KEYS[6 + i]
   flags[i] = '0'
   if not stored[id] and not delivered[id] then
@@ -139,7 +141,7 @@ local hash, due = {}, {}
 for i = 1, n do
   if flags[i] == '1' then
     hash[#hash + 1] = ids[i]
-    hash[#hash + 1] = ARGV[6*i-4] .. ARGV[6*i-3] .. ARGV[6*i-2]
+    hash[#hash + 1] = ARGV[4*i-2]
     due[#due + 1] = now
     due[#due + 1] = ids[i]
   end
@@ -353,7 +355,8 @@ class DeliveryQueue:
                     body = escaped[id(d.body)] = orjson.dumps(d.body)
                 head, tail = d.around_body()
                 keys.append(self.story_key(s, d.uri))
-                args += [d.id, head, body, tail, d.uri, "1" if d.type == "article.killed" else "0"]
+                args += [d.id, joined(self.redis, (head, body, tail)), d.uri,
+                         "1" if d.type == "article.killed" else "0"]
                 self._keep_fresh(d, len(head) + len(body) + len(tail))
             calls.append((self._enqueue, keys, args))
         results = await run_scripts(self.redis, calls)
