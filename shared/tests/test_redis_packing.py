@@ -6,7 +6,7 @@ import pytest
 from redis.asyncio import Connection
 from redis.exceptions import DataError
 
-from shared.redis_packing import HiredisPackedConnection
+from shared.redis_packing import HiredisPackedConnection, Joined
 
 COMMANDS: list[tuple[object, ...]] = [
     # ingest's append script: keys, then str, bytes, int, float and negative arguments
@@ -37,6 +37,17 @@ def test_a_long_value_is_not_copied_into_the_packed_command() -> None:
     record = b"r" * 50_000
     packed = HiredisPackedConnection().pack_command("EVALSHA", "a" * 40, 0, "id", record, "0")
     assert any(isinstance(chunk, memoryview) and chunk.obj is record for chunk in packed)
+
+
+def test_a_joined_value_goes_out_as_its_parts_joined_without_copying_the_long_ones() -> None:
+    body = b'"' + b"b" * 5000 + b'"'
+    parts = (b'{"id":"x","body":', body, b',"attempts":[]}')
+    ours = HiredisPackedConnection().pack_command(
+        "EVALSHA", "a" * 40, 1, "rec", "id1", Joined(parts), "urn:1", Joined((b"s", b"t")), "0")
+    theirs = Connection().pack_command(
+        "EVALSHA", "a" * 40, 1, "rec", "id1", b"".join(parts), "urn:1", b"st", "0")
+    assert b"".join(ours) == b"".join(theirs)
+    assert any(isinstance(chunk, memoryview) and chunk.obj is body for chunk in ours)
 
 
 def test_a_value_redis_cannot_take_is_refused_as_redis_py_refuses_it() -> None:

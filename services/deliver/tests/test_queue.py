@@ -11,7 +11,9 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from deliver.queue import FRESH_SUFFIX, Delivery, DeliveryQueue, delivery_id
+from shared.redis_packing import HiredisPackedConnection
+
+from deliver.queue import Delivery, DeliveryQueue, delivery_id
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +91,34 @@ async def test_a_kill_drops_queued_versions_of_its_story_only(redis: tuple[Redis
     claimed, _ = await queue.claim("sub_a", 10, lease_ms=10_000)
     assert sorted(d.type + " " + d.uri for d in claimed) == [
         "article.killed urn:killed", "article.published urn:kept"]
+
+
+async def test_a_kill_drops_versions_queued_earlier_in_its_own_batch(
+        redis: tuple[Redis, str]) -> None:
+    """The script writes a batch's records at its end: a kill in the batch still drops the
+    versions before it, and a repeat in the batch is still a no-op."""
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    batch = [delivery(1, "urn:killed"), delivery(2, "urn:kept"), delivery(2, "urn:kept"),
+             delivery(3, "urn:killed", "article.killed"), delivery(4, "urn:killed")]
+    assert await queue.enqueue(batch) == (4, 1)
+    assert await client.hget(queue.key("sub_a", "rec"), delivery(1).id) is None
+    claimed, _ = await queue.claim("sub_a", 10, lease_ms=10_000)
+    assert sorted(d.id for d in claimed) == sorted(delivery(n).id for n in (2, 3, 4))
+    assert await queue.got_story(["sub_a"], "urn:kept") == ["sub_a"]
+
+
+async def test_a_copy_is_kept_only_of_what_this_queue_queued(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    here, there = DeliveryQueue(client, prefix), DeliveryQueue(client, prefix)
+    theirs, again = delivery(1), delivery(1)
+    await there.enqueue([theirs])
+    assert await here.enqueue([again]) == (0, 0)
+    assert here._fresh == {} and here._fresh_bytes == 0
+    await here.enqueue([delivery(2)])  # a copy kept: claims are lean
+    claimed, _ = await here.claim("sub_a", 10, lease_ms=10_000)
+    (read,) = [d for d in claimed if d.id == theirs.id]
+    assert read is not again and read == theirs  # read back from Redis
 
 
 async def test_dead_letters_replay_once_with_their_history(redis: tuple[Redis, str]) -> None:
@@ -195,13 +225,18 @@ async def test_copies_kept_for_claims_are_bounded_in_bytes(
     assert queue._fresh == {} and queue._fresh_bytes == 0
 
 
+@pytest.mark.parametrize("packed", [False, True])
 async def test_a_record_is_stored_byte_for_byte_as_to_json_writes_it(
-        redis: tuple[Redis, str]) -> None:
-    """A story's body is escaped once for all its subscriptions and its parts joined by the
-    script: the records are still what older code (and a claim by another replica) reads."""
+        redis: tuple[Redis, str], packed: bool) -> None:
+    """A story's body is escaped once for all its subscriptions and its parts joined as they
+    are sent (by deliver's packing connection, or before): the records are still what older
+    code (and a claim by another replica) reads."""
     client, prefix = redis
-    queue = DeliveryQueue(client, prefix)
-    body = '{"type":"article.published","data":{"headline":"\\"Quoted\\" ☃\\u0000\\n"}}'
+    writer = (Redis.from_url(REDIS_URL, connection_class=HiredisPackedConnection) if packed
+              else client)
+    queue = DeliveryQueue(writer, prefix)
+    body = ('{"type":"article.published","data":{"headline":"\\"Quoted\\" ☃\\u0000\\n",'
+            '"text":"' + "long enough to go out as it is " * 50 + '"}}')
     deliveries = [Delivery(id=delivery_id(sub, "evt1"), subscription=sub,
                            type="article.published", event_id="evt1", entry_id="7-0",
                            uri='urn:ü:"1"\x00', published_ms=7, body=body)
@@ -209,9 +244,11 @@ async def test_a_record_is_stored_byte_for_byte_as_to_json_writes_it(
     await queue.enqueue(deliveries)
     for d in deliveries:
         record = await client.hget(queue.key(d.subscription, "rec"), d.id)
-        assert record == d.to_json() and record.endswith(FRESH_SUFFIX.encode())
+        assert record == d.to_json() and record.endswith(b'"attempts":[]}')
     claimed, _ = await DeliveryQueue(client, prefix).claim("sub_b", 10, lease_ms=60_000)
     assert claimed == [deliveries[1]]
+    if packed:
+        await writer.aclose()
 
 
 def test_a_record_is_its_json_around_the_body() -> None:

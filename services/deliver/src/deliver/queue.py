@@ -44,13 +44,10 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from shared.redis_packing import joined
 from shared.scripts import ScriptCall, run_scripts
 
 SENT_MEMORY_MS = 24 * 3600 * 1000
-# How a record that was never attempted ends (``Delivery`` serialises ``attempts`` last): only
-# settling an attempt (retry, dead letter) or a replay rewrites a record, and each of them
-# appends to ``attempts``. So a record with this ending is, byte for byte, as it was queued.
-FRESH_SUFFIX = '"attempts":[]}'
 # Deliveries queued here and not yet claimed, kept to be sent as such: at most this many, and
 # records of at most this many bytes in all (a backlog of a subscriber that is down is read back).
 FRESH_COPIES_MAX = 20_000
@@ -65,47 +62,106 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
+# Runs ``command key args...`` once per 4,000 arguments (Lua's unpack gives out near 8,000; an
+# even step keeps ZADD's score-member pairs whole). Returns the sum of the replies when they are
+# integers, their concatenation when they are lists. One call for a whole batch instead of one
+# per delivery: most of a script's time went into each redis.call itself (converting its
+# arguments and reply), not into the command it runs.
+_CALL_ALL = """
+local function call_all(command, key, args)
+  local sum, list = 0, {}
+  for i = 1, #args, 4000 do
+    local reply = redis.call(command, key, unpack(args, i, math.min(i + 3999, #args)))
+    if type(reply) == 'table' then
+      for _, value in ipairs(reply) do list[#list + 1] = value end
+    else
+      sum = sum + reply
+    end
+  end
+  return sum, list
+end
+"""
+
 # One subscription's deliveries of a batch, in order (a kill drops the versions queued before it,
 # earlier in the same batch too). KEYS: due rec got sent dead deleted story_1 .. story_n;
-# ARGV: id_1 head_1 body_1 tail_1 uri_1 is_kill_1 .. -> {queued, dropped}. A record comes in
-# three parts (`Delivery.around_body`), joined here: a story's body, escaped once, goes out as
-# the same bytes object in every subscription's call instead of being copied into a record per
-# subscription (megabytes of fresh memory a batch, whose page faults cost deliver more than
-# the copies).
-_ENQUEUE = _NOW + """
-if redis.call('EXISTS', KEYS[6]) == 1 then return {0, 0} end
+# ARGV: id_1 record_1 uri_1 is_kill_1 .. -> {queued, dropped, flags}, flags holding one byte a
+# delivery: "1" if this call queued it (and no later kill of the batch dropped it). A record is
+# written from three parts (`Delivery.around_body`, `shared.redis_packing.joined`): a story's
+# body, escaped once, goes out as the same bytes object in every subscription's call instead of
+# being copied into a record per subscription (megabytes of fresh memory a batch, whose page
+# faults cost deliver more than the copies), and the record reaches the script whole (no Lua
+# string joined per record). Which ids are queued or sent already is asked once for the batch
+# (HMGET, ZMSCORE), and the records, due times and stories got are written once at its end;
+# ``stored`` follows what rec holds meanwhile, as the checks of each delivery in turn saw it.
+_ENQUEUE = _NOW + _CALL_ALL + """
+local n = #ARGV / 4
+if redis.call('EXISTS', KEYS[6]) == 1 then return {0, 0, string.rep('0', n)} end
+local ids = {}
+for i = 1, n do ids[i] = ARGV[4*i-3] end
+local _, records = call_all('HMGET', KEYS[2], ids)
+local _, sent = call_all('ZMSCORE', KEYS[4], ids)
+local stored, delivered = {}, {}
+for i = 1, n do
+  stored[ids[i]] = records[i] ~= false
+  delivered[ids[i]] = sent[i] ~= false
+end
+records, sent = nil, nil
 local queued, dropped = 0, 0
-for i = 1, #ARGV / 6 do
-  local id, uri, kill = ARGV[6*i-5], ARGV[6*i-1], ARGV[6*i]
+local flags, at, got = {}, {}, {}
+for i = 1, n do
+  local id, uri, kill = ids[i], ARGV[4*i-1], ARGV[4*i]
   local story = KEYS[6 + i]
-  if redis.call('HEXISTS', KEYS[2], id) == 0 and not redis.call('ZSCORE', KEYS[4], id) then
+  flags[i] = '0'
+  if not stored[id] and not delivered[id] then
     if kill == '1' then
+      local olds = {}
       for _, old in ipairs(redis.call('SMEMBERS', story)) do
-        redis.call('ZREM', KEYS[1], old)
-        redis.call('ZREM', KEYS[5], old)
-        dropped = dropped + redis.call('HDEL', KEYS[2], old)
+        if at[old] then  -- queued earlier in this batch: not written yet
+          flags[at[old]], at[old] = '0', nil
+          dropped = dropped + 1
+        else
+          olds[#olds + 1] = old
+        end
+        stored[old] = false
       end
+      call_all('ZREM', KEYS[1], olds)
+      call_all('ZREM', KEYS[5], olds)
+      dropped = dropped + call_all('HDEL', KEYS[2], olds)
       redis.call('DEL', story)
     else
       redis.call('SADD', story, id)
-      redis.call('ZADD', KEYS[3], now, uri)
+      got[#got + 1] = now
+      got[#got + 1] = uri
     end
-    redis.call('HSET', KEYS[2], id, ARGV[6*i-4] .. ARGV[6*i-3] .. ARGV[6*i-2])
-    redis.call('ZADD', KEYS[1], now, id)
+    flags[i], at[id], stored[id] = '1', i, true
     queued = queued + 1
   end
 end
-return {queued, dropped}
+local hash, due = {}, {}
+for i = 1, n do
+  if flags[i] == '1' then
+    hash[#hash + 1] = ids[i]
+    hash[#hash + 1] = ARGV[4*i-2]
+    due[#due + 1] = now
+    due[#due + 1] = ids[i]
+  end
+end
+call_all('HSET', KEYS[2], hash)
+call_all('ZADD', KEYS[1], due)
+call_all('ZADD', KEYS[3], got)
+return {queued, dropped, table.concat(flags)}
 """
 
 # Deliveries of one subscription answered 2xx, then a claim: one round trip does both.
 # KEYS: due rec sent stats story_1 .. story_n;
 # ARGV: limit lease_ms lean id_1 .. id_n -> {now, next_due or -1, id, record, id, record, ...}
 # The ids are marked delivered first (out of due and rec, into sent, counted in stats). Then up
-# to ``limit`` due deliveries are leased for ``lease_ms``. With lean = 1, a record never attempted
-# (its JSON ends with FRESH_SUFFIX) comes back as its length instead: the claiming replica sends
-# its own copy, made when it queued the delivery.
-_COMPLETE_CLAIM = _NOW + """
+# to ``limit`` due deliveries are leased for ``lease_ms`` (one ZADD for all). With lean = 1, each
+# comes back as the length of its record (HSTRLEN) instead of the record: the claiming replica
+# sends its own copy, made when it queued the delivery, if the lengths are equal, and reads the
+# record otherwise (see `DeliveryQueue.complete_and_claim` for why equal means unchanged). A
+# record is never empty, so a length of 0 is a record dropped meanwhile, as a missing one is.
+_COMPLETE_CLAIM = _NOW + _CALL_ALL + """
 if #ARGV > 3 then
   local ids, sent = {}, {}
   for i = 4, #ARGV do
@@ -115,32 +171,41 @@ if #ARGV > 3 then
     sent[#sent + 1] = id
     redis.call('SREM', KEYS[1 + i], id)
   end
-  redis.call('ZREM', KEYS[1], unpack(ids))
-  redis.call('HDEL', KEYS[2], unpack(ids))
-  redis.call('ZADD', KEYS[3], unpack(sent))
+  call_all('ZREM', KEYS[1], ids)
+  call_all('HDEL', KEYS[2], ids)
+  call_all('ZADD', KEYS[3], sent)
   redis.call('HINCRBY', KEYS[4], 'delivered', #ids)
   redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
 end
 local out = {now, -1}
 local limit = tonumber(ARGV[1])
 if limit == 0 then return out end
-local lean = ARGV[3] == '1'
-local fresh = '""" + FRESH_SUFFIX + """'
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
-for _, id in ipairs(ids) do
-  local record = redis.call('HGET', KEYS[2], id)
-  if record then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
-    table.insert(out, id)
-    if lean and string.sub(record, -#fresh) == fresh then
-      table.insert(out, #record)
-    else
-      table.insert(out, record)
-    end
+local records
+if ARGV[3] == '1' then
+  records = {}
+  for i, id in ipairs(ids) do
+    local length = redis.call('HSTRLEN', KEYS[2], id)
+    records[i] = length > 0 and length
+  end
+elseif #ids > 0 then
+  local _
+  _, records = call_all('HMGET', KEYS[2], ids)
+end
+local leases, gone = {}, {}
+local lease_end = now + tonumber(ARGV[2])
+for i, id in ipairs(ids) do
+  if records[i] then
+    leases[#leases + 1] = lease_end
+    leases[#leases + 1] = id
+    out[#out + 1] = id
+    out[#out + 1] = records[i]
   else
-    redis.call('ZREM', KEYS[1], id)
+    gone[#gone + 1] = id
   end
 end
+call_all('ZADD', KEYS[1], leases)
+call_all('ZREM', KEYS[1], gone)
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then out[2] = tonumber(first[2]) end
 return out
@@ -290,10 +355,18 @@ class DeliveryQueue:
                     body = escaped[id(d.body)] = orjson.dumps(d.body)
                 head, tail = d.around_body()
                 keys.append(self.story_key(s, d.uri))
-                args += [d.id, head, body, tail, d.uri, "1" if d.type == "article.killed" else "0"]
+                args += [d.id, joined(self.redis, (head, body, tail)), d.uri,
+                         "1" if d.type == "article.killed" else "0"]
                 self._keep_fresh(d, len(head) + len(body) + len(tail))
             calls.append((self._enqueue, keys, args))
         results = await run_scripts(self.redis, calls)
+        # Copies are kept before the call (a claim may come before this task resumes) and only
+        # of what the call queued: one of a delivery queued already, by another replica maybe, is
+        # not known to be the stored record's bytes.
+        for mine, (_, _, flags) in zip(by_subscription.values(), results, strict=True):
+            for d, flag in zip(mine, _text(flags), strict=True):
+                if flag != "1":
+                    self._forget_fresh(d.id)
         return sum(int(r[0]) for r in results), sum(int(r[1]) for r in results)
 
     async def remember_stories(self, pairs: list[tuple[str, str]]) -> None:
@@ -341,12 +414,23 @@ class DeliveryQueue:
         claim up to ``limit`` due deliveries: one script call. Also returns seconds until the
         next one is due (None: nothing queued, or nothing asked for).
 
-        A delivery queued by this process and never attempted since is not read back: the
-        script answers the length of its record instead of the record, and the copy kept at
-        queueing is claimed. A copy is used only for a record that has not changed since it was
-        queued (no attempt settled, no replay) and whose length is the copy's, so a stale copy
-        is never sent; any other record is read (in the same call, or with one HMGET after it
-        when a record this process has no copy of came back lean)."""
+        A delivery queued by this process and never attempted since is not read back: while
+        this process keeps copies, the script answers the length of each record instead of the
+        record, and the copy kept at queueing is claimed if its length is the record's. Any
+        other record is read with one HMGET after the call (in the call itself when no copies
+        are kept).
+
+        Equal lengths mean an unchanged record. A copy is kept only of a delivery this process
+        queued (`enqueue`), so it is the record's bytes as queued: ``attempts`` empty, ``status``
+        "queued", ``reason`` null. Only three paths rewrite a record, each from the record as it
+        was with every other field as it was: a retry appends the failed attempt and leaves
+        status and reason alone; a dead letter appends it too, sets status "dead" and a reason,
+        and takes the delivery out of due, so it is not claimed again until a replay, which
+        sets status "queued" and reason null again and appends a "replayed" entry. So a record
+        that can be claimed and was rewritten differs from the queued one only by a non-empty
+        ``attempts`` list: it is longer. (Until `enqueue`'s call answers, a copy of a delivery
+        queued already is kept too; it is, as a record dropped by a kill and queued again, the
+        same delivery of the same event, with the same body.)"""
         s = subscription_id
         out = await self._complete_claim(
             keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
