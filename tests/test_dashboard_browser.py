@@ -132,7 +132,7 @@ def test_the_dashboard_shows_stories_flowing_and_a_dead_letter_with_its_reason(
 
         wait.until(lambda d: "0.0 %" in text(f"[data-subscription={subscription}]"))
         hook = text(f"[data-subscription={subscription}]")
-        assert "enabled" in hook and "ConnectorError" in hook
+        assert "enabled" in hook and "Connection refused" in hook
 
         # An SSE client: publish reports it, the page counts it.
         with httpx.stream("GET", f"{plat.url('publish')}/v1/stream", timeout=60) as sse:
