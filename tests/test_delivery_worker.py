@@ -84,25 +84,38 @@ def deliveries(sub: str, count: int) -> list[Delivery]:
             for n in range(count)]
 
 
+def subscription(sub: str, url: str) -> Subscription:
+    return Subscription.of(SubscriptionRecord(
+        id=sub, url=url, filters={}, enabled=True, description="", secret=new_secret(),
+        previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
+        disabled_reason=None))
+
+
+async def nothing_is_gone(subscription: str, reason: str) -> None:
+    raise AssertionError("nothing is gone here")
+
+
+def dispatcher_for(redis: Redis, subscriptions: list[Subscription], queue: DeliveryQueue, *,
+                   max_in_flight: int = 4, poll_s: float = 0.05, lease_s: float,
+                   read_timeout_s: float = 1, connections: int = 8,
+                   connections_per_host: int = 4) -> Dispatcher:
+    return Dispatcher(
+        registry=Registry(redis, subscriptions), queue=queue,
+        sender=WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=1,
+                             read_timeout_s=read_timeout_s, connections=connections,
+                             connections_per_host=connections_per_host),
+        policy=RetryPolicy([0.05]), metrics=DeliveryMetrics(Metrics("test")),
+        on_gone=nothing_is_gone, max_in_flight=max_in_flight, poll_s=poll_s, lease_s=lease_s,
+        story_memory_s=3600)
+
+
 async def test_a_delivery_answered_2xx_is_not_sent_again_when_settling_fails_for_a_while(
         aredis: Redis, prefix: str, receiver: tuple[str, collections.Counter[str]]) -> None:
     url, seen = receiver
-    record = SubscriptionRecord(
-        id="sub_w", url=url, filters={}, enabled=True, description="", secret=new_secret(),
-        previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
-        disabled_reason=None)
     queue = FlakyQueue(aredis, prefix, failures=3)
     await queue.enqueue(deliveries("sub_w", 40))
 
-    async def on_gone(subscription: str, reason: str) -> None:
-        raise AssertionError("nothing is gone here")
-
-    dispatcher = Dispatcher(
-        registry=Registry(aredis, [Subscription.of(record)]), queue=queue,
-        sender=WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=1,
-                             read_timeout_s=1, connections=8, connections_per_host=4),
-        policy=RetryPolicy([0.05]), metrics=DeliveryMetrics(Metrics("test")), on_gone=on_gone,
-        max_in_flight=4, poll_s=0.05, lease_s=0.6, story_memory_s=3600)
+    dispatcher = dispatcher_for(aredis, [subscription("sub_w", url)], queue, lease_s=0.6)
     await dispatcher.start()
     try:
         deadline = time.monotonic() + 20
@@ -127,22 +140,11 @@ async def test_more_workers_than_redis_connections_wait_instead_of_failing(
     queue = DeliveryQueue(client, prefix)
     subs = []
     for n in range(12):
-        record = SubscriptionRecord(
-            id=f"sub_{n}", url=url, filters={}, enabled=True, description="",
-            secret=new_secret(), previous_secret=None, previous_secret_expires_ms=0,
-            created_ms=0, updated_ms=0, disabled_reason=None)
-        subs.append(Subscription.of(record))
-        await queue.enqueue(deliveries(record.id, 32))
+        subs.append(subscription(f"sub_{n}", url))
+        await queue.enqueue(deliveries(f"sub_{n}", 32))
 
-    async def on_gone(subscription: str, reason: str) -> None:
-        raise AssertionError("nothing is gone here")
-
-    dispatcher = Dispatcher(
-        registry=Registry(client, subs), queue=queue,
-        sender=WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=1,
-                             read_timeout_s=2, connections=256, connections_per_host=256),
-        policy=RetryPolicy([0.05]), metrics=DeliveryMetrics(Metrics("test")), on_gone=on_gone,
-        max_in_flight=16, poll_s=0.05, lease_s=30, story_memory_s=3600)
+    dispatcher = dispatcher_for(client, subs, queue, max_in_flight=16, lease_s=30,
+                                read_timeout_s=2, connections=256, connections_per_host=256)
     await dispatcher.start()
     try:
         deadline = time.monotonic() + 30
@@ -161,22 +163,10 @@ async def test_more_workers_than_redis_connections_wait_instead_of_failing(
 async def test_a_stop_mid_burst_settles_each_answered_delivery_once_and_frees_the_rest(
         aredis: Redis, prefix: str, receiver: tuple[str, collections.Counter[str]]) -> None:
     url, seen = receiver
-    record = SubscriptionRecord(
-        id="sub_s", url=url, filters={}, enabled=True, description="", secret=new_secret(),
-        previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
-        disabled_reason=None)
     queue = DeliveryQueue(aredis, prefix)
     await queue.enqueue(deliveries("sub_s", 400))
 
-    async def on_gone(subscription: str, reason: str) -> None:
-        raise AssertionError("nothing is gone here")
-
-    dispatcher = Dispatcher(
-        registry=Registry(aredis, [Subscription.of(record)]), queue=queue,
-        sender=WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=1,
-                             read_timeout_s=1, connections=8, connections_per_host=4),
-        policy=RetryPolicy([0.05]), metrics=DeliveryMetrics(Metrics("test")), on_gone=on_gone,
-        max_in_flight=4, poll_s=0.05, lease_s=60, story_memory_s=3600)
+    dispatcher = dispatcher_for(aredis, [subscription("sub_s", url)], queue, lease_s=60)
     await dispatcher.start()
     deadline = time.monotonic() + 20
     while len(seen) < 100:
@@ -197,22 +187,11 @@ async def test_a_stop_mid_burst_settles_each_answered_delivery_once_and_frees_th
 async def test_a_worker_claims_what_is_due_without_waiting_for_its_poll(
         aredis: Redis, prefix: str, receiver: tuple[str, collections.Counter[str]]) -> None:
     url, seen = receiver
-    record = SubscriptionRecord(
-        id="sub_p", url=url, filters={}, enabled=True, description="", secret=new_secret(),
-        previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
-        disabled_reason=None)
     queue = DeliveryQueue(aredis, prefix)
     batches = [deliveries("sub_p", 310)[:10], deliveries("sub_p", 310)[10:]]
 
-    async def on_gone(subscription: str, reason: str) -> None:
-        raise AssertionError("nothing is gone here")
-
-    dispatcher = Dispatcher(
-        registry=Registry(aredis, [Subscription.of(record)]), queue=queue,
-        sender=WebhookSender(EgressPolicy(["127.0.0.1"]), connect_timeout_s=1,
-                             read_timeout_s=1, connections=8, connections_per_host=4),
-        policy=RetryPolicy([0.05]), metrics=DeliveryMetrics(Metrics("test")), on_gone=on_gone,
-        max_in_flight=4, poll_s=60, lease_s=60, story_memory_s=3600)
+    dispatcher = dispatcher_for(aredis, [subscription("sub_p", url)], queue, poll_s=60,
+                                lease_s=60)
     await dispatcher.start()
     try:
         # A few first (the claim finds nothing more due), then many more, announced once: a
