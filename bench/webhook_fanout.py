@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from devdata import DATA
 from pipeline import load_texts, stories
 from publish_speed import enriched
+from webhooks import _checkout
 
-ROOT = Path(__file__).resolve().parents[1]
 KINDS = 100  # different stories
 BATCH = 100  # a full read of deliver's consumer (batch_size 100, one batch in hand)
 FILTERS = {"language": "en", "topics": ["medtop:04000000"]}  # every story passes them
@@ -233,15 +233,6 @@ def _run_side(args: argparse.Namespace, case: str, path: str) -> dict[str, Any]:
         command.append("--filtered")
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return dict(json.loads(out.splitlines()[-1]))
-
-
-def _checkout(revision: str, workdir: Path) -> str:
-    """deliver's and shared's sources at a git revision, as a PYTHONPATH."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "services/deliver/src",
-                              "shared/src"], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
-    return os.pathsep.join([str(workdir / "services" / "deliver" / "src"),
-                            str(workdir / "shared" / "src")])
 
 
 if __name__ == "__main__":
