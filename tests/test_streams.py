@@ -89,11 +89,12 @@ class Consumer:
         return broker
 
     def group_consumer(self, settings: Settings = FAST, name: str | None = None,
-                       handler: BatchHandler | None = None) -> GroupConsumer:
+                       handler: BatchHandler | None = None,
+                       read_size: Callable[[], int | None] | None = None) -> GroupConsumer:
         self.metrics = Metrics("test")
         return GroupConsumer(redis=self.aredis, stream=self.stream, group="g",
                              handler=handler or self.handle, settings=settings,
-                             metrics=self.metrics, consumer=name)
+                             metrics=self.metrics, consumer=name, read_size=read_size)
 
 
 @pytest.fixture
@@ -411,6 +412,33 @@ async def test_in_a_burst_the_next_batch_is_read_while_the_first_is_in_hand(
         assert len(reader.in_flight) <= settings.batch_size
         release.set()
         await _wait_for(lambda: _length(aredis, consumer.out, 30), timeout=5)
+
+
+async def test_a_handler_that_asks_for_smaller_reads_gets_them_within_the_limits(
+        consumer: Consumer, aredis: Redis) -> None:
+    settings = FAST.model_copy(update={"batch_size": 10, "concurrent_batches": 2,
+                                       "reclaim_idle_ms": 600_000})
+    wanted: list[int | None] = [3]
+    batches: list[int] = []
+
+    async def handle(entries: list[Entry]) -> list[Outcome]:
+        batches.append(len(entries))
+        if len(batches) == 2:
+            wanted[0] = 50  # more than one read's share of the batch size
+        elif len(batches) == 4:
+            wanted[0] = None  # no opinion: the share again
+        await asyncio.sleep(0.05)  # the next read happens while this batch is in hand
+        return await consumer.handle(entries)
+
+    await ensure_group(aredis, consumer.stream, "g")
+    for n in range(40):
+        await aredis.xadd(consumer.stream, _event(n).to_fields())
+    reader = consumer.group_consumer(settings, "one", handle, read_size=lambda: wanted[0])
+    async with _running(consumer.redis_url, reader):
+        await _wait_for(lambda: _length(aredis, consumer.out, 40), timeout=5)
+    assert batches[:2] == [3, 3], batches
+    assert max(batches) == 5, batches  # never more than a share of batch_size (10 / 2)
+    assert sum(batches) == 40
 
 
 async def test_a_story_arriving_at_an_idle_consumer_is_handled_at_once(

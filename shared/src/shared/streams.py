@@ -149,6 +149,7 @@ class GroupConsumer:
         settings: Settings,
         metrics: Metrics,
         consumer: str | None = None,
+        read_size: Callable[[], int | None] | None = None,
     ) -> None:
         if redis.get_connection_kwargs().get("decode_responses"):
             raise ValueError("GroupConsumer needs a Redis client that returns bytes")
@@ -159,6 +160,9 @@ class GroupConsumer:
         self.settings = settings
         self.metrics = metrics
         self.consumer = consumer or consumer_name(group)
+        # The handler's own say in how many entries one read takes (None: no opinion), within
+        # the limits below; enrich sizes reads by how long its stories take (`EnrichPool`).
+        self.read_size = read_size
         self.dlq = stream + DLQ_SUFFIX
         self.failure: str | None = None  # why it stopped for good (the group vanished)
         self._in_flight: dict[str, int] = {}  # entry id -> batches holding it
@@ -229,12 +233,15 @@ class GroupConsumer:
         worked on, but a replica never holds more than one batch's worth, so in a burst the
         other replicas get their share instead of waiting while one hoards. One read takes
         at most an equal share of that worth: a burst read whole would leave nothing to read
-        ahead, and the workers would idle between one batch's end and the next read."""
+        ahead, and the workers would idle between one batch's end and the next read. A handler
+        that knows what its entries cost may ask for less (``read_size``)."""
         in_hand: list[int] = []  # sizes of the read batches in hand
         share = -(-self.settings.batch_size // self.settings.concurrent_batches)  # ceil
         failures = 0
         while not self._stopping.is_set():
-            space = min(share, self.settings.batch_size - sum(in_hand))
+            wanted = self.read_size() if self.read_size is not None else None
+            space = min(share if wanted is None else max(1, min(share, wanted)),
+                        self.settings.batch_size - sum(in_hand))
             if len(in_hand) >= self.settings.concurrent_batches or space <= 0:
                 self._room.clear()
                 await self._room.wait()

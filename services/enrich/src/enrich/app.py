@@ -38,8 +38,7 @@ def create_app(settings: EnrichSettings | None = None, pool: EnrichPool | None =
     out_stream = settings.stream_prefix + ENRICHED_STREAM
     consumer = GroupConsumer(redis=redis, stream=in_stream, group=GROUP,
                              handler=EnrichArticles(pool, out_stream, metrics.registry),
-                             settings=settings,
-                             metrics=metrics)
+                             settings=settings, metrics=metrics, read_size=pool.read_size)
     consumer.attach(broker)
     trimmer = StreamTrimmer(redis, [in_stream], metrics, interval_s=settings.trim_interval_s,
                             forget_consumers_ms=int(settings.forget_consumers_after_s * 1000))

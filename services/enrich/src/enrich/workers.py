@@ -9,13 +9,16 @@ pickle than dicts). A large story (over
 LARGE_STORY_CHARS) goes in a chunk of its own, queued after the others, so the stories around it
 never wait in its chunk and the other workers take them at once. A batch that leaves workers
 idle (fewer stories in flight than workers, as at low load) lends them to its long stories: each
-such story's model pass is split across them (`enrich.split`). `processes=0` runs the same code
-inline in a single thread, for the offline CLI and tests.
+such story's model pass is split across them (`enrich.split`). The pool keeps a moving average
+of what a story costs its workers, from which the service sizes its reads of the input
+(`read_size`). `processes=0` runs the same code inline in a single thread, for the offline CLI
+and tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import os
 import threading
@@ -43,6 +46,14 @@ MIN_CHUNK = 2
 # A body this long costs a worker far more than a usual story (600 words: ~4,000 characters).
 LARGE_STORY_CHARS = 20_000
 WARM_UP_HOLD_S = 0.2
+# One read of the input takes about this much of all the workers' time, and at least MIN_CHUNK
+# stories a worker (`EnrichPool.read_size`). Little enough that replicas share a burst to its end:
+# what one replica holds when the stream runs dry the others cannot take, and a fixed 16 stories
+# of 600 words (a second of one worker's time) left replicas at 53% and 47% of a burst. Enough that
+# a read's fixed costs stay small beside its stories: reads of 0.1 s cost enrich and publish about
+# 1 ms more per story, and chunks of one or two stories cost the workers a few percent more.
+READ_WORK_S = 0.4
+STORY_COST_WEIGHT = 0.2  # of the latest chunk in the moving average of seconds per story
 _ARTICLES = TypeAdapter(list[Article])
 _worker_enricher: Enricher | None = None
 
@@ -80,6 +91,7 @@ class EnrichPool:
         self.processes = (os.cpu_count() or 1) if processes is None else processes
         self.budget_s = budget_s
         self._busy = 0  # stories of this pool's batches in flight
+        self._story_s: float | None = None  # a story's work, moving average (None: not seen yet)
         self._enricher: Enricher | None = None
         self._executor: Executor = self._start()
 
@@ -99,19 +111,38 @@ class EnrichPool:
         return await self._run(articles, _decode_wire,
                                lambda r: WireEnriched(r.article.wire(), r.skipped))
 
+    def read_size(self) -> int | None:
+        """How many stories one read of the input should take: about READ_WORK_S of all the
+        workers' time by what stories cost lately, at least MIN_CHUNK a worker; None before any
+        story was seen."""
+        if self._story_s is None:
+            return None
+        workers = max(1, self.processes)
+        return max(MIN_CHUNK * workers,
+                   math.ceil(workers * READ_WORK_S / max(self._story_s, 1e-6)))
+
+    def _cost(self, seconds: float, stories: int) -> None:
+        story_s = seconds / stories
+        previous = self._story_s
+        self._story_s = (story_s if previous is None
+                         else previous + STORY_COST_WEIGHT * (story_s - previous))
+
     async def _run(self, articles: list[Article], decode: Callable[[bytes], list[T | Exception]],
                    inline: Callable[[Enriched], T]) -> list[T | Exception]:
         if not articles:
             return []
         loop = asyncio.get_running_loop()
         if self._enricher is not None:
-            done = await loop.run_in_executor(
-                self._executor, self._enricher.enrich_many_reported, articles
+            done, seconds = await loop.run_in_executor(
+                self._executor, _timed, self._enricher.enrich_many_reported, articles
             )
+            self._cost(seconds, len(articles))
             return [r if isinstance(r, Exception) else inline(r) for r in done]
         # More chunks than workers: a worker that finishes early takes the next chunk instead
         # of idling until the slowest one is done; but not so many that a chunk is one story.
-        chunks = _split(articles, min(self.processes * CHUNKS_PER_WORKER,
+        # A lone worker takes every chunk in turn: one chunk saves it a chunk's fixed costs.
+        per_worker = CHUNKS_PER_WORKER if self.processes > 1 else 1
+        chunks = _split(articles, min(self.processes * per_worker,
                                       max(self.processes, len(articles) // MIN_CHUNK)))
         executor = self._executor
         # Workers no story in flight needs are shared out among this batch's stories (then
@@ -151,9 +182,11 @@ class EnrichPool:
                 *(loop.run_in_executor(executor, _model_part, payload, part, parts)
                   for part in range(parts))
             ))
-            if found is not None:
-                return await loop.run_in_executor(executor, _enrich_chunk, payload, found)
-        return await loop.run_in_executor(executor, _enrich_chunk, payload)
+            if found is not None:  # its cost is not a usual story's: not counted
+                return (await loop.run_in_executor(executor, _enrich_chunk, payload, found))[0]
+        out, seconds = await loop.run_in_executor(executor, _enrich_chunk, payload)
+        self._cost(seconds, len(articles))
+        return out
 
     async def warm_up(self) -> None:
         """Start every worker and load its models now, not on the first batch."""
@@ -266,10 +299,15 @@ def _exit_with_parent(every_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="enrich-parent-watch", daemon=True).start()
 
 
-def _enrich_chunk(payload: bytes, found: ModelPass | None = None) -> bytes:
-    """Runs in a worker: JSON in, JSON out."""
+def _enrich_chunk(payload: bytes, found: ModelPass | None = None) -> tuple[bytes, float]:
+    """Runs in a worker: JSON in, JSON out, with the seconds it took."""
     assert _worker_enricher is not None, "worker initializer did not run"
-    return enrich_payload(_worker_enricher, payload, found)
+    return _timed(enrich_payload, _worker_enricher, payload, found)
+
+
+def _timed(work: Callable[..., T], *args: Any) -> tuple[T, float]:
+    started = time.perf_counter()
+    return work(*args), time.perf_counter() - started
 
 
 def _model_part(payload: bytes, part: int, parts: int) -> ModelPass | None:
