@@ -225,6 +225,26 @@ async def test_copies_kept_for_claims_are_bounded_in_bytes(
     assert queue._fresh == {} and queue._fresh_bytes == 0
 
 
+async def test_a_body_shared_by_subscriptions_counts_once_towards_the_copies_cap(
+        redis: tuple[Redis, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    client, prefix = redis
+    body = orjson.dumps({"data": "x" * 5000}).decode()  # one object, as the fan-out shares it
+    story = [Delivery(id=delivery_id(f"sub_{s}", "evt1"), subscription=f"sub_{s}",
+                      type="article.published", event_id="evt1", entry_id="1-0", uri="urn:q:1",
+                      published_ms=0, body=body) for s in range(10)]
+    monkeypatch.setattr("deliver.queue.FRESH_BYTES_MAX", 3 * len(story[0].to_json()))
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue(story)
+    assert len(queue._fresh) == 10  # 10 records of 5 KB: one body of 5 KB and ten small heads
+    assert queue._fresh_bytes < 2 * len(story[0].to_json())
+    for d in story[:9]:  # a copy is dropped as it is claimed; the body counts until the last
+        claimed, _ = await queue.claim(d.subscription, 10, lease_ms=60_000)
+        assert [c.id for c in claimed] == [d.id]
+    assert queue._fresh_bytes > len(body)
+    await queue.claim(story[9].subscription, 10, lease_ms=60_000)
+    assert queue._fresh == {} and queue._fresh_bytes == 0 and queue._fresh_bodies == {}
+
+
 @pytest.mark.parametrize("packed", [False, True])
 async def test_a_record_is_stored_byte_for_byte_as_to_json_writes_it(
         redis: tuple[Redis, str], packed: bool) -> None:

@@ -319,12 +319,17 @@ class DeliveryQueue:
         self._renew = redis.register_script(_RENEW)
         self._replay = redis.register_script(_REPLAY)
         # Deliveries queued by this process and not yet claimed: id -> (delivery, length of its
-        # record JSON). A claim of a record still as it was queued sends this copy instead of
-        # reading the record back (see _COMPLETE_CLAIM); the oldest are forgotten past the cap (a
-        # delivery dropped by a kill, or queued by another replica first, is never claimed here).
-        # An OrderedDict: a plain dict's oldest entry is found by walking past every slot
-        # deleted since it was last resized, which took microseconds a delivery in a burst.
-        self._fresh: OrderedDict[str, tuple[Delivery, int]] = OrderedDict()
+        # record JSON, bytes it holds apart from its body). A claim of a record still as it was
+        # queued sends this copy instead of reading the record back (see _COMPLETE_CLAIM); the
+        # oldest are forgotten past the cap (a delivery dropped by a kill, or queued by another
+        # replica first, is never claimed here). An OrderedDict: a plain dict's oldest entry is
+        # found by walking past every slot deleted since it was last resized, which took
+        # microseconds a delivery in a burst.
+        self._fresh: OrderedDict[str, tuple[Delivery, int, int]] = OrderedDict()
+        # The bodies those copies hold, by identity -> [copies holding it, its escaped length]:
+        # a story's deliveries to every subscription share one body, so it counts once towards
+        # FRESH_BYTES_MAX (counted per copy, ten subscriptions filled the cap ten times early).
+        self._fresh_bodies: dict[int, list[int]] = {}
         self._fresh_bytes = 0
 
     def key(self, subscription_id: str, name: str) -> str:
@@ -357,7 +362,7 @@ class DeliveryQueue:
                 keys.append(self.story_key(s, d.uri))
                 args += [d.id, joined(self.redis, (head, body, tail)), d.uri,
                          "1" if d.type == "article.killed" else "0"]
-                self._keep_fresh(d, len(head) + len(body) + len(tail))
+                self._keep_fresh(d, len(head) + len(tail), len(body))
             calls.append((self._enqueue, keys, args))
         results = await run_scripts(self.redis, calls)
         # Copies are kept before the call (a claim may come before this task resumes) and only
@@ -388,19 +393,35 @@ class DeliveryQueue:
         scores = await pipe.execute()
         return [s for s, score in zip(subscription_ids, scores, strict=True) if score is not None]
 
-    def _keep_fresh(self, delivery: Delivery, length: int) -> None:
+    def _keep_fresh(self, delivery: Delivery, own: int, body: int) -> None:
+        """Keep a copy of a delivery whose record is ``own`` bytes around a body of ``body``."""
         fresh = self._fresh
         self._forget_fresh(delivery.id)
-        fresh[delivery.id] = (delivery, length)
-        self._fresh_bytes += length
+        fresh[delivery.id] = (delivery, own + body, own)
+        held = self._fresh_bodies.get(id(delivery.body))
+        if held is None:
+            self._fresh_bodies[id(delivery.body)] = [1, body]
+            self._fresh_bytes += own + body
+        else:
+            held[0] += 1
+            self._fresh_bytes += own
         while len(fresh) > FRESH_COPIES_MAX or self._fresh_bytes > FRESH_BYTES_MAX:
-            self._fresh_bytes -= fresh.popitem(last=False)[1][1]
+            self._drop_fresh(fresh.popitem(last=False)[1])
 
-    def _forget_fresh(self, delivery_id_: str) -> tuple[Delivery, int] | None:
+    def _forget_fresh(self, delivery_id_: str) -> tuple[Delivery, int, int] | None:
         copy = self._fresh.pop(delivery_id_, None)
         if copy is not None:
-            self._fresh_bytes -= copy[1]
+            self._drop_fresh(copy)
         return copy
+
+    def _drop_fresh(self, copy: tuple[Delivery, int, int]) -> None:
+        delivery, _, own = copy
+        self._fresh_bytes -= own
+        held = self._fresh_bodies[id(delivery.body)]
+        held[0] -= 1
+        if not held[0]:
+            del self._fresh_bodies[id(delivery.body)]
+            self._fresh_bytes -= held[1]
 
     async def claim(self, subscription_id: str, limit: int,
                     lease_ms: int) -> tuple[list[Delivery], float | None]:
