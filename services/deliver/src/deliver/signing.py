@@ -15,9 +15,8 @@ import base64
 import binascii
 import functools
 import secrets
-from collections.abc import Sequence
-
 from _hashlib import hmac_digest
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
