@@ -28,7 +28,7 @@ from datetime import UTC
 import structlog
 
 from shared.events import EventDecodeError
-from shared.filters import KILLED
+from shared.filters import KILLED, ArticleFacets
 from shared.streams import Entry, Outcome
 
 from deliver.decoding import Announced, read_entry
@@ -114,6 +114,7 @@ class FanOut:
             entry_ms = int(entry.id.split("-", 1)[0])
             uri, kind = event.subject, event.type
             body: str | None = None  # one object for every subscription: made (and escaped) once
+            facets = ArticleFacets(event.article)  # its topics worked out once, if filters ask
             for sub_id, created_ms, filters in subs:
                 if created_ms > entry_ms:
                     continue
@@ -121,7 +122,7 @@ class FanOut:
                     if not filters.wants_type(kind) or (
                             sub_id not in got[entry.id] and (sub_id, uri) not in queued_here):
                         continue
-                elif not filters.matches(event.article):  # decoded if these filters read it
+                elif not filters.matches(facets):  # decoded if these filters read it
                     continue
                 elif not filters.wants_type(kind):
                     if filters.wants_type(KILLED):  # so that the story's kill reaches it
