@@ -115,10 +115,28 @@ async def test_a_copy_is_kept_only_of_what_this_queue_queued(redis: tuple[Redis,
     await there.enqueue([theirs])
     assert await here.enqueue([again]) == (0, 0)
     assert here._fresh == {} and here._fresh_bytes == 0
-    await here.enqueue([delivery(2)])  # a copy kept: claims are lean
+    await here.enqueue([delivery(2)])  # a copy kept here, and none of the first
     claimed, _ = await here.claim("sub_a", 10, lease_ms=10_000)
     (read,) = [d for d in claimed if d.id == theirs.id]
     assert read is not again and read == theirs  # read back from Redis
+
+
+async def test_a_queue_without_copies_claims_the_records_as_stored(
+        redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    writer = DeliveryQueue(client, prefix)
+    queued = [delivery(n) for n in range(30)]
+    await writer.enqueue(queued)
+    (retried,), _ = await writer.claim("sub_a", 1, lease_ms=60_000)
+    retried.attempts.append({"at": "t", "status": 500, "error": None, "duration_ms": 2})
+    assert await writer.retry(retried, 0, status=500)
+    reader = DeliveryQueue(client, prefix)  # a replica that queued none of them
+    claimed: list[Delivery] = []
+    while batch := (await reader.claim("sub_a", 7, lease_ms=60_000))[0]:
+        claimed += batch
+    assert sorted(d.to_json() for d in claimed) == sorted(
+        (retried if d.id == retried.id else d).to_json() for d in queued)
+    assert [d.attempts for d in claimed if d.id == retried.id] == [retried.attempts]
 
 
 async def test_dead_letters_replay_once_with_their_history(redis: tuple[Redis, str]) -> None:
