@@ -93,6 +93,9 @@ end
 # string joined per record). Which ids are queued or sent already is asked once for the batch
 # (HMGET, ZMSCORE), and the records, due times and stories got are written once at its end;
 # ``stored`` follows what rec holds meanwhile, as the checks of each delivery in turn saw it.
+# Of the script's Redis CPU (about 11 µs a 4.5 KB record), nearly half is Lua taking the records
+# in: Redis's Lua hashes every byte of every string it is given (about 1.3 ns a byte); the
+# commands it runs are most of the rest, its own table work about 1 µs.
 _ENQUEUE = _NOW + _CALL_ALL + """
 local n = #ARGV / 4
 if redis.call('EXISTS', KEYS[6]) == 1 then return {0, 0, string.rep('0', n)} end
