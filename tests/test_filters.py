@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.filters import Filters
+from shared.filters import ArticleFacets, Filters
 
 ARTICLE = {
     "uri": "urn:x", "language": "en-GB", "urgency": 3,
@@ -16,7 +16,7 @@ ARTICLE = {
 }
 
 
-@pytest.mark.parametrize(("filters", "matches"), [
+CASES = [
     ({}, True),
     ({"urgency": 3}, True), ({"urgency": 5}, True), ({"urgency": 2}, False),
     ({"language": "en"}, True), ({"language": "EN-gb"}, True), ({"language": "de"}, False),
@@ -25,9 +25,33 @@ ARTICLE = {
     ({"entities": ["Paris"]}, False),
     ({"sources": ["dpa"]}, True), ({"sources": ["afp"]}, False),
     ({"topics": ["medtop:04000000"], "sources": ["afp"]}, False),
-])
+]
+
+
+@pytest.mark.parametrize(("filters", "matches"), CASES)
 def test_content_filters(filters: dict[str, object], matches: bool) -> None:
     assert Filters.model_validate(filters).matches(ARTICLE) is matches
+
+
+class CountingArticle(dict[str, object]):
+    """Counts how often its subjects and people are read."""
+
+    reads = 0
+
+    def get(self, key: str, default: object = None) -> object:
+        if key in ("subjects", "people"):
+            self.reads += 1
+        return super().get(key, default)
+
+
+def test_one_article_matched_against_many_filters_works_its_topics_out_once() -> None:
+    article = CountingArticle(ARTICLE)
+    facets = ArticleFacets(article)
+    assert [Filters.model_validate(f).matches(facets) for f, _ in CASES] == [m for _, m in CASES]
+    assert article.reads == 2  # subjects once, people once, for all the filters
+    alone = CountingArticle(ARTICLE)
+    assert [Filters.model_validate(f).matches(alone) for f, _ in CASES] == [m for _, m in CASES]
+    assert alone.reads > 2  # a plain dict is read again by every filter that asks
 
 
 @pytest.mark.parametrize("filters", [{}, {"event_types": ["article.killed"]}])

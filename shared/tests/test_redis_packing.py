@@ -55,3 +55,13 @@ def test_a_value_redis_cannot_take_is_refused_as_redis_py_refuses_it() -> None:
         HiredisPackedConnection().pack_command("SET", "k", None)
     with pytest.raises(DataError):
         HiredisPackedConnection().pack_command("SET", b"v" * 10_000, None)
+
+
+@pytest.mark.parametrize("long_after", [False, True])
+def test_a_joined_value_of_short_parts_is_packed_as_its_parts_joined(long_after: bool) -> None:
+    tail: tuple[object, ...] = ("urn:2", b"l" * 3000) if long_after else ()
+    ours = HiredisPackedConnection().pack_command(
+        "EVALSHA", "a" * 40, 1, "rec", Joined((b'{"id":', b'"x"', b"}")), 7, "\u2603", *tail)
+    theirs = Connection().pack_command(
+        "EVALSHA", "a" * 40, 1, "rec", b'{"id":"x"}', 7, "\u2603", *tail)  # type: ignore[arg-type]
+    assert b"".join(ours) == b"".join(theirs)

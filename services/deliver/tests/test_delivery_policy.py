@@ -62,3 +62,16 @@ def test_signatures_verify_with_the_reference_implementation() -> None:
     assert Webhook(old).verify(body, headers)["data"]["uri"] == "urn:x"
     with pytest.raises(Exception, match="signature"):
         Webhook(new).verify(body.replace("urn:x", "urn:y"), headers)
+
+
+def test_a_single_secret_gives_one_signature_the_reference_implementation_verifies() -> None:
+    secret = new_secret()
+    body = '{"type":"article.published","data":{"uri":"urn:x","text":"caf\u00e9"}}'
+    now = int(datetime.now(UTC).timestamp())
+    headers = signature_headers("sub_1_evt", now, body, [secret])
+    assert headers["webhook-signature"].startswith("v1,") and " " not in headers[
+        "webhook-signature"]
+    assert Webhook(secret).verify(body, headers)["data"]["text"] == "caf\u00e9"
+    assert signature_headers("sub_1_evt", now, body.encode(), [secret]) == headers
+    with pytest.raises(Exception, match="signature"):
+        Webhook(new_secret()).verify(body, headers)

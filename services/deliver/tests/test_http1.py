@@ -333,3 +333,24 @@ async def test_close_closes_the_pooled_connections() -> None:
                 break
             await asyncio.sleep(0.01)
         assert server.ended == 3
+
+
+async def test_a_connection_idle_past_its_read_timeout_is_reused_and_still_times_out() -> None:
+    """The request timer outlives the request: firing while the connection is idle must neither
+    close it nor leave the next request on it without a read timeout or a deadline."""
+    trickle: list[Step] = [b"HTTP/1.1 200 OK\r\nx-slow: ", *[b"a", 0.05] * 40]
+    steps: dict[tuple[int, int], list[Step]] = {(0, 2): [5.0], (1, 0): trickle}
+    async with serving(lambda c, n: steps.get((c, n), [OK])) as server, \
+            pooled(read_timeout_s=0.2, deadline_s=0.5) as pool:
+        assert (await post(pool, server.url)).status == 200
+        await asyncio.sleep(0.3)  # its timer fires meanwhile
+        assert (await post(pool, server.url)).status == 200
+        assert server.connections == 1
+        started = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            await post(pool, server.url)
+        assert 0.2 <= time.monotonic() - started < 0.45
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            await post(pool, server.url)
+        assert 0.5 <= time.monotonic() - started < 1.0

@@ -115,10 +115,28 @@ async def test_a_copy_is_kept_only_of_what_this_queue_queued(redis: tuple[Redis,
     await there.enqueue([theirs])
     assert await here.enqueue([again]) == (0, 0)
     assert here._fresh == {} and here._fresh_bytes == 0
-    await here.enqueue([delivery(2)])  # a copy kept: claims are lean
+    await here.enqueue([delivery(2)])  # a copy kept here, and none of the first
     claimed, _ = await here.claim("sub_a", 10, lease_ms=10_000)
     (read,) = [d for d in claimed if d.id == theirs.id]
     assert read is not again and read == theirs  # read back from Redis
+
+
+async def test_a_queue_without_copies_claims_the_records_as_stored(
+        redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    writer = DeliveryQueue(client, prefix)
+    queued = [delivery(n) for n in range(30)]
+    await writer.enqueue(queued)
+    (retried,), _ = await writer.claim("sub_a", 1, lease_ms=60_000)
+    retried.attempts.append({"at": "t", "status": 500, "error": None, "duration_ms": 2})
+    assert await writer.retry(retried, 0, status=500)
+    reader = DeliveryQueue(client, prefix)  # a replica that queued none of them
+    claimed: list[Delivery] = []
+    while batch := (await reader.claim("sub_a", 7, lease_ms=60_000))[0]:
+        claimed += batch
+    assert sorted(d.to_json() for d in claimed) == sorted(
+        (retried if d.id == retried.id else d).to_json() for d in queued)
+    assert [d.attempts for d in claimed if d.id == retried.id] == [retried.attempts]
 
 
 async def test_dead_letters_replay_once_with_their_history(redis: tuple[Redis, str]) -> None:
@@ -223,6 +241,26 @@ async def test_copies_kept_for_claims_are_bounded_in_bytes(
     claimed, _ = await queue.claim("sub_a", 100, lease_ms=60_000)
     assert sorted(d.id for d in claimed) == sorted(delivery(n).id for n in range(40))
     assert queue._fresh == {} and queue._fresh_bytes == 0
+
+
+async def test_a_body_shared_by_subscriptions_counts_once_towards_the_copies_cap(
+        redis: tuple[Redis, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    client, prefix = redis
+    body = orjson.dumps({"data": "x" * 5000}).decode()  # one object, as the fan-out shares it
+    story = [Delivery(id=delivery_id(f"sub_{s}", "evt1"), subscription=f"sub_{s}",
+                      type="article.published", event_id="evt1", entry_id="1-0", uri="urn:q:1",
+                      published_ms=0, body=body) for s in range(10)]
+    monkeypatch.setattr("deliver.queue.FRESH_BYTES_MAX", 3 * len(story[0].to_json()))
+    queue = DeliveryQueue(client, prefix)
+    await queue.enqueue(story)
+    assert len(queue._fresh) == 10  # 10 records of 5 KB: one body of 5 KB and ten small heads
+    assert queue._fresh_bytes < 2 * len(story[0].to_json())
+    for d in story[:9]:  # a copy is dropped as it is claimed; the body counts until the last
+        claimed, _ = await queue.claim(d.subscription, 10, lease_ms=60_000)
+        assert [c.id for c in claimed] == [d.id]
+    assert queue._fresh_bytes > len(body)
+    await queue.claim(story[9].subscription, 10, lease_ms=60_000)
+    assert queue._fresh == {} and queue._fresh_bytes == 0 and queue._fresh_bodies == {}
 
 
 @pytest.mark.parametrize("packed", [False, True])

@@ -83,8 +83,12 @@ class Filters(BaseModel):
         return bool(self.language or self.urgency is not None or self.sources or self.topics
                     or self.entities)
 
-    def matches(self, article: dict[str, Any]) -> bool:
-        """Whether a published article (ninjs wire dict) passes the content filters."""
+    def matches(self, article: dict[str, Any] | ArticleFacets) -> bool:
+        """Whether a published article (ninjs wire dict) passes the content filters. A caller
+        that matches one article against many filters passes its `ArticleFacets`, so that its
+        topics and entity names are worked out once, not once per filter."""
+        facets = article if isinstance(article, ArticleFacets) else ArticleFacets(article)
+        article = facets.article
         if self.language:
             language = str(article.get("language") or "").casefold()
             wanted = self.language.casefold()
@@ -96,13 +100,38 @@ class Filters(BaseModel):
                 return False
         if self.sources and (article.get("source") or {}).get("provider") not in self.sources:
             return False
-        if self.topics and not set(self.topics) & topics_of(article):
+        if self.topics and facets.topics.isdisjoint(self.topics):
             return False
         if self.entities:
-            wanted_names = {e.casefold() for e in self.entities}
-            if not wanted_names & entity_names(article):
+            names = facets.entity_names
+            if not any(e.casefold() in names for e in self.entities):
                 return False
         return True
+
+
+class ArticleFacets:
+    """An article as content filters read it: its topics and entity names, each worked out
+    when first asked for and then kept (a story matched against ten subscriptions' filters
+    worked its topics out ten times)."""
+
+    __slots__ = ("_entity_names", "_topics", "article")
+
+    def __init__(self, article: dict[str, Any]) -> None:
+        self.article = article
+        self._topics: set[str] | None = None
+        self._entity_names: set[str] | None = None
+
+    @property
+    def topics(self) -> set[str]:
+        if self._topics is None:
+            self._topics = topics_of(self.article)
+        return self._topics
+
+    @property
+    def entity_names(self) -> set[str]:
+        if self._entity_names is None:
+            self._entity_names = entity_names(self.article)
+        return self._entity_names
 
 
 def topics_of(article: dict[str, Any]) -> set[str]:

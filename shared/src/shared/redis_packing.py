@@ -51,22 +51,41 @@ class HiredisPackedConnection(Connection):
         name = args[0]
         if (isinstance(name, str) and " " in name) or (isinstance(name, bytes) and b" " in name):
             args = (*name.split(), *args[1:])  # "SCRIPT LOAD" goes as two arguments
+        # Runs of small arguments are packed by hiredis, one call a run, and joined with the
+        # small parts of the values around them; long parts go between the runs as they are.
+        # Type checks by identity first: this loop runs for every argument of an enqueue call
+        # (five a delivery), and isinstance against a union cost more than the packing.
         out: list[bytes | memoryview] = []
         small: list[_Packable] = []
-        head = b"*%d\r\n" % len(args)
+        run = [b"*%d\r\n" % len(args)]  # packed pieces since the last long part
         for arg in args:
-            if isinstance(arg, Joined):
-                out += [head + _items(small) + b"$%d\r\n" % sum(map(len, arg)),
-                        *(memoryview(part) if len(part) > LARGE else part for part in arg)]
-                head, small = b"\r\n", []
-            elif isinstance(arg, bytes) and len(arg) > LARGE:
-                out += [head + _items(small) + b"$%d\r\n" % len(arg), memoryview(arg)]
-                head, small = b"\r\n", []
+            if type(arg) is str or type(arg) is int:
+                small.append(arg)
+                continue
+            parts: tuple[bytes, ...]
+            if type(arg) is Joined:
+                parts = arg
+            elif type(arg) is bytes and len(arg) > LARGE:
+                parts = (arg,)
             else:
                 small.append(bytes(arg) if isinstance(arg, bytearray | memoryview) else arg)
-        if not out:
-            return [_pack(small)]
-        out.append(head + _items(small))
+                continue
+            if small:
+                run.append(_items(small))
+                small = []
+            run.append(b"$%d\r\n" % sum(map(len, parts)))
+            for part in parts:
+                if len(part) > LARGE:
+                    out += [b"".join(run), memoryview(part)]
+                    run = []
+                else:
+                    run.append(part)
+            run.append(b"\r\n")
+        if not out and len(run) == 1:
+            return [_pack(small)]  # nothing long: one hiredis call packs the whole command
+        if small:
+            run.append(_items(small))
+        out.append(b"".join(run))
         return cast(list[bytes], out)  # as redis-py's own packer, annotated so, returns too
 
 

@@ -28,7 +28,7 @@ from datetime import UTC
 import structlog
 
 from shared.events import EventDecodeError
-from shared.filters import KILLED
+from shared.filters import KILLED, ArticleFacets
 from shared.streams import Entry, Outcome
 
 from deliver.decoding import Announced, read_entry
@@ -86,8 +86,11 @@ class FanOut:
         enabled = self.registry.enabled()
         if not enabled:
             return outcomes  # nobody to deliver to: nothing to decode
-        subs = [(sub.id, sub.record.created_ms, sub.filters) for sub in enabled]
-        decode = any(filters.reads_article for _, _, filters in subs)
+        # (id, created, filters, whether they read the article): content filters are asked only
+        # of the subscriptions that have them
+        subs = [(sub.id, sub.record.created_ms, sub.filters, sub.filters.reads_article)
+                for sub in enabled]
+        decode = any(reads for _, _, _, reads in subs)
         # Routing reads a few fields, and the body carries the entry's own ``data`` (see
         # decoding.py for what is checked, and when ``data`` is decoded).
         decoded: list[tuple[Entry, Announced]] = []
@@ -114,14 +117,16 @@ class FanOut:
             entry_ms = int(entry.id.split("-", 1)[0])
             uri, kind = event.subject, event.type
             body: str | None = None  # one object for every subscription: made (and escaped) once
-            for sub_id, created_ms, filters in subs:
+            # its topics worked out once for all the filters that read them
+            facets = ArticleFacets(event.article) if decode else None
+            for sub_id, created_ms, filters, reads in subs:
                 if created_ms > entry_ms:
                     continue
                 if kind == KILLED:
                     if not filters.wants_type(kind) or (
                             sub_id not in got[entry.id] and (sub_id, uri) not in queued_here):
                         continue
-                elif not filters.matches(event.article):  # decoded if these filters read it
+                elif reads and not filters.matches(facets or event.article):  # decoded if read
                     continue
                 elif not filters.wants_type(kind):
                     if filters.wants_type(KILLED):  # so that the story's kill reaches it

@@ -18,7 +18,10 @@ request streaming. So this module does only what a delivery needs:
   made to an address it returned, never to a second DNS answer; https verified against the URL's
   own host name (SNI and certificate) while connected to that address;
 - a connect timeout per address, a read timeout between bytes, and a deadline for the whole
-  exchange, the answer's body included (one timer per request, re-armed only when it fires);
+  exchange, the answer's body included. One timer per connection, kept from one request to the
+  next: when it fires it checks the request in hand and is set again for that request's next
+  limit, or left unset if the connection is idle (a timer made and cancelled per request, 2 µs
+  with uvloop, was a tenth of a request's Python);
 - answers: 1xx skipped, bodies by length, chunked, or until the connection closes; the first
   ``body_keep`` bytes kept and at most ``body_max`` read (a longer answer is cut off and its
   connection closed). Once the head has arrived, the answer is returned even if its body then
@@ -308,8 +311,8 @@ class Connection(asyncio.Protocol):
         "_body_keep", "_body_len", "_body_max", "_cut", "_deadline", "_done", "_error",
         "_framed", "_head_done", "_headers", "_informational", "_keep_alive", "_kept",
         "_last_read", "_loop", "_on_lost", "_parser", "_read_timeout_s", "_received",
-        "_status", "_timer", "_transport", "_waiter", "_want_body", "closed", "idle_since",
-        "reusable")
+        "_status", "_timer", "_timer_at", "_transport", "_waiter", "_want_body", "closed",
+        "idle_since", "reusable")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_lost: Callable[[Connection], None],
                  read_timeout_s: float, body_max: int, body_keep: int) -> None:
@@ -321,7 +324,8 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # set and not fired yet
+        self._timer_at = 0.0  # when it fires
         self._deadline = 0.0
         self._last_read = 0.0
         self.closed = False
@@ -354,7 +358,9 @@ class Connection(asyncio.Protocol):
         self._last_read = now = loop.time()
         self._deadline = deadline
         self._waiter = waiter = loop.create_future()
-        self._timer = loop.call_at(min(deadline, now + self._read_timeout_s), self._on_timer)
+        limit = min(deadline, now + self._read_timeout_s)
+        if self._timer is None or self._timer_at > limit:  # else it fires first, and checks
+            self._set_timer(limit)
         self._transport.writelines((head, body))
         try:
             await waiter
@@ -363,7 +369,6 @@ class Connection(asyncio.Protocol):
                 self._waiter = waiter = loop.create_future()
                 await waiter
         finally:
-            self._timer.cancel()
             self._waiter = None
         if not self._head_done:
             assert self._error is not None
@@ -378,6 +383,7 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         self.reusable = False
+        self._cancel_timer()
         if self._transport is not None:
             self._transport.close()
 
@@ -385,6 +391,7 @@ class Connection(asyncio.Protocol):
         """Close now, without waiting for unsent bytes (a receiver that stopped reading)."""
         self.closed = True
         self.reusable = False
+        self._cancel_timer()
         if self._transport is not None:
             self._transport.abort()
 
@@ -415,6 +422,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.reusable = False
+        self._cancel_timer()  # an exchange in hand ends below
         self._on_lost(self)
         if self._waiter is None or self._done:
             return
@@ -428,17 +436,29 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     def _on_timer(self) -> None:
+        self._timer = None
+        if self._waiter is None:  # set for an exchange that has ended: nothing to time now
+            return
         now = self._loop.time() + TIMER_SLACK_S
         if now >= self._deadline:
             self._error = DeadlineExceeded("no whole answer within the deadline")
         elif now - self._last_read >= self._read_timeout_s:
             self._error = ReadTimeout(f"nothing came for {self._read_timeout_s:g}s")
         else:
-            self._timer = self._loop.call_at(
-                min(self._deadline, self._last_read + self._read_timeout_s), self._on_timer)
+            self._set_timer(min(self._deadline, self._last_read + self._read_timeout_s))
             return
         self.abort()
         self._wake()
+
+    def _set_timer(self, when: float) -> None:
+        self._cancel_timer()
+        self._timer = self._loop.call_at(when, self._on_timer)
+        self._timer_at = when
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _fail(self, error: Exception) -> None:
         self._error = error

@@ -3,15 +3,19 @@
 ``v1,`` + base64 of HMAC-SHA256 over ``<webhook-id>.<webhook-timestamp>.<body>`` with the secret's
 bytes (base64 after ``whsec_``), as the spec and its reference library define it; computed here
 with the decoded key kept per secret, because decoding it again for every delivery cost more
-than the HMAC itself. Tests check these headers with the reference library.
+than the HMAC itself. The digest is OpenSSL's one-shot HMAC (what ``hmac.digest`` calls after
+its checks) and its base64 is binascii's (what ``base64.b64encode`` calls): a delivery is signed
+thousands of times a second, and those wrappers, with a generator joined for the usual single
+secret, were a third of the signing's cost. Tests check these headers with the reference library.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
-import hmac
 import secrets
+from _hashlib import hmac_digest
 from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"
@@ -30,14 +34,20 @@ def signature_headers(msg_id: str, timestamp: int, body: str | bytes,
     if isinstance(body, str):
         body = body.encode()
     signed = b"%s.%d.%s" % (msg_id.encode(), timestamp, body)
-    signatures = " ".join(
-        "v1," + base64.b64encode(hmac.digest(_key(s), signed, "sha256")).decode()
-        for s in secrets_)
+    if len(secrets_) == 1:
+        signatures = _signature(secrets_[0], signed)
+    else:
+        signatures = " ".join([_signature(s, signed) for s in secrets_])
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signatures,
     }
+
+
+def _signature(secret: str, signed: bytes) -> str:
+    digest = hmac_digest(_key(secret), signed, "sha256")
+    return "v1," + binascii.b2a_base64(digest, newline=False).decode()
 
 
 @functools.lru_cache(maxsize=4096)
