@@ -6,9 +6,6 @@ bound); they are kept in Redis, in the ``webhooks:{sub}:stats`` hash described i
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterable
-
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared.observability import Metrics
@@ -53,26 +50,8 @@ class DeliveryMetrics:
         """Deliveries answered 2xx (one attempt each), settled together."""
         self._attempts["delivered"].inc(len(latencies_s))
         self._results["delivered"].inc(len(latencies_s))
-        observe_all(self.latency, (max(0.0, latency) for latency in latencies_s))
+        for latency in latencies_s:
+            self.latency.observe(max(0.0, latency))
 
     def set_depth(self, depth: int) -> None:
         self.queue_depth.set(depth)
-
-
-def observe_all(histogram: Histogram, values: Iterable[float]) -> None:
-    """``histogram.observe(value)`` for each value, as one increment of each bucket they fall in
-    and one of the sum: ``observe`` takes a lock and walks the buckets for every value, which
-    was a microsecond a delivery in a burst. Reads the histogram's buckets as ``observe`` does
-    (a test holds the two to the same exposition)."""
-    bounds = histogram._upper_bounds
-    counts = [0] * len(bounds)
-    total = 0.0
-    for value in values:
-        total += value
-        counts[bisect_left(bounds, value)] += 1  # the first bucket whose bound is >= value
-    if not any(counts):
-        return
-    histogram._sum.inc(total)
-    for bucket, count in zip(histogram._buckets, counts, strict=True):
-        if count:
-            bucket.inc(count)
