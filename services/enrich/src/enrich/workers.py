@@ -51,8 +51,9 @@ WARM_UP_HOLD_S = 0.2
 # what one replica holds when the stream runs dry the others cannot take, and a fixed 16 stories
 # of 600 words (a second of one worker's time) left replicas at 53% and 47% of a burst. Enough that
 # a read's fixed costs stay small beside its stories: reads of 0.1 s cost enrich and publish about
-# 1 ms more per story, and chunks of one or two stories cost the workers a few percent more.
-READ_WORK_S = 0.4
+# 1 ms more per story, and of 0.4 s still 0.5 ms. At 0.6 s two workers read about what they did
+# with a fixed 16 (stories of 600 words), and one worker half that.
+READ_WORK_S = 0.6
 STORY_COST_WEIGHT = 0.2  # of the latest chunk in the moving average of seconds per story
 _ARTICLES = TypeAdapter(list[Article])
 _worker_enricher: Enricher | None = None
