@@ -117,8 +117,7 @@ class FanOut:
             entry_ms = int(entry.id.split("-", 1)[0])
             uri, kind = event.subject, event.type
             body: str | None = None  # one object for every subscription: made (and escaped) once
-            # its topics worked out once for all the filters that read them
-            facets = ArticleFacets(event.article) if decode else None
+            facets = ArticleFacets(event.article)  # topics worked out once, if some filter asks
             for sub_id, created_ms, filters, reads in subs:
                 if created_ms > entry_ms:
                     continue
@@ -126,7 +125,7 @@ class FanOut:
                     if not filters.wants_type(kind) or (
                             sub_id not in got[entry.id] and (sub_id, uri) not in queued_here):
                         continue
-                elif reads and not filters.matches(facets or event.article):  # decoded if read
+                elif reads and not filters.matches(facets):  # decoded if some filter reads it
                     continue
                 elif not filters.wants_type(kind):
                     if filters.wants_type(KILLED):  # so that the story's kill reaches it
