@@ -13,7 +13,7 @@ import pytest
 from enrich import medtop
 from enrich.topics import TopicClassifier
 
-# IPTC's reference tree, where one is at hand (CI points at it); the shipped copy's sha256,
+# IPTC's reference tree, where one is at hand (see README); the shipped copy's sha256,
 # checked everywhere above, is the reference file's.
 REFERENCE = Path(os.environ.get("NEWSFLOW_IPTC_REFERENCE") or "absent")
 
