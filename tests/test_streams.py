@@ -226,6 +226,10 @@ async def _length(client: Redis, stream: str, n: int) -> bool:
     return int(await client.xlen(stream)) >= n
 
 
+async def _pending(client: Redis, stream: str, n: int) -> bool:
+    return int((await client.xpending(stream, "g"))["pending"]) == n
+
+
 async def _exists(client: Redis, key: str) -> bool:
     return bool(await client.exists(key))
 
@@ -454,6 +458,34 @@ async def test_a_story_arriving_at_an_idle_consumer_is_handled_at_once(
             await _wait_for(lambda n=n: _length(aredis, consumer.out, n + 1), timeout=3)
             latencies.append(time.perf_counter() - added)
     assert max(latencies) < 0.5, latencies
+
+
+async def test_a_lone_story_is_settled_at_once_in_the_round_trip_of_the_next_read(
+        consumer: Consumer, aredis: Redis) -> None:
+    # The acks travel with the next (blocking) read, yet Redis runs them before it blocks:
+    # nothing waits for the read to end, and each story costs a read and a write, not three.
+    settings = FAST.model_copy(update={"block_ms": 4000, "batch_size": 100})
+    group_consumer = consumer.group_consumer(settings)
+    trips = 0
+    read, pipeline = aredis.xreadgroup, aredis.pipeline
+
+    def counted(call: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            nonlocal trips
+            trips += 1
+            return call(*args, **kwargs)
+        return wrapper
+
+    group_consumer.redis.xreadgroup = counted(read)  # type: ignore[method-assign]
+    group_consumer.redis.pipeline = counted(pipeline)  # type: ignore[method-assign]
+    async with _running(consumer.redis_url, group_consumer):
+        await asyncio.sleep(0.2)  # the reader is blocked in XREADGROUP, nothing to read
+        for n in range(5):
+            await aredis.xadd(consumer.stream, _event(n).to_fields())
+            await _wait_for(lambda n=n: _length(aredis, consumer.out, n + 1), timeout=1)
+            await _wait_for(lambda: _pending(aredis, consumer.stream, 0), timeout=1)
+        assert trips <= 5 + 2, trips  # the first read, then one per story (and a spare)
+    assert [a for _, a in consumer.seen] == [1] * 5
 
 
 async def test_the_reclaimer_claims_in_batches_and_costs_one_call_when_nothing_is_idle(
