@@ -52,7 +52,7 @@ import structlog
 from faststream._internal.broker.registrator import Registrator
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -285,31 +285,38 @@ class GroupConsumer:
                 await self._send(self._handed.pop(0))
 
     async def _read(self, space: int) -> Any:
-        """``XREADGROUP`` for up to ``space`` entries, after the settlements handed over (see
-        `process`), all in one pipeline: Redis runs the emits and acks before the read blocks.
-        The settlements' own outcome is logged here; only the read's failure is raised."""
+        """``XREADGROUP`` for up to ``space`` entries, sent after the settlements handed over
+        (see `process`) in one write: Redis runs their emits and acks before the read blocks.
+
+        Their replies are read first and they are done with before the read's reply comes: a
+        connection lost while the read blocks fails the read alone. (A pipeline would send it
+        all again on a new connection, emitting twice what was settled.) Each settlement's own
+        outcome is logged; only the read's failure is raised."""
         settlements, self._handed = self._handed, []
         if not settlements:
             return await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"},
                                                count=space, block=self.settings.block_ms)
-        pipe = self.redis.pipeline(transaction=False)
-        for settlement in settlements:
-            settlement.queue(pipe)
-        pipe.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=space,
-                        block=self.settings.block_ms)
+        read = ("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", space,
+                "BLOCK", self.settings.block_ms, "STREAMS", self.stream, ">")
+        pool = self.redis.connection_pool
+        conn = await pool.get_connection()
         try:
-            replies = await pipe.execute(raise_on_error=False)
-        except Exception as exc:  # no reply at all: the settlements may or may not have run
-            for settlement in settlements:
+            await conn.send_packed_command(conn.pack_commands(
+                [*(command for settlement in settlements for command in settlement.commands),
+                 read]))
+            while settlements:
+                settlements[0].settled([await _reply(conn) for _ in settlements[0].commands])
+                settlements.pop(0)
+            return await self.redis.parse_response(conn, "XREADGROUP")
+        except ResponseError:  # the read's own error (NOGROUP ...): the connection is sound
+            raise
+        except BaseException as exc:
+            await conn.disconnect(nowait=True)  # a reply may be half read: start afresh
+            for settlement in settlements:  # their emits and acks may or may not have run
                 settlement.not_settled(exc)
             raise
-        start = 0
-        for settlement in settlements:
-            settlement.settled(replies[start:start + len(settlement)])
-            start += len(settlement)
-        if isinstance(replies[-1], Exception):
-            raise replies[-1]
-        return replies[-1]
+        finally:
+            await pool.release(conn)
 
     async def _reclaim_loop(self) -> None:
         failures = 0
@@ -465,18 +472,18 @@ class GroupConsumer:
                 continue
             if outcome.error is None:
                 for stream, event in outcome.emit:
-                    settlement.commands.append(("XADD", (stream, event.to_fields()), {}))
+                    settlement.commands.append(_xadd(stream, event.to_fields()))
                     self.metrics.events_out.labels(stream).inc()
                 for key, ttl in outcome.marks:
-                    settlement.commands.append(("SET", (key, b"1"), {"ex": ttl}))
+                    settlement.commands.append(("SET", key, b"1", "EX", ttl))
                 acks.append(entry.id)
                 continue
             reason = "poison" if outcome.poison else "error"
             self.metrics.events_failed.labels(self.stream, reason).inc()
             if outcome.poison or entry.attempts >= self.settings.max_attempts:
-                settlement.commands.append((
-                    "XADD", (self.dlq, _dead_letter(entry, outcome.error, self.stream)),
-                    {"maxlen": self.settings.dlq_maxlen or None, "approximate": False}))
+                settlement.commands.append(_xadd(
+                    self.dlq, _dead_letter(entry, outcome.error, self.stream),
+                    maxlen=self.settings.dlq_maxlen))
                 acks.append(entry.id)
                 self.metrics.dead_letters.labels(self.stream).inc()
                 log.warning(
@@ -491,7 +498,7 @@ class GroupConsumer:
                     attempts=entry.attempts, error=_describe(outcome.error),
                 )
         if acks:
-            settlement.commands.append(("XACK", (self.stream, self.group, *acks), {}))
+            settlement.commands.append(("XACK", self.stream, self.group, *acks))
         return settlement
 
     async def _send(self, settlement: _Settlement) -> None:
@@ -500,7 +507,8 @@ class GroupConsumer:
             settlement.settled([])
             return
         pipe = self.redis.pipeline(transaction=False)
-        settlement.queue(pipe)
+        for command in settlement.commands:
+            pipe.execute_command(*command)
         try:
             replies = await pipe.execute(raise_on_error=False)
         except Exception as exc:
@@ -529,21 +537,9 @@ class _Settlement:
 
     stream: str
     entries: int
-    commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+    commands: list[tuple[EncodableT, ...]] = field(default_factory=list)
     retried: int = 0
     taken: int = 0
-
-    def __len__(self) -> int:
-        return len(self.commands)
-
-    def queue(self, pipe: Pipeline) -> None:
-        for command, args, options in self.commands:
-            if command == "XADD":
-                pipe.xadd(*args, **options)
-            elif command == "SET":
-                pipe.set(*args, **options)
-            else:
-                pipe.xack(*args)
 
     def settled(self, replies: Sequence[Any]) -> None:
         """Log what the replies say, as a batch sent alone would have been logged."""
@@ -556,6 +552,21 @@ class _Settlement:
 
     def not_settled(self, error: BaseException) -> None:
         _not_settled(self.stream, self.entries, error)
+
+
+def _xadd(stream: str, fields: dict[FieldT, EncodableT], maxlen: int = 0
+          ) -> tuple[EncodableT, ...]:
+    """An XADD command (``MAXLEN`` exact, when given), as redis-py's ``xadd`` sends it."""
+    trim: tuple[EncodableT, ...] = ("MAXLEN", maxlen) if maxlen else ()
+    return ("XADD", stream, *trim, "*", *(x for pair in fields.items() for x in pair))
+
+
+async def _reply(conn: AbstractConnection) -> Any:
+    """The next reply on a connection; an error reply is returned, not raised."""
+    try:
+        return await conn.read_response()
+    except ResponseError as exc:
+        return exc
 
 
 def _not_settled(stream: str, entries: int, error: BaseException) -> None:
