@@ -288,10 +288,11 @@ class GroupConsumer:
         """``XREADGROUP`` for up to ``space`` entries, sent after the settlements handed over
         (see `process`) in one write: Redis runs their emits and acks before the read blocks.
 
-        Their replies are read first and they are done with before the read's reply comes: a
-        connection lost while the read blocks fails the read alone. (A pipeline would send it
-        all again on a new connection, emitting twice what was settled.) Each settlement's own
-        outcome is logged; only the read's failure is raised."""
+        Their replies are read first, and they are done with before the read's reply comes:
+        a connection lost while the read blocks fails the read alone. (redis-py may send a
+        whole pipeline again on a new connection after a connection error, which would emit
+        again what was settled.) Each settlement's own outcome is logged; only the read's
+        failure is raised."""
         settlements, self._handed = self._handed, []
         if not settlements:
             return await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"},
