@@ -77,8 +77,8 @@ class PublishArticles:
             writes = await self.store.save_many([(a, e.id) for _, e, a, _, _ in stores],
                                                 [w for _, _, _, w, _ in stores],
                                                 [t for _, _, _, _, t in stores])
-            # One after the other: only a redelivered version waits (on Redis), and a task per
-            # story cost more than the rest of its announcement.
+            # One after the other: only a redelivered version waits (on Redis), so a task per
+            # story would buy nothing but its own cost.
             for (index, cause, stored, wire, text), write in zip(stores, writes, strict=True):
                 outcomes[index] = await self._announce(cause, stored, wire, text, write)
         log.info("batch.stored", entries=len(entries),
