@@ -8,12 +8,17 @@ mentions, subjects, keywords and summary a story of that length gets from enrich
 so that no model is needed). CPU per story is publish's own and nx-27017's (utime + stime from
 /proc over the stories of the round; a pause after the last one is included).
 
+``--trickle`` sends the stories one at a time instead, each once the one before is on
+news.published and a short pause has passed (``--pause-ms``), as under low load: every batch is
+then one story, and the figure is publish's fixed cost per batch (plus what it spends idle over
+the pauses, a few per cent).
+
 ``--against DIR`` runs a second publish from another checkout of the repository (its
 ``services/publish/src`` and ``shared/src`` first on the path), the two in turn every round,
 e.g. after ``git archive main | tar -x -C /tmp/before``.
 
     uv run --frozen nice -n 10 python bench/publish_speed.py [--rounds 4] [--stories 300]
-        [--against /tmp/before]
+        [--against /tmp/before] [--trickle [--pause-ms 20]]
 """
 
 from __future__ import annotations
@@ -65,11 +70,43 @@ def enriched(uri: str, headline: str, body: str) -> dict[str, Any]:
     }).wire()
 
 
+def burst(client: redis.Redis, in_stream: str, out: str, entries: list[Any], queued: int,
+          name: str) -> None:
+    """All the stories in one pipeline; back once all are on news.published."""
+    pipe = client.pipeline(transaction=False)
+    for fields in entries:
+        pipe.xadd(in_stream, fields)
+    pipe.execute()
+    deadline = time.monotonic() + 300
+    while client.xlen(out) - queued < len(entries):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name}: stories not published within 300 s")
+        time.sleep(0.05)
+
+
+def trickle(client: redis.Redis, in_stream: str, out: str, entries: list[Any],
+            pause_s: float) -> None:
+    """One story at a time: each is sent once the one before is on news.published (a blocking
+    XREAD, so waiting costs publish nothing) and ``pause_s`` has passed."""
+    last = client.xinfo_stream(out)["last-generated-id"] if client.exists(out) else b"0-0"
+    for fields in entries:
+        client.xadd(in_stream, fields)
+        reply = client.xread({out: last}, count=1, block=30_000)
+        if not reply:
+            raise SystemExit("a story was not published within 30 s")
+        last = reply[0][1][-1][0]
+        time.sleep(pause_s)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--stories", type=int, default=300, help="per round and side")
     parser.add_argument("--against", type=Path, help="another checkout whose publish runs too")
+    parser.add_argument("--trickle", action="store_true",
+                        help="one story at a time (batches of one), as under low load")
+    parser.add_argument("--pause-ms", type=float, default=20.0,
+                        help="with --trickle: pause after each story is published")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
@@ -116,15 +153,12 @@ def main() -> None:
                     out = platform.stream_prefix + PUBLISHED_STREAM
                     queued = client.xlen(out)
                     before, mongo_before = cpu_s(pid), cpu_s(mongo_pid)
-                    pipe = client.pipeline(transaction=False)
-                    for fields in entries:
-                        pipe.xadd(platform.stream_prefix + ENRICHED_STREAM, fields)
-                    pipe.execute()
-                    deadline = time.monotonic() + 300
-                    while client.xlen(out) - queued < len(entries):
-                        if time.monotonic() > deadline:
-                            raise SystemExit(f"{name}: stories not published within 300 s")
-                        time.sleep(0.05)
+                    if args.trickle:
+                        trickle(client, platform.stream_prefix + ENRICHED_STREAM, out, entries,
+                                args.pause_ms / 1000)
+                    else:
+                        burst(client, platform.stream_prefix + ENRICHED_STREAM, out, entries,
+                              queued, name)
                     time.sleep(0.3)  # publish acks and logs after it emits
                     if r >= 0:
                         figures.setdefault(name, []).append(
@@ -141,7 +175,9 @@ def main() -> None:
             keys = list(client.scan_iter(match=f"bench-{run}*"))
             for start in range(0, len(keys), 500):
                 client.delete(*keys[start:start + 500])
-    print(f"\n{args.rounds} rounds of {args.stories} stories per side, {os.cpu_count()} cores")
+    mode = f"one at a time, {args.pause_ms:g} ms apart" if args.trickle else "in one burst"
+    print(f"\n{args.rounds} rounds of {args.stories} stories per side ({mode}),"
+          f" {os.cpu_count()} cores")
     print("| side | publish ms CPU per story (rounds) | median | nx-27017 ms CPU per story |")
     print("|---|---|---|---|")
     for name, rows in figures.items():

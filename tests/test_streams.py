@@ -226,6 +226,14 @@ async def _length(client: Redis, stream: str, n: int) -> bool:
     return int(await client.xlen(stream)) >= n
 
 
+async def _pending(client: Redis, stream: str, n: int) -> bool:
+    return int((await client.xpending(stream, "g"))["pending"]) == n
+
+
+async def _any(found: Awaitable[list[int]]) -> bool:
+    return bool(await found)
+
+
 async def _exists(client: Redis, key: str) -> bool:
     return bool(await client.exists(key))
 
@@ -454,6 +462,59 @@ async def test_a_story_arriving_at_an_idle_consumer_is_handled_at_once(
             await _wait_for(lambda n=n: _length(aredis, consumer.out, n + 1), timeout=3)
             latencies.append(time.perf_counter() - added)
     assert max(latencies) < 0.5, latencies
+
+
+async def test_a_lone_story_is_settled_at_once_in_the_round_trip_of_the_next_read(
+        consumer: Consumer, aredis: Redis) -> None:
+    # The acks travel with the next (blocking) read, yet Redis runs them before it blocks:
+    # nothing waits for the read to end, and each story costs a read and a write, not three.
+    settings = FAST.model_copy(update={"block_ms": 4000, "batch_size": 100})
+    group_consumer = consumer.group_consumer(settings)
+    trips = 0
+    read, pipeline = aredis.xreadgroup, aredis.pipeline
+
+    def counted(call: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            nonlocal trips
+            trips += 1
+            return call(*args, **kwargs)
+        return wrapper
+
+    group_consumer.redis.xreadgroup = counted(read)  # type: ignore[method-assign]
+    group_consumer.redis.pipeline = counted(pipeline)  # type: ignore[method-assign]
+    async with _running(consumer.redis_url, group_consumer):
+        await asyncio.sleep(0.2)  # the reader is blocked in XREADGROUP, nothing to read
+        for n in range(5):
+            await aredis.xadd(consumer.stream, _event(n).to_fields())
+            await _wait_for(lambda n=n: _length(aredis, consumer.out, n + 1), timeout=1)
+            await _wait_for(lambda: _pending(aredis, consumer.stream, 0), timeout=1)
+        assert trips <= 5 + 2, trips  # the first read, then one per story (and a spare)
+    assert [a for _, a in consumer.seen] == [1] * 5
+
+
+async def test_a_connection_lost_while_the_read_after_the_acks_blocks_emits_nothing_twice(
+        consumer: Consumer, aredis: Redis, redis_url: str) -> None:
+    settings = FAST.model_copy(update={"block_ms": 4000, "batch_size": 100})
+    async with _running(consumer.redis_url, consumer.group_consumer(settings)), \
+            Redis.from_url(redis_url) as admin:
+        await asyncio.sleep(0.2)
+        await aredis.xadd(consumer.stream, _event(0).to_fields())
+        await _wait_for(lambda: _length(aredis, consumer.out, 1), timeout=1)
+        await _wait_for(lambda: _pending(aredis, consumer.stream, 0), timeout=1)
+
+        async def reading() -> list[int]:  # the read sent with story 0's acks, blocked
+            return [int(c["id"]) for c in await admin.client_list()
+                    if c["cmd"] == "xreadgroup" and "b" in c["flags"]]
+
+        await _wait_for(lambda: _any(reading()), timeout=1)
+        for client_id in await reading():
+            await admin.client_kill_filter(_id=client_id)
+        await aredis.xadd(consumer.stream, _event(1).to_fields())
+        await _wait_for(lambda: _length(aredis, consumer.out, 2), timeout=3)
+        await asyncio.sleep(0.3)  # time enough for an emit sent again to show
+        out = [Event.from_fields(f).subject for _, f in await aredis.xrange(consumer.out)]
+    assert out == ["urn:test:0", "urn:test:1"]
+    assert (await aredis.xpending(consumer.stream, "g"))["pending"] == 0
 
 
 async def test_the_reclaimer_claims_in_batches_and_costs_one_call_when_nothing_is_idle(

@@ -14,6 +14,9 @@ Facts about Redis Streams that shape this module (see DESIGN.md, "Reliability ru
   once, and batches form only under load, from what has piled up while the previous batch was
   handled;
 - per entry: publish the next events, then ack (one non-transactional pipeline, in that order);
+  when the reader is only waiting for that batch to be settled before it reads again, the
+  pipeline carries the next ``XREADGROUP`` too (after the acks: a round trip less per batch,
+  the fixed cost that counts at low load, when every batch is one story);
   a failed entry stays pending and is retried by the reclaimer until ``max_attempts``, then it is
   written to ``<stream>.dlq`` (capped at ``dlq_maxlen``, newest kept) with the error and acked;
   a poison entry (one the handler cannot decode) goes there at once, and the rest of its batch
@@ -49,6 +52,7 @@ import structlog
 from faststream._internal.broker.registrator import Registrator
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -172,6 +176,8 @@ class GroupConsumer:
         self._batches: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._room = asyncio.Event()  # a batch in hand was settled: the reader may read again
+        self._parked = False  # the reader waits for room (not in a read, not stopping)
+        self._handed: list[_Settlement] = []  # settlements the reader sends with its next read
         self._started = False
 
     @property
@@ -238,37 +244,80 @@ class GroupConsumer:
         in_hand: list[int] = []  # sizes of the read batches in hand
         share = -(-self.settings.batch_size // self.settings.concurrent_batches)  # ceil
         failures = 0
-        while not self._stopping.is_set():
-            wanted = self.read_size() if self.read_size is not None else None
-            space = min(share if wanted is None else max(1, min(share, wanted)),
-                        self.settings.batch_size - sum(in_hand))
-            if len(in_hand) >= self.settings.concurrent_batches or space <= 0:
-                self._room.clear()
-                await self._room.wait()
-                continue
-            try:
-                reply = await self.redis.xreadgroup(
-                    self.group, self.consumer, {self.stream: ">"}, count=space,
-                    block=self.settings.block_ms)
-                failures = 0
-            except Exception as exc:
-                if not await self._survive(exc, "read", failures):
-                    return
-                failures += 1
-                continue
-            entries = self._track(_entries(reply, attempts=1))
-            if not entries:
-                continue
-            in_hand.append(len(entries))
-            task = asyncio.create_task(self.process(entries))
-            self._batches.add(task)
+        try:
+            while not self._stopping.is_set():
+                wanted = self.read_size() if self.read_size is not None else None
+                space = min(share if wanted is None else max(1, min(share, wanted)),
+                            self.settings.batch_size - sum(in_hand))
+                if len(in_hand) >= self.settings.concurrent_batches or space <= 0:
+                    while self._handed:  # no read to go with: they must not wait for one
+                        await self._send(self._handed.pop(0))
+                    self._room.clear()
+                    self._parked = True
+                    try:
+                        await self._room.wait()
+                    finally:
+                        self._parked = False
+                    continue
+                try:
+                    reply = await self._read(space)
+                    failures = 0
+                except Exception as exc:
+                    if not await self._survive(exc, "read", failures):
+                        return
+                    failures += 1
+                    continue
+                entries = self._track(_entries(reply, attempts=1))
+                if not entries:
+                    continue
+                in_hand.append(len(entries))
+                task = asyncio.create_task(self.process(entries, hand_over=True))
+                self._batches.add(task)
 
-            def done(task: asyncio.Task[None], size: int = len(entries)) -> None:
-                self._batches.discard(task)
-                in_hand.remove(size)
-                self._room.set()
+                def done(task: asyncio.Task[None], size: int = len(entries)) -> None:
+                    self._batches.discard(task)
+                    in_hand.remove(size)
+                    self._room.set()
 
-            task.add_done_callback(done)
+                task.add_done_callback(done)
+        finally:  # stopping (or stopped for good): what was handed over is sent on its own
+            while self._handed:
+                await self._send(self._handed.pop(0))
+
+    async def _read(self, space: int) -> Any:
+        """``XREADGROUP`` for up to ``space`` entries, sent after the settlements handed over
+        (see `process`) in one write: Redis runs their emits and acks before the read blocks.
+
+        Their replies are read first, and they are done with before the read's reply comes:
+        a connection lost while the read blocks fails the read alone. (redis-py may send a
+        whole pipeline again on a new connection after a connection error, which would emit
+        again what was settled.) Each settlement's own outcome is logged; only the read's
+        failure is raised."""
+        settlements, self._handed = self._handed, []
+        if not settlements:
+            return await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"},
+                                               count=space, block=self.settings.block_ms)
+        read = ("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", space,
+                "BLOCK", self.settings.block_ms, "STREAMS", self.stream, ">")
+        pool = self.redis.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(conn.pack_commands(
+                [*(command for settlement in settlements for command in settlement.commands),
+                 read]))
+            while settlements:
+                settlements[0].settled([await _reply(conn) for _ in settlements[0].commands])
+                settlements.pop(0)
+            return await self.redis.parse_response(conn, "XREADGROUP")
+        except ResponseError:  # the read's own error (NOGROUP ...): the connection is sound
+            raise
+        except BaseException as exc:
+            await conn.disconnect(nowait=True)  # a reply may be half read: start afresh
+            for settlement in settlements:  # their emits and acks may or may not have run
+                settlement.not_settled(exc)
+            raise
+        finally:
+            await pool.release(conn)
 
     async def _reclaim_loop(self) -> None:
         failures = 0
@@ -367,17 +416,23 @@ class GroupConsumer:
             log.warning("entries.taken_over", stream=self.stream, entries=taken[:20],
                         count=len(taken))
 
-    async def process(self, entries: Sequence[Entry]) -> None:
+    async def process(self, entries: Sequence[Entry], *, hand_over: bool = False) -> None:
         """Run the handler on a batch, then emit, ack or dead-letter each entry.
 
-        Never raises: what could not be settled stays pending, for the reclaimer."""
+        With ``hand_over`` (a batch the reader read), when the reader is waiting for this
+        batch's end to read again, the emits and acks go with that read (see `_read`) instead
+        of in a round trip of their own. Never raises: what could not be settled stays
+        pending, for the reclaimer."""
         if not entries:
             return
         try:
-            await self._settle(entries, await self._outcomes(entries))
+            settlement = self._settlement(entries, await self._outcomes(entries))
+            if hand_over and self._parked and not self._stopping.is_set():
+                self._handed.append(settlement)
+            else:
+                await self._send(settlement)
         except Exception as exc:
-            log.error("batch.not_settled", stream=self.stream, entries=len(entries),
-                      error=_describe(exc), action="left pending for the reclaimer")
+            _not_settled(self.stream, len(entries), exc)
         finally:
             self._untrack(entries)
 
@@ -407,27 +462,29 @@ class GroupConsumer:
             return Outcome.failed(exc)
         return outcome
 
-    async def _settle(self, entries: Sequence[Entry], outcomes: list[Outcome]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        acks: list[str] = []  # one XACK after everything emitted: a command each cost more
-        retried = taken = 0
+    def _settlement(self, entries: Sequence[Entry], outcomes: list[Outcome]) -> _Settlement:
+        """The commands that settle a batch: per entry its emits and marks, or its dead
+        letter; then one XACK of all of them (a command each cost more)."""
+        settlement = _Settlement(self.stream, len(entries))
+        acks: list[str] = []
         for entry, outcome in zip(entries, outcomes, strict=True):
             if entry.id in self._lost:  # another consumer has it now: leave it to that one
-                taken += 1
+                settlement.taken += 1
                 continue
             if outcome.error is None:
                 for stream, event in outcome.emit:
-                    pipe.xadd(stream, event.to_fields())
+                    settlement.commands.append(_xadd(stream, event.to_fields()))
                     self.metrics.events_out.labels(stream).inc()
                 for key, ttl in outcome.marks:
-                    pipe.set(key, b"1", ex=ttl)
+                    settlement.commands.append(("SET", key, b"1", "EX", ttl))
                 acks.append(entry.id)
                 continue
             reason = "poison" if outcome.poison else "error"
             self.metrics.events_failed.labels(self.stream, reason).inc()
             if outcome.poison or entry.attempts >= self.settings.max_attempts:
-                pipe.xadd(self.dlq, _dead_letter(entry, outcome.error, self.stream),
-                          maxlen=self.settings.dlq_maxlen or None, approximate=False)
+                settlement.commands.append(_xadd(
+                    self.dlq, _dead_letter(entry, outcome.error, self.stream),
+                    maxlen=self.settings.dlq_maxlen))
                 acks.append(entry.id)
                 self.metrics.dead_letters.labels(self.stream).inc()
                 log.warning(
@@ -436,18 +493,29 @@ class GroupConsumer:
                     error=_describe(outcome.error),
                 )
             else:
-                retried += 1
+                settlement.retried += 1
                 log.warning(
                     "entry.retry_later", stream=self.stream, entry_id=entry.id,
                     attempts=entry.attempts, error=_describe(outcome.error),
                 )
         if acks:
-            pipe.xack(self.stream, self.group, *acks)
-        if len(pipe):
-            await pipe.execute()
-        if retried or taken:
-            log.info("batch.partial", stream=self.stream, entries=len(entries), retried=retried,
-                     taken_over=taken)
+            settlement.commands.append(("XACK", self.stream, self.group, *acks))
+        return settlement
+
+    async def _send(self, settlement: _Settlement) -> None:
+        """A settlement in a round trip of its own."""
+        if not settlement.commands:
+            settlement.settled([])
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for command in settlement.commands:
+            pipe.execute_command(*command)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            settlement.not_settled(exc)
+            return
+        settlement.settled(replies)
 
     async def _delivery_counts(self, ids: list[str]) -> dict[str, int]:
         if not ids:
@@ -462,6 +530,49 @@ class GroupConsumer:
             if entry_id in wanted:
                 counts[entry_id] = int(item["times_delivered"])
         return counts
+
+
+@dataclass
+class _Settlement:
+    """What settles one batch, in order: emits, marks and dead letters, then the ack."""
+
+    stream: str
+    entries: int
+    commands: list[tuple[EncodableT, ...]] = field(default_factory=list)
+    retried: int = 0
+    taken: int = 0
+
+    def settled(self, replies: Sequence[Any]) -> None:
+        """Log what the replies say, as a batch sent alone would have been logged."""
+        failed = next((r for r in replies if isinstance(r, Exception)), None)
+        if failed is not None:
+            _not_settled(self.stream, self.entries, failed)
+        elif self.retried or self.taken:
+            log.info("batch.partial", stream=self.stream, entries=self.entries,
+                     retried=self.retried, taken_over=self.taken)
+
+    def not_settled(self, error: BaseException) -> None:
+        _not_settled(self.stream, self.entries, error)
+
+
+def _xadd(stream: str, fields: dict[FieldT, EncodableT], maxlen: int = 0
+          ) -> tuple[EncodableT, ...]:
+    """An XADD command (``MAXLEN`` exact, when given), as redis-py's ``xadd`` sends it."""
+    trim: tuple[EncodableT, ...] = ("MAXLEN", maxlen) if maxlen else ()
+    return ("XADD", stream, *trim, "*", *(x for pair in fields.items() for x in pair))
+
+
+async def _reply(conn: AbstractConnection) -> Any:
+    """The next reply on a connection; an error reply is returned, not raised."""
+    try:
+        return await conn.read_response()
+    except ResponseError as exc:
+        return exc
+
+
+def _not_settled(stream: str, entries: int, error: BaseException) -> None:
+    log.error("batch.not_settled", stream=stream, entries=entries, error=_describe(error),
+              action="left pending for the reclaimer")
 
 
 class _BrokerHook:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Any
 
@@ -78,11 +77,10 @@ class PublishArticles:
             writes = await self.store.save_many([(a, e.id) for _, e, a, _, _ in stores],
                                                 [w for _, _, _, w, _ in stores],
                                                 [t for _, _, _, _, t in stores])
-            decided = await asyncio.gather(*(
-                self._announce(event, article, wire, text, write)
-                for (_, event, article, wire, text), write in zip(stores, writes, strict=True)))
-            for (index, _, _, _, _), outcome in zip(stores, decided, strict=True):
-                outcomes[index] = outcome
+            # One after the other: only a redelivered version waits (on Redis), so a task per
+            # story would buy nothing but its own cost.
+            for (index, cause, stored, wire, text), write in zip(stores, writes, strict=True):
+                outcomes[index] = await self._announce(cause, stored, wire, text, write)
         log.info("batch.stored", entries=len(entries),
                  **Counter(w.value for w in writes if isinstance(w, Write)))
         return [o if o is not None else Outcome.failed(RuntimeError("unhandled"))
