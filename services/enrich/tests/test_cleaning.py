@@ -268,3 +268,18 @@ def test_musical_signs_card_suits_and_symbols_stay():
 )
 def test_emoji_flags_keycaps_and_sequences_are_removed(raw, expected):
     assert clean_line(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Two\u00a0\u2003spaces\tand\x0b\x0ctabs \u3000", "Two spaces and tabs"),
+        ("Line\r\nbreaks\u2028and\x85NEL\x1c", "Line breaks and NEL"),
+        # A paragraph separator is no space to cleaning: it stays, the spaces beside it go.
+        ("Kept\u2029 separator  \u202fhere", "Kept\u2029 separator here"),
+        ("Text without emoji: “quotes”, dashes — and 3 figures", "Text without emoji: “quotes”, "
+         "dashes — and 3 figures"),
+    ],
+)
+def test_each_run_of_spaces_becomes_one_space_and_other_characters_stay(raw, expected):
+    assert clean_line(raw) == expected

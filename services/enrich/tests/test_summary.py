@@ -1,5 +1,15 @@
+import pytest
+
 from enrich.cleaning import clean_text
-from enrich.summary import _WORD, MAX_CHARS, MAX_WORDS_TOTAL, split_sentences, summarize
+from enrich.summary import (
+    _BOUNDARY,
+    _WORD,
+    MAX_CHARS,
+    MAX_WORDS_TOTAL,
+    _boundaries,
+    split_sentences,
+    summarize,
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -172,3 +182,17 @@ def test_a_filler_never_takes_the_third_place():
     summary = summarize(clean_text(lead + too_long + " ".join(fillers)))
     assert len(summary) == 2
     assert not set(summary) & set(fillers)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'He left... "Why?" she asked!! Mr. Smith (U.S.) stayed.\tThe end.',
+        "東京で会議が開かれた。首相は「賛成」と述べた。次の文！",
+        "Dots.without a space, then one. Done.",
+    ],
+)
+def test_boundaries_found_from_marks_are_the_patterns_own(text):
+    everywhere = [(m.start(), m.end()) for m in _BOUNDARY.finditer(text, 3, len(text) - 2)]
+    from_marks = [(m.start(), m.end()) for m in _boundaries(text, 3, len(text) - 2)]
+    assert from_marks == everywhere and everywhere

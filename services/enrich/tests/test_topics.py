@@ -14,7 +14,7 @@ import pytest
 from shared.article import Subject
 
 from enrich import medtop
-from enrich.topics import MAX_TOP_LEVEL, TopicClassifier
+from enrich.topics import MAX_TOP_LEVEL, TopicClassifier, word_counts
 
 SPORT = ("Champions League final ends in extra-time win",
          "The striker scored twice in the second half and the goalkeeper saved a penalty as the "
@@ -131,3 +131,17 @@ def test_confidence_is_capped_by_how_well_the_model_knows_the_language(classifie
     english = classifier.classify(*SPORT, "en")
     assert english[0].confidence > ceiling
     assert all((s.confidence or 0) <= ceiling for s in classifier.classify(*SPORT, language))
+
+
+@pytest.mark.parametrize(
+    ("headline", "body", "expected"),
+    [
+        # Letters only: digits, underscores and apostrophes end a word, one letter is no word.
+        ("Rates", "It's a 2nd_rate RATE cut", {"rates": 2, "it": 1, "nd": 1, "rate": 2, "cut": 1}),
+        # Letters beyond ASCII are letters too, "½" included (a number, not a digit).
+        ("Zürich", "Café owners in ZÜRICH pay ½x", {"zürich": 3, "café": 1, "owners": 1,
+                                                    "in": 1, "pay": 1, "½x": 1}),
+    ],
+)
+def test_words_are_lower_case_runs_of_letters_headline_counted_twice(headline, body, expected):
+    assert word_counts(headline, body) == expected

@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from spacy.attrs import IDX, IS_ALPHA, IS_STOP, IS_TITLE, LOWER, ORTH, SPACY
+from spacy.attrs import IDX, IS_ALPHA, IS_STOP, IS_TITLE, LOWER, SPACY
 from spacy.strings import get_string_id
 
 from enrich.entities import TITLES
 from enrich.word_classes import WordClasses, word_classes
 
 if TYPE_CHECKING:
+    from spacy.strings import StringStore
     from spacy.tokens import Doc
 
     from enrich.cleaning import CleanText
@@ -360,6 +361,11 @@ def _inflections(verb: str) -> list[str]:
 
 
 STOP = frozenset([w for v in _VERBS for w in _inflections(v)] + _IRREGULAR + _GENERIC) | TITLES
+# Each lower-case word met, by spaCy's hash of it (the same in every doc): its text and whether
+# it can be a content word by itself. Looking the text up in the doc's StringStore cost more than
+# the rest of a token's turn in `_runs`. Cleared when it grows past _MEMO_LIMIT words.
+_WORDS: dict[int, tuple[str, bool]] = {}
+_MEMO_LIMIT = 200_000
 
 
 def extract_keywords(
@@ -447,31 +453,34 @@ def _runs(
     strings = doc.vocab.strings
     # Token attributes as plain rows, read once: each Token object spaCy builds costs more than
     # the test it is built for.
-    rows = doc.to_array([IDX, IS_ALPHA, IS_STOP, IS_TITLE, LOWER, ORTH, SPACY]).tolist()
+    rows = doc.to_array([IDX, IS_ALPHA, IS_STOP, IS_TITLE, LOWER, SPACY]).tolist()
+    words = _WORDS
     runs: list[list[str]] = []
     current: list[str] = []
     b = 0
     join_next = False
     spans = len(blocked)
-    for i, (start, alpha, stop, title, lower_id, orth, space) in enumerate(rows):
+    # A hyphen's LOWER is the hyphen's own: no other text lower-cases to "-".
+    for i, (start, alpha, stop, title, lower_id, space) in enumerate(rows):
         while b < spans and blocked[b][1] <= start:
             b += 1
         in_blocked = b < spans and blocked[b][0] <= start < blocked[b][1]
-        if orth == _HYPHEN and current and i and not rows[i - 1][6] and not space:
+        if lower_id == _HYPHEN and current and i and not rows[i - 1][5] and not space:
             join_next = True
             continue
-        lower = strings[lower_id] if alpha else ""
+        if alpha:
+            lower, usable = words.get(lower_id) or _learn_word(lower_id, strings)
+        else:
+            lower, usable = "", False
         content = (
             not in_blocked
-            and alpha
-            and len(lower) > 2
+            and usable
             and not stop
-            and lower not in STOP
             and not (title and lower in names)
         )
         after_hyphen = (
-            content and i >= 2 and rows[i - 1][5] == _HYPHEN and not rows[i - 1][6]
-            and not rows[i - 2][6]
+            content and i >= 2 and rows[i - 1][4] == _HYPHEN and not rows[i - 1][5]
+            and not rows[i - 2][5]
         )
         if content and join_next and current:
             current[-1] = f"{current[-1]}-{lower}"
@@ -492,6 +501,15 @@ def _runs(
     if current:
         runs.append(current)
     return [trimmed for run in runs if (trimmed := _trim(run, classes))]
+
+
+def _learn_word(lower_id: int, strings: StringStore) -> tuple[str, bool]:
+    """A word's entry in `_WORDS`: its text, and whether it is long enough and no STOP word."""
+    if len(_WORDS) >= _MEMO_LIMIT:
+        _WORDS.clear()
+    lower = strings[lower_id]
+    found = _WORDS[lower_id] = (lower, len(lower) > 2 and lower not in STOP)
+    return found
 
 
 def _trim(run: list[str], classes: WordClasses) -> list[str]:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -56,6 +58,10 @@ _BOUNDARY = re.compile(
     # Chinese and Japanese put no space after a sentence: their full stops end one by themselves.
     r"|[。｡！？]+[”’」』）)\]]*"
 )
+# The characters a `_BOUNDARY` starts with. The regex engine cannot skip ahead to them by itself
+# (each alternative starts with a set), so it tried the whole pattern at every character; found
+# first, they leave the pattern to be tried only where it can match.
+_MARK = re.compile(r"[.!?…。？！؟｡]")
 _ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -139,7 +145,7 @@ def split_sentences(clean: CleanText, limit: int | None = None) -> list[Sentence
     out: list[Sentence] = []
     for index, block in enumerate(clean.prose()):
         start = max(block.start, clean.dateline_end) if index == 0 else block.start
-        for match in _BOUNDARY.finditer(text, start, block.end):
+        for match in _boundaries(text, start, block.end):
             if _is_boundary(text, match, block.end):
                 _add(out, text, Sentence(start, match.start() + len(match.group().rstrip()), index))
                 start = match.end()
@@ -150,6 +156,18 @@ def split_sentences(clean: CleanText, limit: int | None = None) -> list[Sentence
             if limit is not None and len(out) >= limit:
                 return out
     return out
+
+
+def _boundaries(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
+    """The matches of `_BOUNDARY.finditer(text, start, end)`, the pattern tried at marks only."""
+    position = start
+    while (mark := _MARK.search(text, position, end)) is not None:
+        match = _BOUNDARY.match(text, mark.start(), end)
+        if match is None:
+            position = mark.start() + 1
+        else:
+            yield match
+            position = match.end()
 
 
 def _add(out: list[Sentence], text: str, sentence: Sentence) -> None:
@@ -164,14 +182,13 @@ def summarize(clean: CleanText, headline: str = "", max_sentences: int = 3) -> l
     if not sentences:
         return []
     text = clean.text
-    words_of = [_WORD.findall(text[s.start : s.end]) for s in sentences]  # one scan each
-    bags = [
-        Counter(w for w in map(str.lower, words) if len(w) > 1 and w not in _STOP)
-        for words in words_of
+    words_of = [_WORD.findall(text, s.start, s.end) for s in sentences]  # one scan each
+    content = [
+        [w for w in map(str.lower, words) if len(w) > 1 and w not in _STOP] for words in words_of
     ]
-    document: Counter[str] = Counter()
-    for bag in bags:
-        document.update(bag)
+    bags = [Counter(words) for words in content]
+    # Counted in one pass over all the words: adding up the bags was a Python loop per word.
+    document = Counter(chain.from_iterable(content))
     document_norm = _norm(document)
     title = set(_content_words(headline))
     wanted = min(max_sentences, 2 if len(sentences) < 8 else 3, len(sentences))

@@ -54,12 +54,17 @@ MAX_CHARS = 20_000  # the topic of a story is settled long before its 20,000th c
 LANGUAGE_TRUST = {"en": 1.0, "fr": 0.7, "de": 0.5, "es": 0.5, "it": 0.5}
 OTHER_LANGUAGE_TRUST = 0.3
 _WORD = re.compile(r"[^\W\d_]{2,}")
+# What `_WORD` finds in lower-case text whose letters are all ASCII (most English copy: curly
+# quotes and dashes are no letters), found twice as fast: a letter of `_WORD` takes several
+# Unicode look-ups. Looking for any other letter first costs a quarter of what this saves.
+_ASCII_WORD = re.compile(r"[a-z]{2,}")
+_NON_ASCII_LETTER = re.compile(r"[^\x00-\x7f\W\d_]")
 
 
 def word_counts(headline: str, body: str) -> Counter[str]:
     """The words the model sees: lower-cased runs of letters, headline words counted twice."""
-    counts = Counter(_WORD.findall(body[:MAX_CHARS].lower()))
-    for word in _WORD.findall(headline.lower()):
+    counts = Counter(_words(body[:MAX_CHARS].lower()))
+    for word in _words(headline.lower()):
         counts[word] += HEADLINE_WEIGHT
     return counts
 
@@ -188,6 +193,10 @@ class TopicClassifier:
             confidence=round(confidence, 3),
             level=topic.level,
         )
+
+
+def _words(lowered: str) -> list[str]:
+    return (_WORD if _NON_ASCII_LETTER.search(lowered) else _ASCII_WORD).findall(lowered)
 
 
 def _layer(data: np.lib.npyio.NpzFile, level: str) -> _Layer:
