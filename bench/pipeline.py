@@ -17,7 +17,8 @@ to back:
    deliver, nx-27017 and the Redis server (when it runs on this machine). "Plumbing" is
    ingest + enrich main + publish: everything but the model and the servers. The bench also
    prints, per round, bare nlp.pipe's CPU per story over the whole pipeline's: on cores the
-   pipeline keeps busy this is about its stories/s ratio, and the host's drift moves it less;
+   pipeline keeps busy this is about its stories/s ratio (where the two disagree, the pipeline
+   left cores idle);
 3. accept (202) to published latency at half the maximum rate (the POST rate measured just
    before, in step 2), and the bare model handling the same stories one at a time;
 4. scaling: the pipeline with one enrich replica and with two (``NEWSFLOW_WORKERS=1`` each; their
@@ -640,7 +641,7 @@ def main() -> None:
                         note(side, rps)
                         note(side + " cpu", (cpu_s(pid) - before) / requests)
                     print(f"round {r + 1}/{rounds}: bare "
-                          f"{' / '.join(f'{v:.1f}' for v in rows['bare'][-3:])}, xadd "
+                          f"{' / '.join(f'{rate:.1f}' for rate, _ in brackets)}, xadd "
                           f"{rows['xadd'][-1]:.1f}, post {rows['post'][-1]:.1f} stories/s; "
                           f"latency p50 {statistics.median(t for t, _ in lat[-1]):.0f} ms at "
                           f"{half:.1f}/s; 1/2 replicas {rows['x1'][-1]:.1f}/"

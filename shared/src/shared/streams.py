@@ -15,7 +15,7 @@ Facts about Redis Streams that shape this module (see DESIGN.md, "Reliability ru
   handled;
 - per entry: publish the next events, then ack (one non-transactional pipeline, in that order);
   when the reader is only waiting for that batch to be settled before it reads again, the
-  pipeline carries the next ``XREADGROUP`` too (after the acks: a round trip less per batch,
+  same write carries the next ``XREADGROUP`` (after the acks: a round trip less per batch,
   the fixed cost that counts at low load, when every batch is one story);
   a failed entry stays pending and is retried by the reclaimer until ``max_attempts``, then it is
   written to ``<stream>.dlq`` (capped at ``dlq_maxlen``, newest kept) with the error and acked;
@@ -250,8 +250,7 @@ class GroupConsumer:
                 space = min(share if wanted is None else max(1, min(share, wanted)),
                             self.settings.batch_size - sum(in_hand))
                 if len(in_hand) >= self.settings.concurrent_batches or space <= 0:
-                    while self._handed:  # no read to go with: they must not wait for one
-                        await self._send(self._handed.pop(0))
+                    await self._send_handed()  # no read to go with: they must not wait for one
                     self._room.clear()
                     self._parked = True
                     try:
@@ -281,8 +280,12 @@ class GroupConsumer:
 
                 task.add_done_callback(done)
         finally:  # stopping (or stopped for good): what was handed over is sent on its own
-            while self._handed:
-                await self._send(self._handed.pop(0))
+            await self._send_handed()
+
+    async def _send_handed(self) -> None:
+        """The settlements handed over for the next read, each in a round trip of its own."""
+        while self._handed:
+            await self._send(self._handed.pop(0))
 
     async def _read(self, space: int) -> Any:
         """``XREADGROUP`` for up to ``space`` entries, sent after the settlements handed over

@@ -21,7 +21,7 @@ from spacy.attrs import IDX, IS_ALPHA, IS_STOP, IS_TITLE, LOWER, SPACY
 from spacy.strings import get_string_id
 
 from enrich.entities import TITLES
-from enrich.word_classes import WordClasses, word_classes
+from enrich.word_classes import MEMO_LIMIT, WordClasses, word_classes
 
 if TYPE_CHECKING:
     from spacy.strings import StringStore
@@ -363,9 +363,9 @@ def _inflections(verb: str) -> list[str]:
 STOP = frozenset([w for v in _VERBS for w in _inflections(v)] + _IRREGULAR + _GENERIC) | TITLES
 # Each lower-case word met, by spaCy's hash of it (the same in every doc): its text and whether
 # it can be a content word by itself. Looking the text up in the doc's StringStore cost more than
-# the rest of a token's turn in `_runs`. Cleared when it grows past _MEMO_LIMIT words.
+# the rest of a token's turn in `_runs`. Cleared when it grows past MEMO_LIMIT words, as the
+# word classes' memo is.
 _WORDS: dict[int, tuple[str, bool]] = {}
-_MEMO_LIMIT = 200_000
 
 
 def extract_keywords(
@@ -505,7 +505,7 @@ def _runs(
 
 def _learn_word(lower_id: int, strings: StringStore) -> tuple[str, bool]:
     """A word's entry in `_WORDS`: its text, and whether it is long enough and no STOP word."""
-    if len(_WORDS) >= _MEMO_LIMIT:
+    if len(_WORDS) >= MEMO_LIMIT:
         _WORDS.clear()
     lower = strings[lower_id]
     found = _WORDS[lower_id] = (lower, len(lower) > 2 and lower not in STOP)

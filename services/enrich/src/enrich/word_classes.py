@@ -16,7 +16,7 @@ from spacy.lookups import Lookups
 from enrich.spacy_model import MODEL_PACKAGE
 
 _CLASSES = ("noun", "verb", "adj", "adv")
-_MEMO_LIMIT = 200_000  # words remembered; a worker's memo is cleared when it grows past this
+MEMO_LIMIT = 200_000  # words remembered; a worker's memo is cleared when it grows past this
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class WordClasses:
         """Every class `word` can have."""
         found = self._memo.get(word)
         if found is None:
-            if len(self._memo) >= _MEMO_LIMIT:
+            if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
             found = self._memo[word] = frozenset(k for k in _CLASSES if self._can_be(word, k))
         return found
