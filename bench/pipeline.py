@@ -90,7 +90,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 import httpx
 import orjson
@@ -99,6 +99,7 @@ import redis
 from shared.article import Article, Source
 from shared.events import ENRICHED_STREAM, INGESTED_STREAM, PUBLISHED_STREAM, ArticleIngested
 
+from enrich.workers import WORKER_KEPT_MEMORY
 from newsflow_cli.platform import Platform, free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -155,15 +156,36 @@ def joined(pairs: list[tuple[str, str]]) -> list[str]:
 
 # -- CPU accounting ------------------------------------------------------------------------------
 
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def system_s(pid: int) -> float:
+    """CPU seconds a process has spent in the kernel so far (stime; 0 once it is gone)."""
+    fields = _stat(pid)
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def page_faults(pid: int) -> float:
+    """Minor page faults a process has taken so far (minflt; 0 once it is gone)."""
+    fields = _stat(pid)
+    return float(fields[7]) if fields else 0.0
+
+
 @dataclass
 class Meter:
-    """CPU seconds of named groups of processes between two readings."""
+    """A per-process figure (CPU seconds unless told) of named groups of processes between two
+    readings."""
 
     groups: dict[str, Callable[[], list[int]]]
+    probe: Callable[[int], float] = cpu_s
     start: dict[str, float] = field(default_factory=dict)
 
     def read(self) -> dict[str, float]:
-        return {name: sum(cpu_s(p) for p in pids()) for name, pids in self.groups.items()}
+        return {name: sum(self.probe(p) for p in pids()) for name, pids in self.groups.items()}
 
     def begin(self) -> None:
         self.start = self.read()
@@ -232,10 +254,13 @@ class Published:
 
 # -- bare nlp.pipe, in warm pools ----------------------------------------------------------------
 
-def _init_bare() -> None:
+def _init_bare(kept_memory: int = 0) -> None:
     global _nlp
     from enrich.spacy_model import load_english
     _nlp = load_english()
+    if kept_memory:
+        from shared.runtime import keep_freed_memory
+        keep_freed_memory(kept_memory)
 
 
 def _bare_chunk(texts: list[str]) -> int:
@@ -255,27 +280,41 @@ def _bare_single(texts: list[str]) -> list[float]:
     return out
 
 
-def pool(processes: int) -> ProcessPoolExecutor:
+def pool(processes: int, kept_memory: int = 0) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_bare)
+                               initializer=_init_bare, initargs=(kept_memory,))
 
 
 def pool_pids(executor: ProcessPoolExecutor) -> list[int]:
     return list(executor._processes or {})
 
 
-def bare_round(executor: ProcessPoolExecutor, processes: int,
-               texts: list[str]) -> tuple[float, float]:
-    """(stories/s, CPU s per story) of bare nlp.pipe over these texts, chunked like enrich's pool
-    (several chunks per process, so neither side idles on a straggler the other does not have)."""
+class BareRun(NamedTuple):
+    rate: float  # stories/s
+    cpu: float  # CPU seconds per story
+    system: float  # of which in the kernel
+    faults: float  # minor page faults per story
+
+
+def kernel_meters(pids: Callable[[], list[int]]) -> list[Meter]:
+    """Meters of the system CPU and the page faults of these processes."""
+    return [Meter({"workers": pids}, probe) for probe in (system_s, page_faults)]
+
+
+def bare_round(executor: ProcessPoolExecutor, processes: int, texts: list[str]) -> BareRun:
+    """bare nlp.pipe over these texts, chunked like enrich's pool (several chunks per process,
+    so neither side idles on a straggler the other does not have)."""
     parts = processes * 4
     chunks = [texts[i::parts] for i in range(parts)]
-    meter = Meter({"workers": lambda: pool_pids(executor)})
-    meter.begin()
+    meters = [Meter({"workers": lambda: pool_pids(executor)}),
+              *kernel_meters(lambda: pool_pids(executor))]
+    for meter in meters:
+        meter.begin()
     started = time.perf_counter()
     list(executor.map(_bare_chunk, chunks))
     elapsed = time.perf_counter() - started
-    return len(texts) / elapsed, meter.spent()["workers"] / len(texts)
+    return BareRun(len(texts) / elapsed,
+                   *(meter.spent()["workers"] / len(texts) for meter in meters))
 
 
 # -- feeding the pipeline ------------------------------------------------------------------------
@@ -524,6 +563,10 @@ def main() -> None:
                                                                    "quick: 4)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--tuned-bare", action="store_true",
+                        help="bare nlp.pipe keeps freed memory as enrich's workers do "
+                             "(WORKER_KEPT_MEMORY): a stricter reference than the model as "
+                             "shipped")
     args = parser.parse_args()
     n = args.stories or (40 if args.quick else 120)
     rounds = args.rounds or (2 if args.quick else 3)
@@ -542,7 +585,8 @@ def main() -> None:
     def note(name: str, value: float) -> None:
         rows.setdefault(name, []).append(value)
 
-    pools = {size: pool(size) for size in sorted({1, 2, workers})}
+    kept = WORKER_KEPT_MEMORY if args.tuned_bare else 0
+    pools = {size: pool(size, kept) for size in sorted({1, 2, workers})}
     scaled: list[Scaled] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         for executor in pools.values():
@@ -600,7 +644,9 @@ def main() -> None:
                     brackets = [bare_round(pools[workers], workers, joined(pairs))]
                     # 2. the pipeline, fed by XADD and through POST
                     for path in ("xadd", "post"):
-                        meter.begin()
+                        kernel = kernel_meters(lambda: descendants(enrich_pid)[1:])
+                        for each in (meter, *kernel):
+                            each.begin()
                         if path == "xadd":
                             elapsed = xadd_round(client, prefix + INGESTED_STREAM, published,
                                                  pairs, f"{run}:{r}:x")
@@ -609,13 +655,17 @@ def main() -> None:
                         note(path, n / elapsed)
                         cpu.setdefault(path, []).append(
                             {k: v / n for k, v in meter.spent().items()})
+                        note(f"system {path}", kernel[0].spent()["workers"] / n)
+                        note(f"faults {path}", kernel[1].spent()["workers"] / n)
                         brackets.append(bare_round(pools[workers], workers, joined(pairs)))
                         around = brackets[-2:]
-                        note(f"bare {path}", 2 / sum(1 / rate for rate, _ in around))
-                        note(f"bare cpu {path}", sum(per_story for _, per_story in around) / 2)
-                    for rate, per_story in brackets:
-                        note("bare", rate)
-                        note("bare cpu", per_story)
+                        note(f"bare {path}", 2 / sum(1 / one.rate for one in around))
+                        note(f"bare cpu {path}", sum(one.cpu for one in around) / 2)
+                    for one in brackets:
+                        note("bare", one.rate)
+                        note("bare cpu", one.cpu)
+                        note("bare system", one.system)
+                        note("bare faults", one.faults)
                     # 3. latency at half the maximum POST rate; the bare model one at a time
                     half = rows["post"][-1] / 2
                     note("half", half)
@@ -630,7 +680,7 @@ def main() -> None:
                                              f"{run}:{r}:s")
                         note(f"x{arm.replicas}", n / elapsed)
                         note(f"bare x{arm.replicas}",
-                             bare_round(pools[arm.replicas], arm.replicas, joined(pairs))[0])
+                             bare_round(pools[arm.replicas], arm.replicas, joined(pairs)).rate)
                     # 5. ingest alone vs the bare FastAPI + XADD app
                     for side, url, pid, stream in (
                             ("ingest", solo.url("ingest"), solo.processes["ingest"].popen.pid,
@@ -645,7 +695,7 @@ def main() -> None:
                         note(side, rps)
                         note(side + " cpu", (cpu_s(pid) - before) / requests)
                     print(f"round {r + 1}/{rounds}: bare "
-                          f"{' / '.join(f'{rate:.1f}' for rate, _ in brackets)}, xadd "
+                          f"{' / '.join(f'{one.rate:.1f}' for one in brackets)}, xadd "
                           f"{rows['xadd'][-1]:.1f}, post {rows['post'][-1]:.1f} stories/s; "
                           f"latency p50 {statistics.median(t for t, _ in lat[-1]):.0f} ms at "
                           f"{half:.1f}/s; 1/2 replicas {rows['x1'][-1]:.1f}/"
@@ -664,7 +714,8 @@ def main() -> None:
             keys = list(client.scan_iter(match=f"bench-{run}*"))
             for start in range(0, len(keys), 500):
                 client.delete(*keys[start:start + 500])
-    report(n, rounds, workers, seconds, args.connections, rows, cpu, lat, single, repeats)
+    report(n, rounds, workers, seconds, args.connections, rows, cpu, lat, single, repeats,
+           args.tuned_bare)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -676,7 +727,7 @@ def pct(values: list[float], q: float) -> float:
 def report(n: int, rounds: int, workers: int, seconds: float, connections: int,
            rows: dict[str, list[float]], cpu: dict[str, list[dict[str, float]]],
            lat: list[list[tuple[float, float]]], single: list[float],
-           repeats: dict[str, tuple[int, int]]) -> None:
+           repeats: dict[str, tuple[int, int]], tuned_bare: bool) -> None:
     def cells(values: list[float], fmt: str = "{:.1f}") -> str:
         return " / ".join(fmt.format(v) for v in values)
 
@@ -696,7 +747,8 @@ def report(n: int, rounds: int, workers: int, seconds: float, connections: int,
     print(f"\n{n} stories of ~{WORDS} words per round and path, {rounds} rounds interleaved, "
           f"{os.cpu_count()} cores, main platform NEWSFLOW_WORKERS={workers}; ingest loads of "
           f"{seconds:.0f}s with {connections} connections "
-          f"({'wrk' if shutil.which('wrk') else 'httpx, saturates below either app'})")
+          f"({'wrk' if shutil.which('wrk') else 'httpx, saturates below either app'}); bare "
+          f"nlp.pipe {'keeps freed memory as the workers do' if tuned_bare else 'as shipped'}")
     print("| what | Newsflow (rounds) | reference in the same run (rounds) | ratio (median of "
           "rounds, their range) | goal |")
     print("|---|---|---|---|---|")
@@ -729,6 +781,14 @@ def report(n: int, rounds: int, workers: int, seconds: float, connections: int,
     bare_cpu = 1000 * statistics.median(rows["bare cpu"])
     print("| bare nlp.pipe | " + " | ".join(f"{bare_cpu:.2f}" if k == "NLP workers" else ""
                                          for k in names) + " | |")
+    # Page faults cost the kernel's time: memory handed back to the system after a chunk is
+    # faulted in again by the next one (enrich.workers.WORKER_KEPT_MEMORY)
+    print("\nNLP workers in the kernel, per story, median of rounds: " + "; ".join(
+        f"{label} {1000 * statistics.median(rows[system]):.2f} ms system CPU, "
+        f"{statistics.median(rows[faults]):.0f} page faults"
+        for label, system, faults in (("xadd", "system xadd", "faults xadd"),
+                                      ("post", "system post", "faults post"),
+                                      ("bare nlp.pipe", "bare system", "bare faults"))))
     # On cores the pipeline keeps busy, its stories/s against bare nlp.pipe's come to about
     # the inverse ratio of their CPU per story, all processes counted: where the two disagree,
     # the pipeline left cores idle (or other work took them).
