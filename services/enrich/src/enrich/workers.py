@@ -56,11 +56,14 @@ WARM_UP_HOLD_S = 0.2
 READ_WORK_S = 0.6
 STORY_COST_WEIGHT = 0.2  # of the latest chunk in the moving average of seconds per story
 # Freed memory a worker keeps for its next chunk (`keep_freed_memory`). The model allocates and
-# frees tens of megabytes a chunk; by default glibc hands them back to the system and the next
-# chunk takes a page fault on every page again: about 2,800 faults and 6.5 ms of system CPU per
-# 600-word story, a tenth of the worker's time. Kept, the faults are gone (about 10 a story),
-# stories/s of a 2-worker pool rise by 12% and each worker holds about 50 MB more.
-WORKER_KEPT_MEMORY = 64 * 1024 * 1024
+# frees about 7 MB per 600-word story of a chunk; by default glibc hands that back to the system
+# and the next chunk takes a page fault on every page again: about 2,800 faults and 6.5 ms of
+# system CPU per story, a tenth of the worker's time. Kept, the faults are gone (a few dozen a
+# story) and stories/s of a 2-worker pool rise by 12%. Enough for a chunk of READ_WORK_S (10
+# such stories: a lone worker's chunk; 64 MB was not); a worker holds about 50 MB more resident
+# with chunks of 4 stories, 90 MB with chunks of 10. A larger chunk (a long story in a chunk of
+# its own) is handed back as before.
+WORKER_KEPT_MEMORY = 128 * 1024 * 1024
 _ARTICLES = TypeAdapter(list[Article])
 _worker_enricher: Enricher | None = None
 
