@@ -18,7 +18,11 @@ to back:
    ingest + enrich main + publish: everything but the model and the servers. The bench also
    prints, per round, bare nlp.pipe's CPU per story over the whole pipeline's: on cores the
    pipeline keeps busy this is about its stories/s ratio (where the two disagree, the pipeline
-   left cores idle);
+   left cores idle). The NLP workers' system CPU and minor page faults per story are printed
+   beside bare nlp.pipe's: memory handed back to the system after a chunk and faulted in again
+   by the next one shows there (``enrich.workers.WORKER_KEPT_MEMORY``). ``--tuned-bare`` gives
+   bare nlp.pipe the same kind of allocator setting, a stricter reference than the model as
+   shipped;
 3. accept (202) to published latency at half the maximum rate (the POST rate measured just
    before, in step 2), and the bare model handling the same stories one at a time;
 4. scaling: the pipeline with one enrich replica and with two (``NEWSFLOW_WORKERS=1`` each; their
@@ -66,6 +70,7 @@ one such episode into its p99, and are done otherwise here:
   time is split at news.enriched (ingest + enrich against publish).
 
     uv run --frozen nice -n 10 python bench/pipeline.py [--quick] [--rounds 3] [--data DIR]
+        [--tuned-bare]
 """
 
 from __future__ import annotations

@@ -59,10 +59,10 @@ STORY_COST_WEIGHT = 0.2  # of the latest chunk in the moving average of seconds 
 # frees about 7 MB per 600-word story of a chunk; by default glibc hands that back to the system
 # and the next chunk takes a page fault on every page again: about 2,800 faults and 6.5 ms of
 # system CPU per story, a tenth of the worker's time. Kept, the faults are gone (a few dozen a
-# story) and stories/s of a 2-worker pool rise by 12%. Enough for a chunk of READ_WORK_S (10
+# story) and stories/s of a 2-worker pool rise by 7-12%. Enough for a chunk of READ_WORK_S (10
 # such stories: a lone worker's chunk; 64 MB was not); a worker holds about 50 MB more resident
-# with chunks of 4 stories, 90 MB with chunks of 10. A larger chunk (a long story in a chunk of
-# its own) is handed back as before.
+# with chunks of 4 stories, 90 MB with chunks of 10. What a chunk frees beyond it (16 such
+# stories did) is handed back and faulted in again, as before.
 WORKER_KEPT_MEMORY = 128 * 1024 * 1024
 _ARTICLES = TypeAdapter(list[Article])
 _worker_enricher: Enricher | None = None
