@@ -108,7 +108,7 @@ from newsflow_cli.platform import Platform, free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 from devdata import DATA
-from platform_figures import cpu_s, descendants
+from platform_figures import cpu_s, descendants, page_faults, system_s
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = 600
@@ -162,25 +162,6 @@ def joined(pairs: list[tuple[str, str]]) -> list[str]:
 
 
 # -- CPU accounting ------------------------------------------------------------------------------
-
-def _stat(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return []
-
-
-def system_s(pid: int) -> float:
-    """CPU seconds a process has spent in the kernel so far (stime; 0 once it is gone)."""
-    fields = _stat(pid)
-    return int(fields[12]) / os.sysconf("SC_CLK_TCK") if fields else 0.0
-
-
-def page_faults(pid: int) -> float:
-    """Minor page faults a process has taken so far (minflt; 0 once it is gone)."""
-    fields = _stat(pid)
-    return float(fields[7]) if fields else 0.0
-
 
 @dataclass
 class Meter:

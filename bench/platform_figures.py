@@ -45,13 +45,30 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name; none once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def cpu_s(pid: int) -> float:
     """CPU seconds (user + system) a process has used so far; 0 once it is gone (from /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def system_s(pid: int) -> float:
+    """CPU seconds a process has spent in the kernel so far (stime; 0 once it is gone)."""
+    fields = _stat(pid)
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def page_faults(pid: int) -> float:
+    """Minor page faults a process has taken so far (minflt; 0 once it is gone)."""
+    fields = _stat(pid)
+    return float(fields[7]) if fields else 0.0
 
 
 def rss_mb(pid: int) -> list[float]:
