@@ -79,6 +79,45 @@ async def test_a_sent_delivery_is_not_queued_again(redis: tuple[Redis, str]) -> 
     assert await queue.depth("sub_a") == 0
 
 
+async def test_a_repeat_leaves_no_record_behind_and_keeps_the_history(
+        redis: tuple[Redis, str]) -> None:
+    """Records are written before the script decides: one it does not queue is removed."""
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    first = queue.key("sub_a", "first")
+    await queue.enqueue([delivery(1), delivery(2)])
+    claimed, _ = await queue.claim("sub_a", 10, lease_ms=60_000)
+    done, retried = sorted(claimed, key=lambda d: d.id)
+    await queue.complete_and_claim("sub_a", [done], 0, lease_ms=0)
+    retried.attempts.append({"at": "t", "status": 503, "error": None, "duration_ms": 1})
+    assert await queue.retry(retried, 0, status=503)
+    assert await queue.enqueue([delivery(1), delivery(2)]) == (0, 0)  # a re-read entry
+    assert await client.hlen(first) == 0  # neither the sent one nor a stale first version
+    assert await queue.record(done.id) is None
+    (again,), _ = await queue.claim("sub_a", 10, lease_ms=60_000)
+    assert again.id == retried.id and [a["status"] for a in again.attempts] == [503]
+
+    await queue.drop_subscription("sub_a")
+    assert await queue.enqueue([delivery(3)]) == (0, 0)
+    assert await client.exists(first) == 0
+
+
+async def test_a_queue_written_by_an_older_version_is_claimed_and_settled(
+        redis: tuple[Redis, str]) -> None:
+    """Until first existed, a queued record was in rec: such queues are picked up as they are."""
+    client, prefix = redis
+    queue = DeliveryQueue(client, prefix)
+    old = delivery(1)
+    await client.hset(queue.key("sub_a", "rec"), old.id, old.to_json())
+    await client.zadd(queue.key("sub_a", "due"), {old.id: 0})
+    await client.sadd(queue.story_key("sub_a", old.uri), old.id)
+    (claimed,), _ = await queue.claim("sub_a", 10, lease_ms=60_000)
+    assert claimed == old
+    await queue.complete_and_claim("sub_a", [claimed], 0, lease_ms=0)
+    assert await queue.record(old.id) is None and await queue.depth("sub_a") == 0
+    assert await queue.enqueue([delivery(1)]) == (0, 0)  # sent: not queued again
+
+
 async def test_a_kill_drops_queued_versions_of_its_story_only(redis: tuple[Redis, str]) -> None:
     client, prefix = redis
     queue = DeliveryQueue(client, prefix)
@@ -95,14 +134,14 @@ async def test_a_kill_drops_queued_versions_of_its_story_only(redis: tuple[Redis
 
 async def test_a_kill_drops_versions_queued_earlier_in_its_own_batch(
         redis: tuple[Redis, str]) -> None:
-    """The script writes a batch's records at its end: a kill in the batch still drops the
-    versions before it, and a repeat in the batch is still a no-op."""
+    """The records of a batch are written before its script runs: a kill in the batch still
+    drops the versions before it (records too), and a repeat in the batch is still a no-op."""
     client, prefix = redis
     queue = DeliveryQueue(client, prefix)
     batch = [delivery(1, "urn:killed"), delivery(2, "urn:kept"), delivery(2, "urn:kept"),
              delivery(3, "urn:killed", "article.killed"), delivery(4, "urn:killed")]
     assert await queue.enqueue(batch) == (4, 1)
-    assert await client.hget(queue.key("sub_a", "rec"), delivery(1).id) is None
+    assert await queue.record(delivery(1).id) is None
     claimed, _ = await queue.claim("sub_a", 10, lease_ms=10_000)
     assert sorted(d.id for d in claimed) == sorted(delivery(n).id for n in (2, 3, 4))
     assert await queue.got_story(["sub_a"], "urn:kept") == ["sub_a"]
@@ -281,7 +320,7 @@ async def test_a_record_is_stored_byte_for_byte_as_to_json_writes_it(
                   for sub in ("sub_a", "sub_b")]
     await queue.enqueue(deliveries)
     for d in deliveries:
-        record = await client.hget(queue.key(d.subscription, "rec"), d.id)
+        record = await queue.record(d.id)
         assert record == d.to_json() and record.endswith(b'"attempts":[]}')
     claimed, _ = await DeliveryQueue(client, prefix).claim("sub_b", 10, lease_ms=60_000)
     assert claimed == [deliveries[1]]

@@ -5,7 +5,12 @@ Keys per subscription (``{id}`` is a Redis Cluster hash tag, so each script touc
     webhooks:{sub}:due           ZSET delivery id -> due time (ms, Redis clock); a claimed delivery
                                  is pushed to now + lease, so no other replica sees it while it is
                                  sent, and it comes back by itself if this replica dies
-    webhooks:{sub}:rec           HASH delivery id -> record JSON (body, attempt history, status)
+    webhooks:{sub}:first         HASH delivery id -> record JSON as queued (body, no attempt yet),
+                                 written with a plain HSET just before the script that queues
+                                 it (see _ENQUEUE)
+    webhooks:{sub}:rec           HASH delivery id -> record JSON rewritten after an attempt (body,
+                                 attempt history, status); a delivery's record is here if it is
+                                 anywhere, else in first
     webhooks:{sub}:dead          ZSET delivery id -> time it was dead-lettered
     webhooks:{sub}:got           ZSET story uri -> last time one of its versions was queued here
                                  (a kill goes to every subscription that got the story)
@@ -24,7 +29,9 @@ Keys per subscription (``{id}`` is a Redis Cluster hash tag, so each script touc
                                    last_status        HTTP status of that attempt (0: none)
 
 Every key above is owned by the deliver service and has kept its name since webhooks were part
-of publish, so queues written by an older version are picked up as they are.
+of publish, so queues written by an older version are picked up as they are (``first`` is the
+newest: until it, every record was in rec, where it is still read). An older deliver does not
+read ``first``: run no older replica beside a newer one.
 
 The delivery id is ``<subscription id>_<ce_id>``: stable across retries, it is the
 ``webhook-id`` header.
@@ -83,43 +90,47 @@ end
 """
 
 # One subscription's deliveries of a batch, in order (a kill drops the versions queued before it,
-# earlier in the same batch too). KEYS: due rec got sent dead deleted story_1 .. story_n;
-# ARGV: id_1 record_1 uri_1 is_kill_1 .. -> {queued, dropped, flags}, flags holding one byte a
-# delivery: "1" if this call queued it (and no later kill of the batch dropped it). A record is
-# written from three parts (`Delivery.around_body`, `shared.redis_packing.joined`): a story's
-# body, escaped once, goes out as the same bytes object in every subscription's call instead of
-# being copied into a record per subscription (megabytes of fresh memory a batch, whose page
-# faults cost deliver more than the copies), and the record reaches the script whole (no Lua
-# string joined per record). Which ids are queued or sent already is asked once for the batch
-# (HMGET, ZMSCORE), and the records, due times and stories got are written once at its end;
-# ``stored`` follows what rec holds meanwhile, as the checks of each delivery in turn saw it.
-# Of the script's Redis CPU (about 11 µs a 4.5 KB record), nearly half is Lua taking the records
-# in: Redis's Lua hashes every byte of every string it is given (about 1.3 ns a byte); the
-# commands it runs are most of the rest, its own table work about 1 µs.
+# earlier in the same batch too). The records are not arguments: `DeliveryQueue.enqueue` writes
+# them into ``first`` with one plain HSET just before this call, in the same pipeline, and the
+# script deletes the ones it does not queue. Redis's Lua hashes every byte of every string it is
+# given (about 1.3 ns a byte), so 4.5 KB records taken in as arguments cost Redis more than the
+# rest of the script did; a plain HSET stores them for a fraction of that (Redis's CPU for an
+# enqueue, measured per 4.5 KB delivery: 16-24 µs with the records as arguments, 9-12 so). Whether a delivery is
+# queued already is whether it is in due or dead (a record exists exactly then, but its ``first``
+# record has just been written either way). KEYS: due rec got sent dead deleted first story_1
+# .. story_n; ARGV: id_1 uri_1 is_kill_1 .. -> {queued, dropped, flags}, flags holding one byte
+# a delivery: "1" if this call queued it (and no later kill of the batch dropped it). Which ids
+# are queued or sent already is asked once for the batch (ZMSCORE), and the due times and
+# stories got are written once at its end; ``stored`` follows what due and dead hold meanwhile,
+# as the checks of each delivery in turn saw it.
 _ENQUEUE = _NOW + _CALL_ALL + """
-local n = #ARGV / 4
-if redis.call('EXISTS', KEYS[6]) == 1 then return {0, 0, string.rep('0', n)} end
+local n = #ARGV / 3
 local ids = {}
-for i = 1, n do ids[i] = ARGV[4*i-3] end
-local _, records = call_all('HMGET', KEYS[2], ids)
+for i = 1, n do ids[i] = ARGV[3*i-2] end
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  call_all('HDEL', KEYS[7], ids)
+  return {0, 0, string.rep('0', n)}
+end
+local _, due = call_all('ZMSCORE', KEYS[1], ids)
+local _, dead = call_all('ZMSCORE', KEYS[5], ids)
 local _, sent = call_all('ZMSCORE', KEYS[4], ids)
 local stored, delivered = {}, {}
 for i = 1, n do
-  stored[ids[i]] = records[i] ~= false
+  stored[ids[i]] = due[i] ~= false or dead[i] ~= false
   delivered[ids[i]] = sent[i] ~= false
 end
-records, sent = nil, nil
+due, dead, sent = nil, nil, nil
 local queued, dropped = 0, 0
 local flags, at, got = {}, {}, {}
 for i = 1, n do
-  local id, uri, kill = ids[i], ARGV[4*i-1], ARGV[4*i]
-  local story = KEYS[6 + i]
+  local id, uri, kill = ids[i], ARGV[3*i-1], ARGV[3*i]
+  local story = KEYS[7 + i]
   flags[i] = '0'
   if not stored[id] and not delivered[id] then
     if kill == '1' then
       local olds = {}
       for _, old in ipairs(redis.call('SMEMBERS', story)) do
-        if at[old] then  -- queued earlier in this batch: not written yet
+        if at[old] then  -- queued earlier in this batch: its record is in first only
           flags[at[old]], at[old] = '0', nil
           dropped = dropped + 1
         else
@@ -127,9 +138,9 @@ for i = 1, n do
         end
         stored[old] = false
       end
-      call_all('ZREM', KEYS[1], olds)
-      call_all('ZREM', KEYS[5], olds)
-      dropped = dropped + call_all('HDEL', KEYS[2], olds)
+      dropped = dropped + call_all('ZREM', KEYS[1], olds) + call_all('ZREM', KEYS[5], olds)
+      call_all('HDEL', KEYS[2], olds)
+      call_all('HDEL', KEYS[7], olds)
       redis.call('DEL', story)
     else
       redis.call('SADD', story, id)
@@ -140,33 +151,36 @@ for i = 1, n do
     queued = queued + 1
   end
 end
-local hash, due = {}, {}
+local due_at, unwanted = {}, {}
 for i = 1, n do
+  local id = ids[i]
   if flags[i] == '1' then
-    hash[#hash + 1] = ids[i]
-    hash[#hash + 1] = ARGV[4*i-2]
-    due[#due + 1] = now
-    due[#due + 1] = ids[i]
+    due_at[#due_at + 1] = now
+    due_at[#due_at + 1] = id
+  elseif not at[id] and (not stored[id] or redis.call('HEXISTS', KEYS[2], id) == 1) then
+    -- not queued (sent already, dropped by a kill) or queued with a newer record in rec
+    unwanted[#unwanted + 1] = id
   end
 end
-call_all('HSET', KEYS[2], hash)
-call_all('ZADD', KEYS[1], due)
+call_all('HDEL', KEYS[7], unwanted)
+call_all('ZADD', KEYS[1], due_at)
 call_all('ZADD', KEYS[3], got)
 return {queued, dropped, table.concat(flags)}
 """
 
 # Deliveries of one subscription answered 2xx, then a claim: one round trip does both.
-# KEYS: due rec sent stats story_1 .. story_n;
+# KEYS: due rec sent stats first story_1 .. story_n;
 # ARGV: limit lease_ms id_1 .. id_n -> {now, next_due or -1, id, length, id, length, ...}
-# The ids are marked delivered first (out of due and rec, into sent, counted in stats). Then up
-# to ``limit`` due deliveries are leased for ``lease_ms`` (one ZADD for all). Each comes back as
-# the length of its record (HSTRLEN), not the record: the claiming replica sends its own copy,
-# made when it queued the delivery, if the lengths are equal, and reads the record with an HMGET
-# after the call otherwise (see `DeliveryQueue.complete_and_claim` for why equal means
-# unchanged). Never the record itself: Redis's Lua hashes every byte of every string it takes
-# in, a record read here too (HMGET's reply), which made a claim of records cost Redis 10 µs a
-# delivery (4.5 KB records) against 3.5 for this call and 0.5 for the HMGET after it. A record
-# is never empty, so a length of 0 is a record dropped meanwhile, as a missing one is.
+# The ids are marked delivered first (out of due, rec and first, into sent, counted in stats).
+# Then up to ``limit`` due deliveries are leased for ``lease_ms`` (one ZADD for all). Each comes
+# back as the length of its record (HSTRLEN of rec, else of first), not the record: the claiming
+# replica sends its own copy, made when it queued the delivery, if the lengths are equal, and
+# reads the record after the call otherwise (see `DeliveryQueue.complete_and_claim` for why
+# equal means unchanged). Never the record itself: Redis's Lua hashes every byte of every
+# string it takes in, a record read here too (HMGET's reply), which made a claim of records cost
+# Redis 10 µs a delivery (4.5 KB records) against 3.5 for this call and 0.5 for the HMGET after
+# it. A record is never empty, so a length of 0 is a record dropped meanwhile, as a missing one
+# is.
 _COMPLETE_CLAIM = _NOW + _CALL_ALL + """
 if #ARGV > 2 then
   local ids, sent = {}, {}
@@ -175,10 +189,11 @@ if #ARGV > 2 then
     ids[#ids + 1] = id
     sent[#sent + 1] = now
     sent[#sent + 1] = id
-    redis.call('SREM', KEYS[2 + i], id)
+    redis.call('SREM', KEYS[3 + i], id)
   end
   call_all('ZREM', KEYS[1], ids)
   call_all('HDEL', KEYS[2], ids)
+  call_all('HDEL', KEYS[5], ids)
   call_all('ZADD', KEYS[3], sent)
   redis.call('HINCRBY', KEYS[4], 'delivered', #ids)
   redis.call('HSET', KEYS[4], 'last_delivered_ms', now)
@@ -190,6 +205,7 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 local records = {}
 for i, id in ipairs(ids) do
   local length = redis.call('HSTRLEN', KEYS[2], id)
+  if length == 0 then length = redis.call('HSTRLEN', KEYS[5], id) end
   records[i] = length > 0 and length
 end
 local leases, gone = {}, {}
@@ -216,20 +232,30 @@ redis.call('HINCRBY', KEYS[3], 'failed_attempts', 1)
 redis.call('HSET', KEYS[3], 'last_failed_ms', now, 'last_status', ARGV[4])
 """
 
-# KEYS: due rec stats; ARGV: id record delay_ms status. 0 when the delivery was dropped
-# meanwhile (a kill).
-_RETRY = _NOW + """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+# Whether a delivery is still queued (or dead), as the scripts below see it: a record in rec or
+# first. KEYS[2] is rec; ``first`` is the key after it.
+_QUEUED = """
+local function queued(first)
+  return redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('HEXISTS', first, ARGV[1]) == 1
+end
+"""
+
+# A record rewritten after an attempt goes to rec, and its first version away. KEYS: due rec
+# stats first; ARGV: id record delay_ms status. 0 when the delivery was dropped meanwhile (a kill).
+_RETRY = _NOW + _QUEUED + """
+if not queued(KEYS[4]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 """ + _FAILED + """
 return 1
 """
 
-# KEYS: due rec stats dead; ARGV: id record - status
-_DEAD = _NOW + """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+# KEYS: due rec stats dead first; ARGV: id record - status
+_DEAD = _NOW + _QUEUED + """
+if not queued(KEYS[5]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('HINCRBY', KEYS[3], 'dead_lettered', 1)
@@ -245,9 +271,9 @@ end
 return 1
 """
 
-# KEYS: due rec; ARGV: id. An interrupted send becomes due again at once.
-_RELEASE = _NOW + """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+# KEYS: due rec first; ARGV: id. An interrupted send becomes due again at once.
+_RELEASE = _NOW + _QUEUED + """
+if not queued(KEYS[3]) then return 0 end
 redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 return 1
 """
@@ -339,20 +365,23 @@ class DeliveryQueue:
         return self.key(subscription_id, f"story:{_story_digest(uri)}")
 
     async def enqueue(self, deliveries: list[Delivery]) -> tuple[int, int]:
-        """Queue deliveries (a kill first drops its story's queued ones); one script call per
-        subscription, all in one pipeline. Returns (queued, dropped); repeats of queued or
-        already sent deliveries are no-ops."""
+        """Queue deliveries (a kill first drops its story's queued ones): per subscription, one
+        HSET of the records into ``first`` and one script call, all in one pipeline. Returns
+        (queued, dropped); repeats of queued or already sent deliveries are no-ops."""
         if not deliveries:
             return 0, 0
         by_subscription: dict[str, list[Delivery]] = {}
         for d in deliveries:
             by_subscription.setdefault(d.subscription, []).append(d)
+        writes: list[tuple[Any, ...]] = []
         calls: list[ScriptCall] = []
         # Bodies escaped, by identity: a story's deliveries to every subscription share one.
         escaped: dict[int, bytes] = {}
         for s, mine in by_subscription.items():
             keys = [self.key(s, "due"), self.key(s, "rec"), self.key(s, "got"),
-                    self.key(s, "sent"), self.key(s, "dead"), self.key(s, "deleted")]
+                    self.key(s, "sent"), self.key(s, "dead"), self.key(s, "deleted"),
+                    self.key(s, "first")]
+            records: list[Any] = []
             args: list[Any] = []
             for d in mine:
                 body = escaped.get(id(d.body))
@@ -360,11 +389,12 @@ class DeliveryQueue:
                     body = escaped[id(d.body)] = orjson.dumps(d.body)
                 head, tail = d.around_body()
                 keys.append(self.story_key(s, d.uri))
-                args += [d.id, joined(self.redis, (head, body, tail)), d.uri,
-                         "1" if d.type == "article.killed" else "0"]
+                records += [d.id, joined(self.redis, (head, body, tail))]
+                args += [d.id, d.uri, "1" if d.type == "article.killed" else "0"]
                 self._keep_fresh(d, len(head) + len(tail), len(body))
+            writes.append(("HSET", self.key(s, "first"), *records))
             calls.append((self._enqueue, keys, args))
-        results = await run_scripts(self.redis, calls)
+        results = await run_scripts(self.redis, calls, writes)
         # Copies are kept before the call (a claim may come before this task resumes) and only
         # of what the call queued: one of a delivery queued already, by another replica maybe, is
         # not known to be the stored record's bytes.
@@ -437,8 +467,8 @@ class DeliveryQueue:
 
         A delivery queued by this process and never attempted since is not read back: the
         script answers the length of each record instead of the record, and the copy kept at
-        queueing is claimed if its length is the record's. Any other record is read with one
-        HMGET after the call (never in it: see _COMPLETE_CLAIM).
+        queueing is claimed if its length is the record's. Any other record is read after the
+        call, in one round trip (never in it: see _COMPLETE_CLAIM).
 
         Equal lengths mean an unchanged record. A copy is kept only of a delivery this process
         queued (`enqueue`), so it is the record's bytes as queued: ``attempts`` empty, ``status``
@@ -450,11 +480,14 @@ class DeliveryQueue:
         that can be claimed and was rewritten differs from the queued one only by a non-empty
         ``attempts`` list: it is longer. (Until `enqueue`'s call answers, a copy of a delivery
         queued already is kept too; it is, as a record dropped by a kill and queued again, the
-        same delivery of the same event, with the same body.)"""
+        same delivery of the same event, with the same body. So is a record in first that
+        another enqueue of the same delivery, a re-read of its entry, wrote over meanwhile: only
+        its ``created_ms`` can differ, which is not sent.)"""
         s = subscription_id
         out = await self._complete_claim(
             keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "sent"),
-                  self.key(s, "stats"), *[self.story_key(s, d.uri) for d in delivered]],
+                  self.key(s, "stats"), self.key(s, "first"),
+                  *[self.story_key(s, d.uri) for d in delivered]],
             args=[limit, lease_ms, *[d.id for d in delivered]])
         now, next_due = int(out[0]), int(out[1])
         claimed: list[Delivery] = []
@@ -467,8 +500,8 @@ class DeliveryQueue:
             else:
                 unknown.append(delivery_id_)
         if unknown:  # leased to us by the call above: nobody else rewrites them meanwhile
-            raws = await self.redis.hmget(self.key(s, "rec"), unknown)
-            claimed += [Delivery.from_json(r) for r in raws if r is not None]
+            claimed += [Delivery.from_json(r) for r in await self._records(s, unknown)
+                        if r is not None]
         wait = None if next_due < 0 else max(0.0, (next_due - now) / 1000)
         return claimed, wait
 
@@ -479,7 +512,8 @@ class DeliveryQueue:
     async def retry(self, d: Delivery, delay_s: float, status: int | None = None) -> bool:
         s = d.subscription
         return bool(await self._retry(
-            keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "stats")],
+            keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "stats"),
+                  self.key(s, "first")],
             args=[d.id, d.to_json(), int(delay_s * 1000), status or 0]))
 
     async def dead_letter(self, d: Delivery, reason: str, status: int | None = None) -> bool:
@@ -487,16 +521,18 @@ class DeliveryQueue:
         s = d.subscription
         return bool(await self._dead(
             keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "stats"),
-                  self.key(s, "dead")], args=[d.id, d.to_json(), "", status or 0]))
+                  self.key(s, "dead"), self.key(s, "first")],
+            args=[d.id, d.to_json(), "", status or 0]))
 
     async def release(self, d: Delivery) -> None:
         s = d.subscription
-        await self._release(keys=[self.key(s, "due"), self.key(s, "rec")], args=[d.id])
+        await self._release(keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "first")],
+                            args=[d.id])
 
     async def replay(self, delivery: str) -> bool:
         """Queue a dead-lettered delivery again (its history is kept); False if not dead."""
         s = subscription_of(delivery)
-        raw = await self.redis.hget(self.key(s, "rec"), delivery)
+        raw = await self.record(delivery)
         if raw is None:
             return False
         d = Delivery.from_json(raw)
@@ -519,8 +555,23 @@ class DeliveryQueue:
             ids = await self.redis.zrange(self.key(subscription_id, "due"), 0, limit - 1)
         if not ids:
             return []
-        raws = await self.redis.hmget(self.key(subscription_id, "rec"), ids)
-        return [Delivery.from_json(r) for r in raws if r is not None]
+        return [Delivery.from_json(r) for r in await self._records(subscription_id, ids)
+                if r is not None]
+
+    async def record(self, delivery: str) -> bytes | None:
+        """A delivery's record JSON as stored (None: not queued, nor dead)."""
+        (raw,) = await self._records(subscription_of(delivery), [delivery])
+        return raw
+
+    async def _records(self, subscription_id: str,
+                       ids: Sequence[Any]) -> Sequence[bytes | None]:
+        """The records of these deliveries, each from rec (rewritten after an attempt) or else
+        from first (as queued): one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(self.key(subscription_id, "rec"), ids)
+        pipe.hmget(self.key(subscription_id, "first"), ids)
+        rewritten, queued = await pipe.execute()
+        return [a if a is not None else b for a, b in zip(rewritten, queued, strict=True)]
 
     async def depth(self, subscription_id: str) -> int:
         return int(await self.redis.zcard(self.key(subscription_id, "due")))
