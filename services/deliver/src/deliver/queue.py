@@ -95,14 +95,14 @@ end
 # script deletes the ones it does not queue. Redis's Lua hashes every byte of every string it is
 # given (about 1.3 ns a byte), so 4.5 KB records taken in as arguments cost Redis more than the
 # rest of the script did; a plain HSET stores them for a fraction of that (Redis's CPU for an
-# enqueue, measured per 4.5 KB delivery: 16-24 µs with the records as arguments, 9-12 so). Whether a delivery is
-# queued already is whether it is in due or dead (a record exists exactly then, but its ``first``
-# record has just been written either way). KEYS: due rec got sent dead deleted first story_1
-# .. story_n; ARGV: id_1 uri_1 is_kill_1 .. -> {queued, dropped, flags}, flags holding one byte
-# a delivery: "1" if this call queued it (and no later kill of the batch dropped it). Which ids
-# are queued or sent already is asked once for the batch (ZMSCORE), and the due times and
-# stories got are written once at its end; ``stored`` follows what due and dead hold meanwhile,
-# as the checks of each delivery in turn saw it.
+# enqueue, measured per 4.5 KB delivery: 16-24 µs with the records as arguments, 9-12 so).
+# Whether a delivery is queued already is whether it is in due or dead (a record exists exactly
+# then, but its ``first`` record has just been written either way). KEYS: due rec got sent dead
+# deleted first story_1 .. story_n; ARGV: id_1 uri_1 is_kill_1 .. -> {queued, dropped, flags},
+# flags holding one byte a delivery: "1" if this call queued it (and no later kill of the batch
+# dropped it). Which ids are queued or sent already is asked once for the batch (ZMSCORE), and
+# the due times and stories got are written once at its end; ``stored`` follows what due and
+# dead hold meanwhile, as the checks of each delivery in turn saw it.
 _ENQUEUE = _NOW + _CALL_ALL + """
 local n = #ARGV / 3
 local ids = {}
