@@ -5,9 +5,10 @@ Keys per subscription (``{id}`` is a Redis Cluster hash tag, so each script touc
     webhooks:{sub}:due           ZSET delivery id -> due time (ms, Redis clock); a claimed delivery
                                  is pushed to now + lease, so no other replica sees it while it is
                                  sent, and it comes back by itself if this replica dies
-    webhooks:{sub}:first         HASH delivery id -> record JSON as queued (body, no attempt yet),
-                                 written with a plain HSET just before the script that queues
-                                 it (see _ENQUEUE)
+    webhooks:{sub}:first         HASH delivery id -> record as queued (no attempt yet): the JSON
+                                 of its fields but the body, a newline, the body as it is
+                                 (`Delivery.queued_head`); written with a plain HSET just
+                                 before the script that queues it (see _ENQUEUE)
     webhooks:{sub}:rec           HASH delivery id -> record JSON rewritten after an attempt (body,
                                  attempt history, status); a delivery's record is here if it is
                                  anywhere, else in first
@@ -60,9 +61,6 @@ SENT_MEMORY_MS = 24 * 3600 * 1000
 FRESH_COPIES_MAX = 20_000
 FRESH_BYTES_MAX = 32 * 1024 * 1024
 TOMBSTONE_S = 7 * 24 * 3600  # far longer than any replica takes to hear of a deletion
-# Where a record's body goes (`Delivery.around_body`): orjson puts a Fragment in as it is, and
-# never writes a NUL byte itself (it escapes control characters in strings).
-_BODY_MARK = orjson.Fragment(b"\0")
 
 _NOW = """
 local t = redis.call('TIME')
@@ -308,15 +306,24 @@ class Delivery:
     def to_json(self) -> bytes:
         return orjson.dumps(self)  # orjson serialises dataclasses natively (no asdict copy)
 
-    def around_body(self) -> tuple[bytes, bytes]:
-        """The record's JSON before and after its body's: ``to_json()`` is ``head +
-        orjson.dumps(self.body) + tail``, with the body neither escaped nor copied here."""
-        head, tail = orjson.dumps({**self.__dict__, "body": _BODY_MARK}).split(b"\0")
-        return head, tail
+    def queued_head(self) -> bytes:
+        """The part of its record as queued (in ``first``) before the body: the JSON of every
+        other field, then a newline. The body follows as it is, in UTF-8: neither escaped into
+        a JSON string nor copied (orjson writes no newline outside a string, and escapes the
+        ones in strings, so the first newline ends the JSON)."""
+        fields = dict(self.__dict__)
+        del fields["body"]
+        return orjson.dumps(fields) + b"\n"
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Delivery:
         return cls(**orjson.loads(raw))
+
+    @classmethod
+    def from_queued(cls, raw: bytes) -> Delivery:
+        """A record as queued: `queued_head` and the body."""
+        head, _, body = raw.partition(b"\n")
+        return cls(**orjson.loads(head), body=body.decode())
 
     def summary(self) -> dict[str, Any]:
         """Everything but the body (the API's and the CLI's listing)."""
@@ -345,14 +352,14 @@ class DeliveryQueue:
         self._renew = redis.register_script(_RENEW)
         self._replay = redis.register_script(_REPLAY)
         # Deliveries queued by this process and not yet claimed: id -> (delivery, length of its
-        # record JSON, bytes it holds apart from its body). A claim of a record still as it was
+        # record as queued, bytes it holds apart from its body). A claim of a record still as it was
         # queued sends this copy instead of reading the record back (see _COMPLETE_CLAIM); the
         # oldest are forgotten past the cap (a delivery dropped by a kill, or queued by another
         # replica first, is never claimed here). An OrderedDict: a plain dict's oldest entry is
         # found by walking past every slot deleted since it was last resized, which took
         # microseconds a delivery in a burst.
         self._fresh: OrderedDict[str, tuple[Delivery, int, int]] = OrderedDict()
-        # The bodies those copies hold, by identity -> [copies holding it, its escaped length]:
+        # The bodies those copies hold, by identity -> [copies holding it, its encoded length]:
         # a story's deliveries to every subscription share one body, so it counts once towards
         # FRESH_BYTES_MAX (counted per copy, ten subscriptions filled the cap ten times early).
         self._fresh_bodies: dict[int, list[int]] = {}
@@ -375,8 +382,8 @@ class DeliveryQueue:
             by_subscription.setdefault(d.subscription, []).append(d)
         writes: list[tuple[Any, ...]] = []
         calls: list[ScriptCall] = []
-        # Bodies escaped, by identity: a story's deliveries to every subscription share one.
-        escaped: dict[int, bytes] = {}
+        # Bodies encoded, by identity: a story's deliveries to every subscription share one.
+        encoded: dict[int, bytes] = {}
         for s, mine in by_subscription.items():
             keys = [self.key(s, "due"), self.key(s, "rec"), self.key(s, "got"),
                     self.key(s, "sent"), self.key(s, "dead"), self.key(s, "deleted"),
@@ -384,14 +391,14 @@ class DeliveryQueue:
             records: list[Any] = []
             args: list[Any] = []
             for d in mine:
-                body = escaped.get(id(d.body))
+                body = encoded.get(id(d.body))
                 if body is None:
-                    body = escaped[id(d.body)] = orjson.dumps(d.body)
-                head, tail = d.around_body()
+                    body = encoded[id(d.body)] = d.body.encode()
+                head = d.queued_head()
                 keys.append(self.story_key(s, d.uri))
-                records += [d.id, joined(self.redis, (head, body, tail))]
+                records += [d.id, joined(self.redis, (head, body))]
                 args += [d.id, d.uri, "1" if d.type == "article.killed" else "0"]
-                self._keep_fresh(d, len(head) + len(tail), len(body))
+                self._keep_fresh(d, len(head), len(body))
             writes.append(("HSET", self.key(s, "first"), *records))
             calls.append((self._enqueue, keys, args))
         results = await run_scripts(self.redis, calls, writes)
@@ -471,13 +478,15 @@ class DeliveryQueue:
         call, in one round trip (never in it: see _COMPLETE_CLAIM).
 
         Equal lengths mean an unchanged record. A copy is kept only of a delivery this process
-        queued (`enqueue`), so it is the record's bytes as queued: ``attempts`` empty, ``status``
-        "queued", ``reason`` null. Only three paths rewrite a record, each from the record as it
-        was with every other field as it was: a retry appends the failed attempt and leaves
-        status and reason alone; a dead letter appends it too, sets status "dead" and a reason,
-        and takes the delivery out of due, so it is not claimed again until a replay, which
-        sets status "queued" and reason null again and appends a "replayed" entry. So a record
-        that can be claimed and was rewritten differs from the queued one only by a non-empty
+        queued (`enqueue`), so it is the record's bytes as queued, in first: ``attempts`` empty,
+        ``status`` "queued", ``reason`` null. Only three paths rewrite a record, each from the
+        record as it was with every other field as it was, and each into rec, whose length the
+        claim answers first: a retry appends the failed attempt and leaves status and reason
+        alone; a dead letter appends it too, sets status "dead" and a reason, and takes the
+        delivery out of due, so it is not claimed again until a replay, which sets status
+        "queued" and reason null again and appends a "replayed" entry. So a record that can be
+        claimed and was rewritten holds what the queued one holds, its body escaped as a JSON
+        string (no shorter than as it is, and in quotes under its own key), and a non-empty
         ``attempts`` list: it is longer. (Until `enqueue`'s call answers, a copy of a delivery
         queued already is kept too; it is, as a record dropped by a kill and queued again, the
         same delivery of the same event, with the same body. So is a record in first that
@@ -500,8 +509,7 @@ class DeliveryQueue:
             else:
                 unknown.append(delivery_id_)
         if unknown:  # leased to us by the call above: nobody else rewrites them meanwhile
-            claimed += [Delivery.from_json(r) for r in await self._records(s, unknown)
-                        if r is not None]
+            claimed += [d for d in await self._records(s, unknown) if d is not None]
         wait = None if next_due < 0 else max(0.0, (next_due - now) / 1000)
         return claimed, wait
 
@@ -532,11 +540,8 @@ class DeliveryQueue:
     async def replay(self, delivery: str) -> bool:
         """Queue a dead-lettered delivery again (its history is kept); False if not dead."""
         s = subscription_of(delivery)
-        raw = await self.record(delivery)
-        if raw is None:
-            return False
-        d = Delivery.from_json(raw)
-        if d.status != "dead":
+        d = await self.record(delivery)
+        if d is None or d.status != "dead":
             return False
         d.status, d.reason = "queued", None
         d.attempts.append({"at": _now_iso(), "replayed": True})
@@ -555,23 +560,24 @@ class DeliveryQueue:
             ids = await self.redis.zrange(self.key(subscription_id, "due"), 0, limit - 1)
         if not ids:
             return []
-        return [Delivery.from_json(r) for r in await self._records(subscription_id, ids)
-                if r is not None]
+        return [d for d in await self._records(subscription_id, ids) if d is not None]
 
-    async def record(self, delivery: str) -> bytes | None:
-        """A delivery's record JSON as stored (None: not queued, nor dead)."""
-        (raw,) = await self._records(subscription_of(delivery), [delivery])
-        return raw
+    async def record(self, delivery: str) -> Delivery | None:
+        """A delivery as stored (None: not queued, nor dead)."""
+        (found,) = await self._records(subscription_of(delivery), [delivery])
+        return found
 
     async def _records(self, subscription_id: str,
-                       ids: Sequence[Any]) -> Sequence[bytes | None]:
-        """The records of these deliveries, each from rec (rewritten after an attempt) or else
-        from first (as queued): one round trip."""
+                       ids: Sequence[Any]) -> Sequence[Delivery | None]:
+        """These deliveries, each from rec (rewritten after an attempt) or else from first (as
+        queued): one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hmget(self.key(subscription_id, "rec"), ids)
         pipe.hmget(self.key(subscription_id, "first"), ids)
         rewritten, queued = await pipe.execute()
-        return [a if a is not None else b for a, b in zip(rewritten, queued, strict=True)]
+        return [Delivery.from_json(a) if a is not None
+                else None if b is None else Delivery.from_queued(b)
+                for a, b in zip(rewritten, queued, strict=True)]
 
     async def depth(self, subscription_id: str) -> int:
         return int(await self.redis.zcard(self.key(subscription_id, "due")))
