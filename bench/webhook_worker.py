@@ -49,7 +49,7 @@ from deliver.signing import new_secret
 from deliver.store import SubscriptionRecord
 
 REDIS_URL = os.environ.get("NEWSFLOW_REDIS_URL", "redis://127.0.0.1:6379/0")
-BODY = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 20)[:1000]
+BODY = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 20)[:1000].encode()
 ENQUEUE_BATCH = 100  # deliveries per enqueue call, about what one fan-out batch queues
 
 

@@ -80,7 +80,7 @@ async def receiver() -> AsyncIterator[tuple[str, collections.Counter[str]]]:
 def deliveries(sub: str, count: int) -> list[Delivery]:
     return [Delivery(id=delivery_id(sub, f"evt{n}"), subscription=sub, type="article.published",
                      event_id=f"evt{n}", entry_id=f"{n}-0", uri=f"urn:w:{n}",
-                     published_ms=int(time.time() * 1000), body=f'{{"n": {n}}}')
+                     published_ms=int(time.time() * 1000), body=b'{"n": %d}' % n)
             for n in range(count)]
 
 

@@ -35,7 +35,7 @@ def delivery(n: int, uri: str | None = None, kind: str = "article.published",
              sub: str = "sub_a") -> Delivery:
     event = f"evt{n:04d}"
     return Delivery(id=delivery_id(sub, event), subscription=sub, type=kind, event_id=event,
-                    entry_id=f"{n}-0", uri=uri or f"urn:q:{n}", published_ms=0, body="{}")
+                    entry_id=f"{n}-0", uri=uri or f"urn:q:{n}", published_ms=0, body=b"{}")
 
 
 async def test_replicas_racing_claim_each_delivery_once(redis: tuple[Redis, str]) -> None:
@@ -285,7 +285,7 @@ async def test_copies_kept_for_claims_are_bounded_in_bytes(
 async def test_a_body_shared_by_subscriptions_counts_once_towards_the_copies_cap(
         redis: tuple[Redis, str], monkeypatch: pytest.MonkeyPatch) -> None:
     client, prefix = redis
-    body = orjson.dumps({"data": "x" * 5000}).decode()  # one object, as the fan-out shares it
+    body = orjson.dumps({"data": "x" * 5000})  # one object, as the fan-out shares it
     story = [Delivery(id=delivery_id(f"sub_{s}", "evt1"), subscription=f"sub_{s}",
                       type="article.published", event_id="evt1", entry_id="1-0", uri="urn:q:1",
                       published_ms=0, body=body) for s in range(10)]
@@ -313,7 +313,8 @@ async def test_a_record_is_queued_with_its_body_as_it_is(
               else client)
     queue = DeliveryQueue(writer, prefix)
     body = ('{"type":"article.published","data":{"headline":"\\"Quoted\\" ☃\\u0000\\n",'
-            '"text":"' + "long enough to go out as it is " * 50 + '"},\n "pretty": true}')
+            '"text":"' + "long enough to go out as it is " * 50 + '"},\n "pretty": true}'
+            ).encode()
     deliveries = [Delivery(id=delivery_id(sub, "evt1"), subscription=sub,
                            type="article.published", event_id="evt1", entry_id="7-0",
                            uri='urn:ü:"1"\x00\n', published_ms=7, body=body)
@@ -321,7 +322,7 @@ async def test_a_record_is_queued_with_its_body_as_it_is(
     await queue.enqueue(deliveries)
     for d in deliveries:
         raw = await client.hget(queue.key(d.subscription, "first"), d.id)
-        assert raw.endswith(b"\n" + body.encode())  # not escaped
+        assert raw.endswith(b"\n" + body)  # not escaped
         assert await queue.record(d.id) == d
     claimed, _ = await DeliveryQueue(client, prefix).claim("sub_b", 10, lease_ms=60_000)
     assert claimed == [deliveries[1]]

@@ -25,7 +25,7 @@ RECORD = SubscriptionRecord(
     previous_secret=None, previous_secret_expires_ms=0, created_ms=0, updated_ms=0,
     disabled_reason=None)
 DELIVERY = Delivery(id="sub_1_evt", subscription="sub_1", type="article.published",
-                    event_id="evt", entry_id="1-0", uri="urn:x", published_ms=0, body="{}")
+                    event_id="evt", entry_id="1-0", uri="urn:x", published_ms=0, body=b"{}")
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ class Announced(NamedTuple):
     id: str
     time: datetime
     subject: str  # the story's uri
-    data: str  # the entry's ``data``, the JSON the body carries
+    data: bytes  # the entry's ``data``, the JSON the body carries (UTF-8, checked)
     article: dict[str, Any]  # ``data`` decoded; empty if it was not (see `read_entry`)
 
 
@@ -52,7 +52,7 @@ def read_entry(fields: Mapping[bytes, bytes], *, decode: bool) -> Announced | No
         if kind is None:
             return None
         return Announced(kind, checked.id, checked.time, checked.subject,
-                         fields[b"data"].decode(), checked.data)
+                         fields[b"data"], checked.data)  # decoded: so UTF-8
     attributes = check_attributes(fields)
     kind = WEBHOOK_TYPES.get(attributes.type)
     if kind is None:
@@ -62,14 +62,16 @@ def read_entry(fields: Mapping[bytes, bytes], *, decode: bool) -> Announced | No
                      check_data(data) if decode else {})
 
 
-def _publish_data(fields: Mapping[bytes, bytes]) -> str:
+def _publish_data(fields: Mapping[bytes, bytes]) -> bytes:
+    """``data`` as it is, once it is known to be UTF-8 and an object at a glance."""
     raw = fields.get(b"data")
     if raw is None:
         raise EventDecodeError("data: missing field")
-    try:
-        data = raw.decode()
-    except UnicodeDecodeError as exc:
-        raise EventDecodeError(f"data: not UTF-8 at byte {exc.start}") from exc
-    if not (data.startswith("{") and data.endswith("}")):
-        raise EventDecodeError(f"data: a JSON object is needed, not {data[:20]!r}")
-    return data
+    if not raw.isascii():  # a quick scan; decoding (the check itself) only when it is not
+        try:
+            raw.decode()
+        except UnicodeDecodeError as exc:
+            raise EventDecodeError(f"data: not UTF-8 at byte {exc.start}") from exc
+    if not (raw.startswith(b"{") and raw.endswith(b"}")):
+        raise EventDecodeError(f"data: a JSON object is needed, not {raw[:20]!r}")
+    return raw

@@ -116,7 +116,7 @@ class FanOut:
                 await asyncio.sleep(0)
             entry_ms = int(entry.id.split("-", 1)[0])
             uri, kind = event.subject, event.type
-            body: str | None = None  # one object for every subscription: made (and escaped) once
+            body: bytes | None = None  # one object for every subscription: made once
             facets = ArticleFacets(event.article)  # topics worked out once, if some filter asks
             for sub_id, created_ms, filters, reads in subs:
                 if created_ms > entry_ms:
@@ -162,8 +162,10 @@ class FanOut:
         return {entry.id: set(subs) for (entry, _), subs in zip(kills, found, strict=True)}
 
 
-def _body(event: Announced) -> str:
+def _body(event: Announced) -> bytes:
     """The JSON a subscriber receives for an event: ``data`` is the entry's own JSON, put in as
-    it is, not encoded again (decoding.py says why it is JSON)."""
+    it is, not encoded again (decoding.py says why it is JSON), nor decoded into text and
+    encoded back (a few µs each for 9 KB that are not all ASCII)."""
     timestamp = event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return f'{{"type":"{event.type}","timestamp":"{timestamp}","data":{event.data}}}'
+    return b'{"type":"%s","timestamp":"%s","data":%s}' % (
+        event.type.encode(), timestamp.encode(), event.data)

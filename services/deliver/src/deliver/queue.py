@@ -297,14 +297,16 @@ class Delivery:
     entry_id: str  # on news.published
     uri: str
     published_ms: int  # when it was announced on news.published
-    body: str  # the exact JSON sent; the same bytes on every attempt
+    body: bytes  # the exact JSON sent (UTF-8); the same bytes on every attempt
     created_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     status: str = "queued"  # queued | dead
     reason: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self)  # orjson serialises dataclasses natively (no asdict copy)
+        """The whole record, the body as a JSON string (rec's form)."""
+        # orjson serialises dataclasses natively (no asdict copy); the body, bytes, as text
+        return orjson.dumps(self, default=_as_text)
 
     def queued_head(self) -> bytes:
         """The part of its record as queued (in ``first``) before the body: the JSON of every
@@ -317,13 +319,15 @@ class Delivery:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Delivery:
-        return cls(**orjson.loads(raw))
+        fields = orjson.loads(raw)
+        fields["body"] = fields["body"].encode()
+        return cls(**fields)
 
     @classmethod
     def from_queued(cls, raw: bytes) -> Delivery:
         """A record as queued: `queued_head` and the body."""
         head, _, body = raw.partition(b"\n")
-        return cls(**orjson.loads(head), body=body.decode())
+        return cls(**orjson.loads(head), body=body)
 
     def summary(self) -> dict[str, Any]:
         """Everything but the body (the API's and the CLI's listing)."""
@@ -359,7 +363,7 @@ class DeliveryQueue:
         # found by walking past every slot deleted since it was last resized, which took
         # microseconds a delivery in a burst.
         self._fresh: OrderedDict[str, tuple[Delivery, int, int]] = OrderedDict()
-        # The bodies those copies hold, by identity -> [copies holding it, its encoded length]:
+        # The bodies those copies hold, by identity -> [copies holding it, its length]:
         # a story's deliveries to every subscription share one body, so it counts once towards
         # FRESH_BYTES_MAX (counted per copy, ten subscriptions filled the cap ten times early).
         self._fresh_bodies: dict[int, list[int]] = {}
@@ -382,8 +386,6 @@ class DeliveryQueue:
             by_subscription.setdefault(d.subscription, []).append(d)
         writes: list[tuple[Any, ...]] = []
         calls: list[ScriptCall] = []
-        # Bodies encoded, by identity: a story's deliveries to every subscription share one.
-        encoded: dict[int, bytes] = {}
         for s, mine in by_subscription.items():
             keys = [self.key(s, "due"), self.key(s, "rec"), self.key(s, "got"),
                     self.key(s, "sent"), self.key(s, "dead"), self.key(s, "deleted"),
@@ -391,14 +393,11 @@ class DeliveryQueue:
             records: list[Any] = []
             args: list[Any] = []
             for d in mine:
-                body = encoded.get(id(d.body))
-                if body is None:
-                    body = encoded[id(d.body)] = d.body.encode()
                 head = d.queued_head()
                 keys.append(self.story_key(s, d.uri))
-                records += [d.id, joined(self.redis, (head, body))]
+                records += [d.id, joined(self.redis, (head, d.body))]
                 args += [d.id, d.uri, "1" if d.type == "article.killed" else "0"]
-                self._keep_fresh(d, len(head), len(body))
+                self._keep_fresh(d, len(head), len(d.body))
             writes.append(("HSET", self.key(s, "first"), *records))
             calls.append((self._enqueue, keys, args))
         results = await run_scripts(self.redis, calls, writes)
@@ -621,6 +620,13 @@ class DeliveryQueue:
 @functools.lru_cache(maxsize=FRESH_COPIES_MAX)
 def _story_digest(uri: str) -> str:
     return hashlib.sha256(uri.encode()).hexdigest()[:24]
+
+
+def _as_text(value: Any) -> str:
+    """orjson's ``default`` for a record's body: bytes, written as the text they encode."""
+    if isinstance(value, bytes):
+        return value.decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _now_iso() -> str:

@@ -107,7 +107,7 @@ class WebhookSender:
         endpoint = self._target(subscription.record.url)
         if isinstance(endpoint, str):
             return finish("refused", error=f"refused: {endpoint}")
-        body = delivery.body.encode()
+        body = delivery.body
         headers = signature_headers(delivery.id, int(at_s), body,
                                     subscription.signing_secrets())
         try:
