@@ -32,7 +32,8 @@ Keys per subscription (``{id}`` is a Redis Cluster hash tag, so each script touc
 Every key above is owned by the deliver service and has kept its name since webhooks were part
 of publish, so queues written by an older version are picked up as they are (``first`` is the
 newest: until it, every record was in rec, where it is still read). An older deliver does not
-read ``first``: run no older replica beside a newer one.
+read ``first``, and would take a delivery queued there for one dropped by a kill: run no older
+replica beside a newer one (docs/operations.md says how to upgrade).
 
 The delivery id is ``<subscription id>_<ce_id>``: stable across retries, it is the
 ``webhook-id`` header.
