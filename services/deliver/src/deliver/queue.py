@@ -357,12 +357,12 @@ class DeliveryQueue:
         self._renew = redis.register_script(_RENEW)
         self._replay = redis.register_script(_REPLAY)
         # Deliveries queued by this process and not yet claimed: id -> (delivery, length of its
-        # record as queued, bytes it holds apart from its body). A claim of a record still as it was
-        # queued sends this copy instead of reading the record back (see _COMPLETE_CLAIM); the
-        # oldest are forgotten past the cap (a delivery dropped by a kill, or queued by another
-        # replica first, is never claimed here). An OrderedDict: a plain dict's oldest entry is
-        # found by walking past every slot deleted since it was last resized, which took
-        # microseconds a delivery in a burst.
+        # record as queued, bytes it holds apart from its body). A claim of a record still as it
+        # was queued sends this copy instead of reading the record back (see _COMPLETE_CLAIM);
+        # the oldest are forgotten past the cap (a delivery dropped by a kill, or queued by
+        # another replica first, is never claimed here). An OrderedDict: a plain dict's oldest
+        # entry is found by walking past every slot deleted since it was last resized, which
+        # took microseconds a delivery in a burst.
         self._fresh: OrderedDict[str, tuple[Delivery, int, int]] = OrderedDict()
         # The bodies those copies hold, by identity -> [copies holding it, its length]:
         # a story's deliveries to every subscription share one body, so it counts once towards
