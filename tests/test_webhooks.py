@@ -184,7 +184,8 @@ def story(uri: str, provider: str, *, version: int = 1, topics: tuple[str, ...] 
     else:
         article = Article(
             uri=uri, version=version, source=Source(provider=provider, format="json"),
-            headlines=[{"value": f"{uri} v{version}"}], bodies=[{"value": "Text."}],
+            headlines=[{"value": f"{uri} v{version}"}],
+            bodies=[{"value": "Text \u2014 caf\u00e9, \u2603 and \"quotes\"\nover two lines."}],
             language="en", urgency=3, version_created=datetime.now(UTC),
             subjects=[Subject(code=t, name="topic") for t in topics],
             people=[Entity(name=p, type="person") for p in people])
@@ -232,6 +233,8 @@ def test_a_failing_receiver_gets_one_success_with_the_same_signed_webhook_id(
     time.sleep(0.5)  # nothing more may come
     assert [r.status for r in hook.requests] == [500, 500, 200]
     assert len({r.headers["webhook-id"] for r in hook.requests}) == 1
+    # the same bytes on every attempt, the retries' read back from Redis (not all ASCII)
+    assert len({r.body for r in hook.requests}) == 1 and not hook.requests[0].body.isascii()
     assert sub["id"] in hook.requests[0].headers["webhook-id"]
     for request in hook.requests:
         payload = verify(sub["secret"], request)
