@@ -36,3 +36,14 @@ async def test_an_error_of_a_script_is_raised(aredis: Redis, prefix: str) -> Non
     counts = aredis.register_script("return redis.call('INCR', KEYS[1])")
     with pytest.raises(ResponseError, match="no such thing"):
         await run_scripts(aredis, [(counts, [f"{prefix}n"], []), (fails, [], [])])
+
+
+async def test_writes_go_first_and_their_errors_are_raised(aredis: Redis, prefix: str) -> None:
+    # A script the server does not know yet: it runs after its load, still after the writes.
+    token = secrets.token_hex(8)
+    reads = aredis.register_script(f"return redis.call('HGET', KEYS[1], 'a') -- {token}")
+    key = f"{prefix}{token}"
+    assert await run_scripts(aredis, [(reads, [key], [])], [("HSET", key, "a", "1")]) == [b"1"]
+    await aredis.set(f"{prefix}plain", "x")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await run_scripts(aredis, [(reads, [key], [])], [("HSET", f"{prefix}plain", "a", "2")])
