@@ -78,6 +78,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -294,8 +295,8 @@ def bare_round(executor: ProcessPoolExecutor, processes: int, texts: list[str]) 
     so neither side idles on a straggler the other does not have)."""
     parts = processes * 4
     chunks = [texts[i::parts] for i in range(parts)]
-    meters = [Meter({"workers": lambda: pool_pids(executor)}),
-              *kernel_meters(lambda: pool_pids(executor))]
+    pids = functools.partial(pool_pids, executor)
+    meters = [Meter({"workers": pids}), *kernel_meters(pids)]
     for meter in meters:
         meter.begin()
     started = time.perf_counter()

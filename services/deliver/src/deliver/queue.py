@@ -231,18 +231,12 @@ redis.call('HINCRBY', KEYS[3], 'failed_attempts', 1)
 redis.call('HSET', KEYS[3], 'last_failed_ms', now, 'last_status', ARGV[4])
 """
 
-# Whether a delivery is still queued (or dead), as the scripts below see it: a record in rec or
-# first. KEYS[2] is rec; ``first`` is the key after it.
-_QUEUED = """
-local function queued(first)
-  return redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('HEXISTS', first, ARGV[1]) == 1
-end
-"""
-
-# A record rewritten after an attempt goes to rec, and its first version away. KEYS: due rec
-# stats first; ARGV: id record delay_ms status. 0 when the delivery was dropped meanwhile (a kill).
-_RETRY = _NOW + _QUEUED + """
-if not queued(KEYS[4]) then return 0 end
+# The scripts below act on a claimed delivery: it is still queued if it is still in due (a kill
+# takes it out, with its records), as _ENQUEUE decides too. A record rewritten after an attempt
+# goes to rec, and its first version away. KEYS: due rec stats first; ARGV: id record delay_ms
+# status. 0 when the delivery was dropped meanwhile (a kill).
+_RETRY = _NOW + """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
@@ -251,8 +245,8 @@ return 1
 """
 
 # KEYS: due rec stats dead first; ARGV: id record - status
-_DEAD = _NOW + _QUEUED + """
-if not queued(KEYS[5]) then return 0 end
+_DEAD = _NOW + """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -270,11 +264,10 @@ end
 return 1
 """
 
-# KEYS: due rec first; ARGV: id. An interrupted send becomes due again at once.
-_RELEASE = _NOW + _QUEUED + """
-if not queued(KEYS[3]) then return 0 end
-redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
-return 1
+# KEYS: due; ARGV: id. An interrupted send becomes due again at once (if a kill has not dropped
+# it meanwhile).
+_RELEASE = _NOW + """
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1])
 """
 
 # KEYS: due rec dead; ARGV: id record
@@ -533,9 +526,7 @@ class DeliveryQueue:
             args=[d.id, d.to_json(), "", status or 0]))
 
     async def release(self, d: Delivery) -> None:
-        s = d.subscription
-        await self._release(keys=[self.key(s, "due"), self.key(s, "rec"), self.key(s, "first")],
-                            args=[d.id])
+        await self._release(keys=[self.key(d.subscription, "due")], args=[d.id])
 
     async def replay(self, delivery: str) -> bool:
         """Queue a dead-lettered delivery again (its history is kept); False if not dead."""
